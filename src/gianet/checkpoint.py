@@ -1,0 +1,56 @@
+"""Saving and loading model checkpoints safely.
+
+A checkpoint is a plain dictionary of tensors, strings and numbers, so it loads with
+``torch.load(weights_only=True)``: a file carrying pickled code is refused, never run.
+"""
+
+from __future__ import annotations
+
+import os
+import pickle
+from pathlib import Path
+
+import torch
+
+
+class CheckpointError(ValueError):
+    """A checkpoint file is missing, truncated, unsafe or not one of gianet's."""
+
+
+REQUIRED_KEYS = ("state_dict", "arch", "arch_args", "in_channels", "upscale", "cfa")
+
+
+def save_checkpoint(path: str | Path, model: torch.nn.Module, meta: dict) -> None:
+    """Write ``{"state_dict": ..., **meta}`` atomically (temporary file, then rename)."""
+    path = Path(path)
+    temporary = path.with_name(path.name + ".partial")
+    state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
+    torch.save({"state_dict": state, **meta}, temporary)
+    os.replace(temporary, path)
+
+
+def load_checkpoint(path: str | Path) -> dict:
+    """Load a checkpoint with ``weights_only=True``.
+
+    Raises:
+        CheckpointError: naming the file and what is wrong with it.
+    """
+    path = Path(path)
+    try:
+        checkpoint = torch.load(path, map_location="cpu", weights_only=True)
+    except FileNotFoundError:
+        raise CheckpointError(f"{path}: no such checkpoint; train the model first") from None
+    except pickle.UnpicklingError as exc:
+        raise CheckpointError(
+            f"{path}: refused: the file holds more than weights (it would run code when "
+            f"loaded: {str(exc).splitlines()[0]}). Use a checkpoint written by gianet."
+        ) from None
+    except (RuntimeError, EOFError, OSError) as exc:
+        raise CheckpointError(
+            f"{path}: not a readable checkpoint, perhaps truncated ({exc}); retrain or copy "
+            "it again"
+        ) from None
+    missing = [key for key in REQUIRED_KEYS if not isinstance(checkpoint, dict) or key not in checkpoint]
+    if missing:
+        raise CheckpointError(f"{path}: not a gianet checkpoint (missing {', '.join(missing)})")
+    return checkpoint

@@ -1,0 +1,149 @@
+"""The ``gianet`` command line: one subcommand per pipeline stage.
+
+Every stage reads params.yaml (``--params``) and accepts ``--override JSON`` merged on top;
+Snakemake's rules pass the sections a job depends on that way, so a job reruns when they
+change. Errors that a user can fix are printed as one clear message, without a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from gianet import paths
+from gianet.config import ConfigError, load_params, parse_override
+
+STAGES: dict[str, str] = {
+    "synth": "generate the sid-synth dataset for one camera",
+    "pack": "decode a dataset's raws once into the packed cache",
+    "train": "train one variant on one camera",
+    "evaluate": "evaluate one trained variant on the full test frames",
+    "cost": "parameters and FLOPs of every variant at full frame size (Table 4)",
+    "report": "LaTeX tables and figure grids beside the paper's numbers",
+    "variants": "list the declared variants",
+}
+
+
+def _synth(params: dict, args: argparse.Namespace) -> None:
+    from gianet.synth.generate import generate_dataset
+
+    synth = params["synth"]
+    generate_dataset(
+        paths.dataset_root(params),
+        camera=args.camera,
+        scenes=synth["scenes"],
+        height=synth["height"],
+        width=synth["width"],
+        ratios=tuple(synth["ratios"]),
+        shorts_per_scene=synth["shorts_per_scene"],
+        seed=synth["seed"],
+    )
+
+
+def _pack(params: dict, args: argparse.Namespace) -> None:
+    from gianet.data.cache import build_cache
+    from gianet.data.lists import parse_list, select_test_pairs
+
+    root = paths.dataset_root(params)
+    splits = {s: parse_list(paths.list_file(params, args.camera, s), root) for s in paths.SPLITS}
+    excluded = params["sid"]["exclude_scenes"] if params["dataset"] == "sid" else []
+    splits["test"] = select_test_pairs(
+        splits["test"], excluded, params["evaluate"]["test_exposures"]
+    )
+    build_cache(root, splits, paths.cache_dir(params, args.camera), workers=args.workers)
+
+
+def _train(params: dict, args: argparse.Namespace) -> None:
+    from gianet.train import train_variant
+    from gianet.variants import get_variant
+
+    result = train_variant(
+        get_variant(args.variant),
+        paths.cache_dir(params, args.camera),
+        paths.model_file(params, args.camera, args.variant),
+        paths.train_log_dir(params, args.camera, args.variant),
+        params["train"],
+        camera=args.camera,
+    )
+    print(json.dumps(result.__dict__))
+
+
+def _evaluate(params: dict, args: argparse.Namespace) -> None:
+    from gianet.evaluate import evaluate_variant
+
+    summary = evaluate_variant(
+        paths.model_file(params, args.camera, args.variant),
+        paths.cache_dir(params, args.camera),
+        paths.results_dir(params, args.camera, args.variant),
+        dataset=params["dataset"],
+        samples=params["evaluate"]["samples"],
+        max_input=params["train"]["max_input"],
+        threads=params["train"]["threads"],
+    )
+    print(json.dumps(summary))
+
+
+def _cost(params: dict, args: argparse.Namespace) -> None:
+    from gianet.report.costs import write_costs
+
+    write_costs(params["variants"], params["cameras"], Path(args.out))
+
+
+def _report(params: dict, args: argparse.Namespace) -> None:
+    from gianet.report.build import build_report
+
+    build_report(params, Path(args.costs))
+
+
+def _variants(params: dict, args: argparse.Namespace) -> None:
+    from gianet.variants import VARIANTS
+
+    for variant in VARIANTS.values():
+        rows = ", ".join(f"T{r.table}:{r.model}" for r in variant.paper)
+        print(f"{variant.name:22s} {variant.label:26s} {variant.arch:7s} "
+              f"{variant.loss:11s} {variant.crops:10s} {rows}")
+
+
+def parser() -> argparse.ArgumentParser:
+    top = argparse.ArgumentParser(prog="gianet", description=__doc__.splitlines()[0])
+    commands = top.add_subparsers(dest="stage", required=True)
+    for stage, help_text in STAGES.items():
+        sub = commands.add_parser(stage, help=help_text, description=help_text)
+        sub.add_argument("--params", default="params.yaml", help="configuration file")
+        sub.add_argument("--override", help="JSON object merged over the configuration")
+        if stage in ("synth", "pack", "train", "evaluate"):
+            sub.add_argument("--camera", required=True, choices=["Sony", "Fuji"])
+        if stage in ("train", "evaluate"):
+            sub.add_argument("--variant", required=True)
+        if stage == "pack":
+            sub.add_argument("--workers", type=int, default=1, help="decoding processes")
+        if stage == "cost":
+            sub.add_argument("--out", required=True, help="JSON file to write")
+        if stage == "report":
+            sub.add_argument("--costs", required=True, help="JSON written by `gianet cost`")
+    return top
+
+
+def main(argv: list[str] | None = None) -> int:
+    from gianet.checkpoint import CheckpointError
+    from gianet.data.cache import CacheError
+    from gianet.data.lists import ListError
+    from gianet.data.raw import RawError
+
+    args = parser().parse_args(argv)
+    handlers = {"synth": _synth, "pack": _pack, "train": _train, "evaluate": _evaluate,
+                "cost": _cost, "report": _report, "variants": _variants}
+    try:
+        params = load_params(args.params, parse_override(args.override))
+        handlers[args.stage](params, args)
+    except (ConfigError, ListError, RawError, CacheError, CheckpointError, KeyError) as exc:
+        message = exc.args[0] if isinstance(exc, KeyError) else str(exc)
+        print(f"gianet {args.stage}: error: {message}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

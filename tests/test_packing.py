@@ -1,0 +1,161 @@
+"""Packing by the file's own CFA: hand-made mosaics, SID's own code, and real camera files."""
+
+import numpy as np
+import pytest
+import rawpy
+
+from gianet.data.raw import Mosaic, RawError, pack, read_ground_truth, read_mosaic
+from gianet.data.xtrans import pack_xtrans, sid_xtrans_pattern
+from tests.conftest import realraw
+
+BAYER = {"RGGB": [[0, 1], [1, 2]], "GRBG": [[1, 0], [2, 1]], "BGGR": [[2, 1], [1, 0]],
+         "GBRG": [[1, 2], [0, 1]]}
+
+
+def labelled_mosaic(pattern: np.ndarray, height: int, width: int) -> np.ndarray:
+    """Mosaic whose value encodes colour (thousands) and position: 1000 * (colour + 1) + k."""
+    period = pattern.shape[0]
+    colours = np.tile(pattern, (height // period, width // period))
+    index = np.arange(height * width).reshape(height, width) % 997
+    return (1000 * (colours.astype(np.int64) + 1) + index).astype(np.uint16)
+
+
+@pytest.mark.parametrize("name", BAYER)
+def test_bayer_packs_r_g_b_g_whatever_the_pattern(name):
+    pattern = np.array(BAYER[name], dtype=np.uint8)
+    data = labelled_mosaic(pattern, 8, 12)
+    mosaic = Mosaic(data, pattern, np.full((2, 2), 0, np.float32), 16383)
+    packed, scale = pack(mosaic)
+    assert packed.shape == (4, 4, 6)
+    assert list(packed.max(axis=(1, 2)) // 1000) == [1, 2, 3, 2]  # R, G, B, G
+    assert np.all(packed // 1000 == np.array([1, 2, 3, 2])[:, None, None])
+    r_row, r_col = np.argwhere(pattern == 0)[0]
+    assert np.array_equal(packed[0], data[r_row::2, r_col::2])
+    # The first green shares the red's row, as in SID's [0::2, 1::2] for RGGB.
+    assert np.array_equal(packed[1], data[r_row::2, 1 - r_col :: 2])
+    assert np.allclose(scale, 16383)
+
+
+def test_bayer_subtracts_black_per_position_and_clips_at_zero():
+    pattern = np.array(BAYER["RGGB"], dtype=np.uint8)
+    data = np.full((4, 4), 600, np.uint16)
+    data[0, 0] = 100
+    black = np.array([[512, 500], [500, 400]], np.float32)
+    packed, scale = pack(Mosaic(data, pattern, black, 16383))
+    assert packed[0, 0, 0] == 0 and packed[0, 1, 1] == 88
+    assert packed[1, 0, 0] == 100 and packed[2, 0, 0] == 200
+    assert scale.tolist() == [16383 - 512, 16383 - 500, 16383 - 400, 16383 - 500]
+
+
+def sid_fuji_pack(im: np.ndarray) -> np.ndarray:
+    """SID's train_Fuji.py pack_raw, transcribed (levels left out), as (9, H/3, W/3)."""
+    H, W = (im.shape[0] // 6) * 6, (im.shape[1] // 6) * 6
+    out = np.zeros((H // 3, W // 3, 9), im.dtype)
+    out[0::2, 0::2, 0] = im[0:H:6, 0:W:6]
+    out[0::2, 1::2, 0] = im[0:H:6, 4:W:6]
+    out[1::2, 0::2, 0] = im[3:H:6, 1:W:6]
+    out[1::2, 1::2, 0] = im[3:H:6, 3:W:6]
+    out[0::2, 0::2, 1] = im[0:H:6, 2:W:6]
+    out[0::2, 1::2, 1] = im[0:H:6, 5:W:6]
+    out[1::2, 0::2, 1] = im[3:H:6, 2:W:6]
+    out[1::2, 1::2, 1] = im[3:H:6, 5:W:6]
+    out[0::2, 0::2, 2] = im[0:H:6, 1:W:6]
+    out[0::2, 1::2, 2] = im[0:H:6, 3:W:6]
+    out[1::2, 0::2, 2] = im[3:H:6, 0:W:6]
+    out[1::2, 1::2, 2] = im[3:H:6, 4:W:6]
+    out[0::2, 0::2, 3] = im[1:H:6, 2:W:6]
+    out[0::2, 1::2, 3] = im[2:H:6, 5:W:6]
+    out[1::2, 0::2, 3] = im[5:H:6, 2:W:6]
+    out[1::2, 1::2, 3] = im[4:H:6, 5:W:6]
+    out[0::2, 0::2, 4] = im[2:H:6, 2:W:6]
+    out[0::2, 1::2, 4] = im[1:H:6, 5:W:6]
+    out[1::2, 0::2, 4] = im[4:H:6, 2:W:6]
+    out[1::2, 1::2, 4] = im[5:H:6, 5:W:6]
+    out[:, :, 5] = im[1:H:3, 0:W:3]
+    out[:, :, 6] = im[1:H:3, 1:W:3]
+    out[:, :, 7] = im[2:H:3, 0:W:3]
+    out[:, :, 8] = im[2:H:3, 1:W:3]
+    return out.transpose(2, 0, 1)
+
+
+def test_xtrans_matches_sid_code_and_groups_colours():
+    pattern = sid_xtrans_pattern()
+    assert sorted(np.bincount(pattern.ravel()).tolist()) == [8, 8, 20]  # 20 G, 8 R, 8 B
+    data = labelled_mosaic(pattern, 24, 30)
+    packed, scale = pack_xtrans(data, pattern, np.zeros((6, 6), np.float32), 16383)
+    assert packed.shape == (9, 8, 10)
+    assert np.array_equal(packed, sid_fuji_pack(data))
+    colours = packed // 1000 - 1
+    assert [int(np.unique(c)[0]) for c in colours] == [0, 1, 2, 0, 2, 1, 1, 1, 1]
+    assert np.all(colours == colours[:, :1, :1])
+
+
+def test_xtrans_at_another_phase_is_aligned_to_sid_tile_first():
+    pattern = sid_xtrans_pattern()
+    data = labelled_mosaic(pattern, 30, 36)
+    shifted_data = data[2:, 1:]  # the file starts 2 rows and 1 column into the tile
+    shifted_pattern = np.roll(pattern, (-2, -1), axis=(0, 1))
+    packed, _ = pack_xtrans(shifted_data, shifted_pattern, np.zeros((6, 6), np.float32), 16383)
+    # X-Trans repeats under a (3, 3) shift, so the nearest aligned start is data[3:, 3:].
+    assert np.array_equal(np.roll(pattern, (3, 3), axis=(0, 1)), pattern)
+    expected = sid_fuji_pack(data[3:, 3:])
+    assert np.array_equal(packed, expected[:, : packed.shape[1], : packed.shape[2]])
+
+
+def test_real_colorchart_dng_is_rggb_with_black_2056():
+    mosaic = read_mosaic(realraw("colorchart.dng"))
+    assert mosaic.pattern_name == "RGGB"
+    assert np.all(mosaic.black == 2056) and mosaic.white == 15000
+    packed, scale = pack(mosaic)
+    assert packed.shape == (4, 578, 867)
+    with rawpy.imread(str(realraw("colorchart.dng"))) as raw:
+        visible = raw.raw_image_visible.astype(np.int32)
+    assert np.array_equal(packed[0], np.clip(visible[0:1156:2, 0:1734:2] - 2056, 0, None))
+    assert np.array_equal(packed[3], np.clip(visible[1:1156:2, 0:1734:2] - 2056, 0, None))
+    assert np.allclose(scale, 15000 - 2056)
+
+
+def test_real_kodak_dc50_is_grbg_and_packs_red_from_column_one():
+    mosaic = read_mosaic(realraw("RAW_KODAK_DC50_é.KDC"))
+    assert mosaic.pattern_name == "GRBG"
+    packed, _ = pack(mosaic)
+    assert packed.shape == (4, 256, 384)
+    assert np.array_equal(packed[0], mosaic.data[0::2, 1::2])
+    assert np.array_equal(packed[2], mosaic.data[1::2, 0::2])
+
+
+def test_real_kodak_c330_is_not_a_mosaic_and_is_refused():
+    path = realraw("marginal/RAW_KODAK_C330_FORMAT_NONE_YRGB.raw")
+    with pytest.raises(RawError, match="no colour-filter mosaic") as error:
+        read_mosaic(path)
+    assert str(path) in str(error.value)
+
+
+def test_truncated_raw_is_refused_naming_the_file(tmp_path):
+    broken = tmp_path / "00001_00_0.1s.dng"
+    broken.write_bytes(realraw("colorchart.dng").read_bytes()[:1_000_000])
+    with pytest.raises(RawError, match="truncated") as error:
+        read_mosaic(broken)
+    assert str(broken) in str(error.value)
+    with pytest.raises(RawError):
+        read_ground_truth(broken)
+
+
+def test_a_file_that_is_no_raw_is_refused(tmp_path):
+    text = tmp_path / "notes.ARW"
+    text.write_text("this is not a raw file\n" * 100)
+    with pytest.raises(RawError, match="notes.ARW"):
+        read_mosaic(text)
+
+
+def test_ground_truth_from_raw_uses_sid_postprocess_and_16_bit_images_load(tmp_path):
+    import imageio.v3 as iio
+
+    gt = read_ground_truth(realraw("RAW_KODAK_DC50_é.KDC"))
+    assert gt.dtype == np.uint16 and gt.shape == (3, 512, 768)
+    image = (np.arange(2 * 3 * 3) * 7000).reshape(2, 3, 3).astype(np.uint16)
+    iio.imwrite(tmp_path / "gt.tif", image)
+    assert np.array_equal(read_ground_truth(tmp_path / "gt.tif"), image.transpose(2, 0, 1))
+    iio.imwrite(tmp_path / "gt8.png", (image // 257).astype(np.uint8))
+    with pytest.raises(RawError, match="16-bit"):
+        read_ground_truth(tmp_path / "gt8.png")

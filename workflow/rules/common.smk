@@ -1,0 +1,40 @@
+"""Shared helpers: the validated configuration and every path pattern, from gianet.paths."""
+
+import json
+
+from gianet import paths
+from gianet.config import validate
+
+validate(config, source="params.yaml (with any --configfile/--config overrides)")
+
+DATASET = config["dataset"]
+CAMERAS = config["cameras"]
+VARIANTS = config["variants"]
+
+LISTS = [str(paths.list_file(config, "{camera}", split)) for split in paths.SPLITS]
+MANIFEST = str(paths.manifest(config, "{camera}"))
+MODEL = str(paths.model_file(config, "{camera}", "{variant}"))
+TRAIN_METRICS = str(paths.train_log_dir(config, "{camera}", "{variant}") / "metrics.json")
+RESULTS = paths.results_dir(config, "{camera}", "{variant}")
+REPORT = paths.report_dir(config)
+LOGS = f"logs/{DATASET}"
+
+REPORT_OUTPUTS = [
+    str(REPORT / "tables.tex"),
+    str(REPORT / "metrics.json"),
+    *(str(REPORT / f"figure_{camera}.png") for camera in CAMERAS),
+]
+
+wildcard_constraints:
+    camera="Sony|Fuji",
+    variant="[a-z0-9_]+",
+
+
+def sections(*names):
+    """JSON of the configuration sections a job depends on, passed as ``gianet --override``."""
+    picked = {}
+    for name in names:
+        head, _, tail = name.partition(".")
+        value = config[head] if not tail else {tail: config[head][tail]}
+        picked[head] = {**picked.get(head, {}), **value} if tail else value
+    return json.dumps(picked, sort_keys=True)
