@@ -42,11 +42,24 @@ def write_packed_cache(
                 np.save(cache_dir / rel, array)
                 meta = {"source": name, "kind": kind, "array": rel, "shape": list(array.shape)}
                 if kind == "input":
-                    meta |= {"cfa": "bayer", "pattern": "RGGB", "scale": [15871.0] * 4,
-                             "white": 16383, "offset": [0, 0]}
+                    meta |= {
+                        "cfa": "bayer",
+                        "pattern": "RGGB",
+                        "scale": [15871.0] * 4,
+                        "white": 16383,
+                        "offset": [0, 0],
+                    }
                 entries[name] = meta
             scene, shot, _ = exposure_seconds(short)
-            splits[split].append({"short": short, "long": long, "scene": scene, "shot": shot,
-                                  "ratio": exposure_ratio(short, long), "iso": 100})
+            splits[split].append(
+                {
+                    "short": short,
+                    "long": long,
+                    "scene": scene,
+                    "shot": shot,
+                    "ratio": exposure_ratio(short, long),
+                    "iso": 100,
+                }
+            )
     manifest = {"root": "test", "entries": entries, "splits": splits}
     (cache_dir / "manifest.json").write_text(json.dumps(manifest))

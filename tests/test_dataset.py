@@ -23,8 +23,9 @@ def cache(tmp_path):
         packed, gt = aligned_pair(rng, 40, 56)  # both shots of a scene share a ground truth
         for shot in range(2):
             # ratio 1 (10 s / 10 s) keeps the input unclipped, so values can be compared.
-            scenes["train"].append((packed, gt, f"{scene:05d}_{shot:02d}_10s.dng",
-                                    f"{scene:05d}_00_10s.tif"))
+            scenes["train"].append(
+                (packed, gt, f"{scene:05d}_{shot:02d}_10s.dng", f"{scene:05d}_00_10s.tif")
+            )
     packed, gt = aligned_pair(rng, 41, 57)
     scenes["test"].append((packed, gt, "10001_00_0.1s.dng", "10001_00_10s.dng"))
     write_packed_cache(tmp_path, scenes)
@@ -78,4 +79,4 @@ def test_full_frames_are_whole_and_amplified_by_the_ratio(cache):
     assert pairs.pairs[index].ratio == 100
     assert float(inputs.max()) <= 1.0  # amplified then clipped at max_input
     preview = preview_input(inputs, "bayer")
-    assert preview.shape == (3, 82, 114) and 0 <= preview.min() and preview.max() <= 1
+    assert preview.shape == (3, 82, 114) and preview.min() >= 0 and preview.max() <= 1

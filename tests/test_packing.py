@@ -8,8 +8,12 @@ from gianet.data.raw import Mosaic, RawError, pack, read_ground_truth, read_mosa
 from gianet.data.xtrans import pack_xtrans, sid_xtrans_pattern
 from tests.conftest import realraw
 
-BAYER = {"RGGB": [[0, 1], [1, 2]], "GRBG": [[1, 0], [2, 1]], "BGGR": [[2, 1], [1, 0]],
-         "GBRG": [[1, 2], [0, 1]]}
+BAYER = {
+    "RGGB": [[0, 1], [1, 2]],
+    "GRBG": [[1, 0], [2, 1]],
+    "BGGR": [[2, 1], [1, 0]],
+    "GBRG": [[1, 2], [0, 1]],
+}
 
 
 def labelled_mosaic(pattern: np.ndarray, height: int, width: int) -> np.ndarray:

@@ -50,7 +50,9 @@ def load_checkpoint(path: str | Path) -> dict:
             f"{path}: not a readable checkpoint, perhaps truncated ({exc}); retrain or copy "
             "it again"
         ) from None
-    missing = [key for key in REQUIRED_KEYS if not isinstance(checkpoint, dict) or key not in checkpoint]
+    missing = [
+        key for key in REQUIRED_KEYS if not isinstance(checkpoint, dict) or key not in checkpoint
+    ]
     if missing:
         raise CheckpointError(f"{path}: not a gianet checkpoint (missing {', '.join(missing)})")
     return checkpoint

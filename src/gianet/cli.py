@@ -17,10 +17,11 @@ from gianet.config import ConfigError, load_params, parse_override
 
 STAGES: dict[str, str] = {
     "synth": "generate the sid-synth dataset for one camera",
+    "fetch-sid": "put the real SID dataset in place (download: not yet implemented)",
     "pack": "decode a dataset's raws once into the packed cache",
     "train": "train one variant on one camera",
     "evaluate": "evaluate one trained variant on the full test frames",
-    "cost": "parameters and FLOPs of every variant at full frame size (Table 4)",
+    "cost": "parameters and FLOPs of every variant at full Sony and Fuji frames (Table 4)",
     "report": "LaTeX tables and figure grids beside the paper's numbers",
     "variants": "list the declared variants",
 }
@@ -40,6 +41,12 @@ def _synth(params: dict, args: argparse.Namespace) -> None:
         shorts_per_scene=synth["shorts_per_scene"],
         seed=synth["seed"],
     )
+
+
+def _fetch_sid(params: dict, args: argparse.Namespace) -> None:
+    from gianet.data.sid import install_split_lists
+
+    install_split_lists(paths.dataset_root(params), args.camera)
 
 
 def _pack(params: dict, args: argparse.Namespace) -> None:
@@ -88,7 +95,7 @@ def _evaluate(params: dict, args: argparse.Namespace) -> None:
 def _cost(params: dict, args: argparse.Namespace) -> None:
     from gianet.report.costs import write_costs
 
-    write_costs(params["variants"], params["cameras"], Path(args.out))
+    write_costs(["Sony", "Fuji"], Path(args.out))
 
 
 def _report(params: dict, args: argparse.Namespace) -> None:
@@ -102,8 +109,10 @@ def _variants(params: dict, args: argparse.Namespace) -> None:
 
     for variant in VARIANTS.values():
         rows = ", ".join(f"T{r.table}:{r.model}" for r in variant.paper)
-        print(f"{variant.name:22s} {variant.label:26s} {variant.arch:7s} "
-              f"{variant.loss:11s} {variant.crops:10s} {rows}")
+        print(
+            f"{variant.name:22s} {variant.label:26s} {variant.arch:7s} "
+            f"{variant.loss:11s} {variant.crops:10s} {rows}"
+        )
 
 
 def parser() -> argparse.ArgumentParser:
@@ -113,7 +122,7 @@ def parser() -> argparse.ArgumentParser:
         sub = commands.add_parser(stage, help=help_text, description=help_text)
         sub.add_argument("--params", default="params.yaml", help="configuration file")
         sub.add_argument("--override", help="JSON object merged over the configuration")
-        if stage in ("synth", "pack", "train", "evaluate"):
+        if stage in ("synth", "fetch-sid", "pack", "train", "evaluate"):
             sub.add_argument("--camera", required=True, choices=["Sony", "Fuji"])
         if stage in ("train", "evaluate"):
             sub.add_argument("--variant", required=True)
@@ -131,14 +140,31 @@ def main(argv: list[str] | None = None) -> int:
     from gianet.data.cache import CacheError
     from gianet.data.lists import ListError
     from gianet.data.raw import RawError
+    from gianet.data.sid import SidDataMissing
 
     args = parser().parse_args(argv)
-    handlers = {"synth": _synth, "pack": _pack, "train": _train, "evaluate": _evaluate,
-                "cost": _cost, "report": _report, "variants": _variants}
+    handlers = {
+        "synth": _synth,
+        "fetch-sid": _fetch_sid,
+        "pack": _pack,
+        "train": _train,
+        "evaluate": _evaluate,
+        "cost": _cost,
+        "report": _report,
+        "variants": _variants,
+    }
     try:
         params = load_params(args.params, parse_override(args.override))
         handlers[args.stage](params, args)
-    except (ConfigError, ListError, RawError, CacheError, CheckpointError, KeyError) as exc:
+    except (
+        ConfigError,
+        ListError,
+        RawError,
+        CacheError,
+        CheckpointError,
+        SidDataMissing,
+        KeyError,
+    ) as exc:
         message = exc.args[0] if isinstance(exc, KeyError) else str(exc)
         print(f"gianet {args.stage}: error: {message}", file=sys.stderr)
         return 2

@@ -66,8 +66,9 @@ def validate(params: dict, source: str = "params.yaml") -> dict:
     errors = sorted(validator.iter_errors(params), key=lambda e: list(e.absolute_path))
     if errors:
         raise ConfigError("\n".join(_describe(e, source) for e in errors))
-    unknown = [v for v in params["variants"] + params["report"]["figure_variants"]
-               if v not in VARIANTS]
+    unknown = [
+        v for v in params["variants"] + params["report"]["figure_variants"] if v not in VARIANTS
+    ]
     if unknown:
         raise ConfigError(
             f"{source}: variants: unknown variant(s) {', '.join(unknown)}; "
@@ -125,5 +126,5 @@ def parse_override(text: str | None) -> dict:
     except json.JSONDecodeError as exc:
         raise ConfigError(f"--override: not valid JSON ({exc}): {text[:200]}") from None
     if not isinstance(value, dict):
-        raise ConfigError("--override: expected a JSON object such as '{\"train\": {\"lr\": 1e-4}}'")
+        raise ConfigError('--override: expected a JSON object such as \'{"train": {"lr": 1e-4}}\'')
     return value

@@ -71,8 +71,8 @@ def evaluate_variant(
     Writes ``out_dir/metrics.csv``, ``out_dir/summary.json`` and ``out_dir/samples/*.png``.
 
     Returns:
-        The summary: ``{"dataset", "camera", "variant", "n_images", "psnr", "ssim", "lpips", "pieapp",
-        "seconds_per_image"}`` with ``None`` for metrics not computed.
+        The summary: ``{"dataset", "camera", "variant", "n_images", "psnr", "ssim", "lpips",
+        "pieapp", "seconds_per_image"}`` with ``None`` for metrics not computed.
     """
     torch.set_num_threads(threads)
     pairs = PackedPairs(cache_dir, "test", max_input)
@@ -82,7 +82,9 @@ def evaluate_variant(
     sample_dir.mkdir(parents=True, exist_ok=True)
     frames = FullFrames(pairs)
     rows = []
-    for inputs, target, index in tqdm(frames, desc=f"evaluating {model_path}", disable=not progress):
+    for inputs, target, index in tqdm(
+        frames, desc=f"evaluating {model_path}", disable=not progress
+    ):
         pair = frames.selection[index]
         start = time.perf_counter()
         output = model(inputs[None]).clamp(0, 1)

@@ -71,18 +71,28 @@ VARIANTS: dict[str, Variant] = _declare(
         paper=(PaperRow(1, "SID-Net"), PaperRow(2, "SID-Net"), PaperRow(3, "1")),
     ),
     Variant("sid_net_deeper", "SID-Net + 2 convs", "unet", _EXTRA, paper=(PaperRow(3, "2"),)),
-    Variant("sid_net_msssim", "SID-Net + MS-SSIM", "unet", loss="l1+ms-ssim",
-            paper=(PaperRow(3, "3"),)),
-    Variant("sid_net_crops", "SID-Net + crops", "unet", crops="multi-size",
-            paper=(PaperRow(3, "4"),)),
-    Variant("sid_net_msssim_crops", "SID-Net + MS-SSIM + crops", "unet", loss="l1+ms-ssim",
-            crops="multi-size", paper=(PaperRow(3, "5"),)),
+    Variant(
+        "sid_net_msssim", "SID-Net + MS-SSIM", "unet", loss="l1+ms-ssim", paper=(PaperRow(3, "3"),)
+    ),
+    Variant(
+        "sid_net_crops", "SID-Net + crops", "unet", crops="multi-size", paper=(PaperRow(3, "4"),)
+    ),
+    Variant(
+        "sid_net_msssim_crops",
+        "SID-Net + MS-SSIM + crops",
+        "unet",
+        loss="l1+ms-ssim",
+        crops="multi-size",
+        paper=(PaperRow(3, "5"),),
+    ),
     # Table 3, GIA based models 6-9.
     Variant("gia_l1", "GIA-l1", "unet", _GIA, paper=(PaperRow(2, "GIA-l1"), PaperRow(3, "6"))),
-    Variant("gia_msssim", "GIA + MS-SSIM", "unet", _GIA, loss="l1+ms-ssim",
-            paper=(PaperRow(3, "7"),)),
-    Variant("gia_crops", "GIA + crops", "unet", _GIA, crops="multi-size",
-            paper=(PaperRow(3, "8"),)),
+    Variant(
+        "gia_msssim", "GIA + MS-SSIM", "unet", _GIA, loss="l1+ms-ssim", paper=(PaperRow(3, "7"),)
+    ),
+    Variant(
+        "gia_crops", "GIA + crops", "unet", _GIA, crops="multi-size", paper=(PaperRow(3, "8"),)
+    ),
     Variant(
         "gia_net",
         "GIA-Net",
@@ -93,11 +103,11 @@ VARIANTS: dict[str, Variant] = _declare(
         paper=(PaperRow(1, "GIA-Net"), PaperRow(3, "9")),
     ),
     # Table 2 and Table 1 baselines.
-    Variant("sid_dilated", "SID-dilated", "unet", {"dilation": 2},
-            paper=(PaperRow(2, "SID-dilated"),)),
+    Variant(
+        "sid_dilated", "SID-dilated", "unet", {"dilation": 2}, paper=(PaperRow(2, "SID-dilated"),)
+    ),
     Variant("sw_net", "SW-Net", "unet", {"sw_blocks": True}, paper=(PaperRow(2, "SW-Net"),)),
-    Variant("se_unet", "SE-UNet", "unet", {"se_bottleneck": True},
-            paper=(PaperRow(1, "SE-UNet"),)),
+    Variant("se_unet", "SE-UNet", "unet", {"se_bottleneck": True}, paper=(PaperRow(1, "SE-UNet"),)),
     Variant("dncnn", "DnCNN", "dncnn", paper=(PaperRow(1, "DnCNN"),)),
     Variant("ridnet", "RIDNet", "ridnet", paper=(PaperRow(1, "RID-Net"),)),
 )

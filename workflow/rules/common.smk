@@ -19,9 +19,10 @@ RESULTS = paths.results_dir(config, "{camera}", "{variant}")
 REPORT = paths.report_dir(config)
 LOGS = f"logs/{DATASET}"
 
+METRICS = "metrics.json"  # the run's headline numbers, declared as DVC metrics
 REPORT_OUTPUTS = [
     str(REPORT / "tables.tex"),
-    str(REPORT / "metrics.json"),
+    METRICS,
     *(str(REPORT / f"figure_{camera}.png") for camera in CAMERAS),
 ]
 

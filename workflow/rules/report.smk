@@ -5,7 +5,7 @@ rule cost:
     output:
         str(REPORT / "cost.json"),
     params:
-        override=sections("dataset", "paths", "cameras", "variants"),
+        override=sections("dataset", "paths"),
     log:
         f"{LOGS}/cost.log",
     conda:

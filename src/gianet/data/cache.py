@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import multiprocessing
 import os
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict
@@ -90,14 +91,23 @@ def _cache_one(task: tuple[str, str, str, str]) -> tuple[str, dict | None, str |
         return source, fresh, None
     try:
         stat = source_path.stat()
-        meta: dict = {"source": source, "kind": kind, "size": stat.st_size,
-                      "mtime_ns": stat.st_mtime_ns}
+        meta: dict = {
+            "source": source,
+            "kind": kind,
+            "size": stat.st_size,
+            "mtime_ns": stat.st_mtime_ns,
+        }
         if kind == "input":
             mosaic = read_mosaic(source_path)
             array, scale = pack(mosaic)
             offset = xtrans_phase(mosaic.pattern) if mosaic.cfa == "xtrans" else (0, 0)
-            meta.update(cfa=mosaic.cfa, pattern=mosaic.pattern_name, scale=scale.tolist(),
-                        white=mosaic.white, offset=list(offset))
+            meta.update(
+                cfa=mosaic.cfa,
+                pattern=mosaic.pattern_name,
+                scale=scale.tolist(),
+                white=mosaic.white,
+                offset=list(offset),
+            )
         else:
             array = read_ground_truth(source_path)
         meta["sha256"] = sha256_of(source_path)
@@ -160,7 +170,9 @@ def build_cache(
     errors: list[str] = []
     bar = tqdm(total=len(tasks), desc=f"packing {cache_dir}", unit="file", disable=not progress)
     if workers > 1:
-        with ProcessPoolExecutor(max_workers=workers) as pool:
+        # LibRaw uses OpenMP, which deadlocks in forked children: start workers fresh.
+        context = multiprocessing.get_context("spawn")
+        with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
             results = pool.map(_cache_one, tasks, chunksize=1)
             for source, meta, error in results:
                 _collect(source, meta, error, entries, errors)
@@ -170,7 +182,9 @@ def build_cache(
             _collect(*_cache_one(task), entries, errors)
             bar.update()
     bar.close()
-    errors += [e for pairs in splits.values() for p in pairs if (e := _check_pair_shapes(p, entries))]
+    errors += [
+        e for pairs in splits.values() for p in pairs if (e := _check_pair_shapes(p, entries))
+    ]
     if errors:
         raise CacheError(
             f"{len(errors)} problem(s) while caching {root} ({len(entries)} files cached and "
@@ -199,7 +213,9 @@ def load_manifest(cache_dir: str | Path) -> dict:
     try:
         return json.loads(path.read_text())
     except (OSError, json.JSONDecodeError) as exc:
-        raise CacheError(f"{path}: cannot read the cache manifest ({exc}); run `gianet pack`") from None
+        raise CacheError(
+            f"{path}: cannot read the cache manifest ({exc}); run `gianet pack`"
+        ) from None
 
 
 def open_array(cache_dir: str | Path, meta: dict) -> np.ndarray:

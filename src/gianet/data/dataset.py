@@ -65,8 +65,10 @@ class PackedPairs:
     def input_array(self, pair: Pair) -> tuple[np.ndarray, np.ndarray, tuple[int, int]]:
         """(C, h, w) uint16 memmap, (C,) scale, and the ground-truth pixel offset."""
         meta = self.entries[pair.short]
-        return open_array(self.cache_dir, meta), np.asarray(meta["scale"], np.float32), tuple(
-            meta["offset"]
+        return (
+            open_array(self.cache_dir, meta),
+            np.asarray(meta["scale"], np.float32),
+            tuple(meta["offset"]),
         )
 
     def gt_array(self, pair: Pair) -> np.ndarray:
@@ -172,6 +174,8 @@ def preview_input(inputs: torch.Tensor, cfa: str) -> torch.Tensor:
     rgb = torch.stack([inputs[colours == c].mean(0) for c in range(3)]).clamp(0, 1)
     means = rgb.mean(dim=(1, 2), keepdim=True).clamp_min(1e-6)
     rgb = (rgb * means[1] / means).clamp(0, 1)
-    srgb = torch.where(rgb <= 0.0031308, 12.92 * rgb, 1.055 * rgb.clamp_min(1e-8) ** (1 / 2.4) - 0.055)
+    srgb = torch.where(
+        rgb <= 0.0031308, 12.92 * rgb, 1.055 * rgb.clamp_min(1e-8) ** (1 / 2.4) - 0.055
+    )
     upscale = 2 if cfa == "bayer" else 3
     return torch.nn.functional.interpolate(srgb[None], scale_factor=upscale, mode="nearest")[0]

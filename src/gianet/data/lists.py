@@ -131,11 +131,7 @@ def select_test_pairs(
     if exposures not in ("first", "all"):
         raise ValueError(f"exposures must be 'first' or 'all', got {exposures!r}")
     excluded = set(exclude_scenes)
-    return [
-        p
-        for p in pairs
-        if p.scene not in excluded and (exposures == "all" or p.shot == 0)
-    ]
+    return [p for p in pairs if p.scene not in excluded and (exposures == "all" or p.shot == 0)]
 
 
 def list_path(root: str | Path, camera: str, split: str) -> Path:
