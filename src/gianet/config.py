@@ -74,6 +74,12 @@ def validate(params: dict, source: str = "params.yaml") -> dict:
             f"{source}: variants: unknown variant(s) {', '.join(unknown)}; "
             f"declared in gianet/variants.py: {', '.join(VARIANTS)}"
         )
+    untrained = sorted(set(params["report"]["figure_variants"]) - set(params["variants"]))
+    if untrained:
+        raise ConfigError(
+            f"{source}: report.figure_variants: {', '.join(untrained)} not in variants; "
+            "the figure can only show variants that are trained"
+        )
     low, high = params["train"]["multi_size_b"]
     if low > high:
         raise ConfigError(f"{source}: train.multi_size_b: [{low}, {high}] must be [low, high].")

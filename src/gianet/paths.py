@@ -45,8 +45,13 @@ def model_file(params: dict, camera: str, variant: str) -> Path:
     return model_dir(params, camera, variant) / "model.pt"
 
 
+def camera_results_dir(params: dict, camera: str) -> Path:
+    """Results of every variant on one camera: ``results/{dataset}/{camera}``."""
+    return Path(params["paths"]["results"]) / params["dataset"] / camera
+
+
 def results_dir(params: dict, camera: str, variant: str) -> Path:
-    return Path(params["paths"]["results"]) / params["dataset"] / camera / variant
+    return camera_results_dir(params, camera) / variant
 
 
 def train_log_dir(params: dict, camera: str, variant: str) -> Path:

@@ -1,0 +1,176 @@
+"""The joint L1 + MS-SSIM loss: values, gradients, size rule, and the variant loss names."""
+
+from __future__ import annotations
+
+from typing import get_args
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+from scipy.ndimage import gaussian_filter
+from torch import nn
+
+from gianet.losses import MS_SSIM_MIN_SIDE, JointLoss, build_loss
+from gianet.variants import VARIANTS, Loss
+
+SCALE_WEIGHTS = (0.0448, 0.2856, 0.3001, 0.2363, 0.1333)  # Wang et al. 2003
+# 176 = 11 * 16 and 192 = 12 * 16: every scale halves exactly, so no padding is involved.
+HEIGHT, WIDTH = 176, 192
+
+
+def local_mean(image: np.ndarray) -> np.ndarray:
+    """11-tap Gaussian (sigma 1.5) local mean of an ``(H, W)`` image, valid region only."""
+    return gaussian_filter(image, sigma=1.5, truncate=3.5)[5:-5, 5:-5]
+
+
+def reference_ms_ssim(pred: np.ndarray, target: np.ndarray) -> float:
+    """MS-SSIM of two ``(C, H, W)`` images in [0, 1], written out from Wang et al. (2003).
+
+    Per channel: contrast-structure at the four finer scales, full SSIM at the coarsest, each
+    a valid-region mean under an 11-tap Gaussian (sigma 1.5), negative terms set to zero,
+    combined as a weighted geometric product; then averaged over channels.
+    """
+    c1, c2 = 0.01**2, 0.03**2
+    per_channel = []
+    for x, y in zip(pred, target, strict=True):
+        terms = []
+        for scale in range(len(SCALE_WEIGHTS)):
+            if scale > 0:
+                x = x.reshape(x.shape[0] // 2, 2, x.shape[1] // 2, 2).mean(axis=(1, 3))
+                y = y.reshape(y.shape[0] // 2, 2, y.shape[1] // 2, 2).mean(axis=(1, 3))
+            mu_x, mu_y = local_mean(x), local_mean(y)
+            var_x = local_mean(x * x) - mu_x**2
+            var_y = local_mean(y * y) - mu_y**2
+            cov = local_mean(x * y) - mu_x * mu_y
+            cs = (2 * cov + c2) / (var_x + var_y + c2)
+            luminance = (2 * mu_x * mu_y + c1) / (mu_x**2 + mu_y**2 + c1)
+            last = scale == len(SCALE_WEIGHTS) - 1
+            terms.append((luminance * cs).mean() if last else cs.mean())
+        per_channel.append(
+            np.prod([max(t, 0.0) ** w for t, w in zip(terms, SCALE_WEIGHTS, strict=True)])
+        )
+    return float(np.mean(per_channel))
+
+
+def smooth_image(seed: int) -> torch.Tensor:
+    """A ``(1, 3, HEIGHT, WIDTH)`` float64 image in [0, 1] with structure at every scale."""
+    generator = torch.Generator().manual_seed(seed)
+    noise = torch.rand(1, 3, HEIGHT // 8, WIDTH // 8, generator=generator)
+    coarse = F.interpolate(noise, size=(HEIGHT, WIDTH), mode="bilinear", align_corners=False)
+    fine = torch.rand(1, 3, HEIGHT, WIDTH, generator=generator)
+    return (0.8 * coarse + 0.2 * fine).double()
+
+
+@pytest.mark.parametrize("gamma", [0.84, 0.5])
+def test_joint_loss_matches_direct_computation(gamma: float) -> None:
+    target = smooth_image(0)
+    noise = torch.randn(
+        target.shape, generator=torch.Generator().manual_seed(1), dtype=target.dtype
+    )
+    pred = target + 0.15 * noise  # leaves [0, 1] in places: L1 sees that, MS-SSIM sees it clamped
+    assert pred.min() < 0 and pred.max() > 1
+
+    loss = JointLoss(gamma=gamma)(pred, target).item()
+
+    l1 = (pred - target).abs().mean().item()
+    ms_ssim = reference_ms_ssim(pred.clamp(0, 1)[0].numpy(), target[0].numpy())
+    assert 0.3 < ms_ssim < 0.99  # the pair exercises the formula
+    assert loss == pytest.approx(gamma * l1 + (1 - gamma) * (1 - ms_ssim), abs=1e-5)
+
+
+def test_identical_images_give_zero_loss() -> None:
+    target = smooth_image(2)
+    assert JointLoss()(target, target).item() == pytest.approx(0.0, abs=1e-6)
+
+
+def test_without_ms_ssim_the_loss_is_plain_l1_on_any_size() -> None:
+    pred, target = torch.randn(2, 3, 20, 30), torch.rand(2, 3, 20, 30)
+    loss = JointLoss(gamma=0.3, use_ms_ssim=False)(pred, target)
+    assert loss.item() == pytest.approx((pred - target).abs().mean().item(), rel=1e-6)
+
+
+@pytest.mark.parametrize("height, width", [(MS_SSIM_MIN_SIDE - 1, 400), (400, 100)])
+def test_too_small_images_raise_a_value_error_naming_the_patch_size(
+    height: int, width: int
+) -> None:
+    image = torch.rand(1, 3, height, width)
+    with pytest.raises(ValueError, match=r"at least 161 x 161 px.*at least 81 px \(Sony"):
+        JointLoss()(image, image)
+
+
+def test_smallest_allowed_size_is_accepted() -> None:
+    assert MS_SSIM_MIN_SIDE == 161
+    image = torch.rand(1, 3, MS_SSIM_MIN_SIDE, MS_SSIM_MIN_SIDE)
+    assert JointLoss()(image, image).item() == pytest.approx(0.0, abs=1e-6)
+
+
+def assert_finite_gradient(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    pred = pred.float().detach().requires_grad_(True)
+    loss = JointLoss()(pred, target.float())
+    loss.backward()
+    assert torch.isfinite(loss)
+    assert torch.isfinite(pred.grad).all()
+    return pred.grad
+
+
+def test_gradients_are_finite_at_the_start_of_training() -> None:
+    """A freshly initialised conv head on a dark input: outputs near zero, many negative."""
+    torch.manual_seed(0)
+    head = nn.Sequential(nn.Conv2d(4, 16, 3, padding=1), nn.LeakyReLU(0.2), nn.Conv2d(16, 3, 1))
+    dark_input = 0.01 * torch.rand(1, 4, HEIGHT, WIDTH)
+    target = 0.2 * smooth_image(3).float()
+    pred = head(dark_input)
+    assert (pred < 0).float().mean() > 0.2
+
+    JointLoss()(pred, target).backward()
+    gradients = [p.grad for p in head.parameters()]
+    assert all(torch.isfinite(g).all() for g in gradients)
+    assert any(g.abs().sum() > 0 for g in gradients)
+
+
+@pytest.mark.parametrize(
+    "case",
+    ["all negative", "all zero", "anticorrelated", "anticorrelated fine detail", "constant"],
+)
+def test_gradients_are_finite_where_contrast_structure_is_negative_or_degenerate(
+    case: str,
+) -> None:
+    target = smooth_image(4)
+    detail = target - F.avg_pool2d(target, 5, stride=1, padding=2, count_include_pad=False)
+    preds = {
+        "all negative": -0.1 - target,
+        "all zero": torch.zeros_like(target),
+        "anticorrelated": 1 - target,
+        "anticorrelated fine detail": (target - 2 * detail).clamp(0, 1),
+        "constant": torch.full_like(target, 0.5),
+    }
+    grad = assert_finite_gradient(preds[case], target)
+    assert grad.abs().sum() > 0  # L1 always contributes
+
+
+def test_loss_is_float32_with_finite_gradients_under_bfloat16_autocast() -> None:
+    torch.manual_seed(0)
+    conv = nn.Conv2d(3, 3, 3, padding=1)
+    target = smooth_image(5).float()
+    with torch.autocast(device_type="cpu", dtype=torch.bfloat16):
+        pred = conv(target)
+        assert pred.dtype == torch.bfloat16
+        loss = JointLoss()(pred, target)
+    assert loss.dtype == torch.float32
+    loss.backward()
+    assert torch.isfinite(conv.weight.grad).all()
+
+
+def test_build_loss_covers_every_declared_loss_name() -> None:
+    assert {v.loss for v in VARIANTS.values()} <= set(get_args(Loss))
+    plain, joint = build_loss("l1", 0.84), build_loss("l1+ms-ssim", 0.84)
+    assert not plain.use_ms_ssim
+    assert joint.use_ms_ssim and joint.gamma == 0.84
+
+
+def test_build_loss_rejects_unknown_names_and_bad_gamma() -> None:
+    with pytest.raises(ValueError, match="known losses: l1, l1\\+ms-ssim"):
+        build_loss("ssim", 0.84)
+    with pytest.raises(ValueError, match="gamma"):
+        build_loss("l1+ms-ssim", 1.5)
