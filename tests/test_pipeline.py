@@ -14,16 +14,32 @@ import yaml
 REPO = Path(__file__).parents[1]
 TINY = {
     "synth": {"height": 192, "width": 256, "scenes": {"train": 2, "val": 1, "test": 2}},
-    "train": {"epochs": 2, "lr_decay_epoch": 1, "patch": 88, "multi_size_a": 8,
-              "multi_size_b": [11, 12], "val_every": 1},
+    "train": {
+        "epochs": 2,
+        "lr_decay_epoch": 1,
+        "patch": 88,
+        "multi_size_a": 8,
+        "multi_size_b": [11, 12],
+        "val_every": 1,
+    },
     "evaluate": {"samples": 1},
 }
 
 
 def snakemake(workdir: Path, *args: str) -> subprocess.CompletedProcess:
     env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
-    command = [sys.executable, "-m", "snakemake", "-s", str(REPO / "Snakefile"), "--cores", "2",
-               "--configfile", "tiny.yaml", *args]
+    command = [
+        sys.executable,
+        "-m",
+        "snakemake",
+        "-s",
+        str(REPO / "Snakefile"),
+        "--cores",
+        "2",
+        "--configfile",
+        "tiny.yaml",
+        *args,
+    ]
     return subprocess.run(command, cwd=workdir, env=env, capture_output=True, text=True)
 
 

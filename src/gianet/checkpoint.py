@@ -12,21 +12,39 @@ from pathlib import Path
 
 import torch
 
+from gianet.errors import GianetError
 
-class CheckpointError(ValueError):
+
+class CheckpointError(GianetError, ValueError):
     """A checkpoint file is missing, truncated, unsafe or not one of gianet's."""
 
 
 REQUIRED_KEYS = ("state_dict", "arch", "arch_args", "in_channels", "upscale", "cfa")
 
 
+def _atomic_save(path: Path, value: dict) -> None:
+    temporary = path.with_name(path.name + ".partial")
+    torch.save(value, temporary)
+    os.replace(temporary, path)
+
+
 def save_checkpoint(path: str | Path, model: torch.nn.Module, meta: dict) -> None:
     """Write ``{"state_dict": ..., **meta}`` atomically (temporary file, then rename)."""
-    path = Path(path)
-    temporary = path.with_name(path.name + ".partial")
     state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
-    torch.save({"state_dict": state, **meta}, temporary)
-    os.replace(temporary, path)
+    _atomic_save(Path(path), {"state_dict": state, **meta})
+
+
+def save_training_state(
+    path: str | Path,
+    model: torch.nn.Module,
+    optimizer: torch.optim.Optimizer,
+    epochs_done: int,
+    meta: dict,
+) -> None:
+    """Everything a stopped run needs to resume: weights, optimizer moments, epochs done."""
+    state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
+    value = {"state_dict": state, "optimizer": optimizer.state_dict(), **meta}
+    _atomic_save(Path(path), value | {"epochs_done": epochs_done})
 
 
 def load_checkpoint(path: str | Path) -> dict:

@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 
 from gianet import paths
-from gianet.config import ConfigError, load_params, parse_override
+from gianet.config import load_params, parse_override
 
 STAGES: dict[str, str] = {
     "synth": "generate the sid-synth dataset for one camera",
@@ -136,11 +136,7 @@ def parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from gianet.checkpoint import CheckpointError
-    from gianet.data.cache import CacheError
-    from gianet.data.lists import ListError
-    from gianet.data.raw import RawError
-    from gianet.data.sid import SidDataMissing
+    from gianet.errors import GianetError
 
     args = parser().parse_args(argv)
     handlers = {
@@ -156,17 +152,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         params = load_params(args.params, parse_override(args.override))
         handlers[args.stage](params, args)
-    except (
-        ConfigError,
-        ListError,
-        RawError,
-        CacheError,
-        CheckpointError,
-        SidDataMissing,
-        KeyError,
-    ) as exc:
-        message = exc.args[0] if isinstance(exc, KeyError) else str(exc)
-        print(f"gianet {args.stage}: error: {message}", file=sys.stderr)
+    except GianetError as exc:
+        print(f"gianet {args.stage}: error: {exc}", file=sys.stderr)
         return 2
     return 0
 

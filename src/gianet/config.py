@@ -16,10 +16,11 @@ from typing import Any
 import jsonschema
 import yaml
 
+from gianet.errors import GianetError
 from gianet.variants import VARIANTS
 
 
-class ConfigError(ValueError):
+class ConfigError(GianetError, ValueError):
     """A configuration value is missing, unknown or of the wrong type."""
 
 

@@ -3,32 +3,51 @@
 The schedule is the paper's (section 4.2) with every value a parameter: Adam at ``lr`` and
 ``lr * lr_decay_factor`` from epoch ``lr_decay_epoch`` on, one random short exposure per
 scene per epoch, flips and transpose, fixed or multi-size crops as the variant declares, and
-the variant's loss. A loss that turns NaN or infinite stops the run with a clear error; the
-weights saved before it are kept. Curves (loss, lr, validation PSNR) go to dvclive.
+the variant's loss. Curves (loss, lr, validation PSNR) go to dvclive.
+
+Long jobs survive clusters: a training state (weights, optimizer, epochs done) is written
+every ``checkpoint_every`` epochs and when SIGTERM or SIGUSR1 arrives (what SLURM sends
+before a time limit); a restarted job resumes from it. Every random draw is keyed by
+(seed, epoch), so a resumed run ends with the same weights as an uninterrupted one. A loss
+that turns NaN or infinite stops the run with a clear error and keeps the last good state.
 """
 
 from __future__ import annotations
 
+import contextlib
+import json
 import math
-import os
+import signal
 import time
-from dataclasses import dataclass
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import torch
 from torch.utils.data import DataLoader
 from tqdm import tqdm
 
-from gianet.checkpoint import save_checkpoint
+from gianet.checkpoint import load_checkpoint, save_checkpoint, save_training_state
 from gianet.data.dataset import CropPolicy, FullFrames, PackedPairs, TrainPatches
+from gianet.errors import GianetError
 from gianet.losses import build_loss
 from gianet.metrics import psnr
 from gianet.models import build_model
 from gianet.variants import Variant
 
+#: Signals that ask a job to save its state and stop (SLURM sends them before time limits).
+STOP_SIGNALS = (signal.SIGTERM, signal.SIGUSR1)
+#: Training settings that change how a run executes, not what it computes: a saved state
+#: stays resumable when they change.
+RUNTIME_ONLY = frozenset({"threads", "loader_workers", "val_every", "checkpoint_every", "device"})
 
-class TrainingDiverged(RuntimeError):
+
+class TrainingDiverged(GianetError, RuntimeError):
     """The loss became NaN or infinite."""
+
+
+class TrainingInterrupted(GianetError, RuntimeError):
+    """A stop signal arrived; the state was saved and the job can be restarted."""
 
 
 @dataclass(frozen=True)
@@ -36,9 +55,40 @@ class TrainResult:
     """What a finished run reports."""
 
     epochs: int
+    resumed_from: int
     final_loss: float
     seconds: float
     val_psnr: float | None
+
+
+@dataclass(frozen=True)
+class Device:
+    """Where and how the network runs: CUDA with bf16 autocast and channels_last when
+    available and enabled in ``train``, plain float32 on the CPU otherwise."""
+
+    device: torch.device
+    bf16: bool
+    channels_last: bool
+
+    @classmethod
+    def choose(cls, train: dict) -> Device:
+        cuda = torch.cuda.is_available() and train["device"] in ("auto", "cuda")
+        if train["device"] == "cuda" and not torch.cuda.is_available():
+            raise RuntimeError("train.device is 'cuda' but no CUDA device is visible")
+        device = torch.device("cuda" if cuda else "cpu")
+        return cls(device, cuda and train["bf16"], cuda and train["channels_last"])
+
+    def autocast(self) -> contextlib.AbstractContextManager:
+        if not self.bf16:
+            return contextlib.nullcontext()
+        return torch.autocast(self.device.type, dtype=torch.bfloat16)
+
+    def batch(self, tensor: torch.Tensor) -> torch.Tensor:
+        """Move a (N, C, H, W) batch to the device in the chosen memory format."""
+        tensor = tensor.to(self.device, non_blocking=True)
+        return (
+            tensor.contiguous(memory_format=torch.channels_last) if self.channels_last else tensor
+        )
 
 
 def build_for_cache(variant: Variant, pairs: PackedPairs) -> torch.nn.Module:
@@ -49,13 +99,14 @@ def build_for_cache(variant: Variant, pairs: PackedPairs) -> torch.nn.Module:
 
 
 @torch.no_grad()
-def validate(model: torch.nn.Module, pairs: PackedPairs, device: torch.device) -> float:
+def validate(model: torch.nn.Module, pairs: PackedPairs, device: Device) -> float:
     """Mean PSNR (dB) of clipped outputs on full validation frames."""
     model.eval()
     scores = []
     for inputs, target, _ in FullFrames(pairs):
-        output = model(inputs[None].to(device)).clamp(0, 1)
-        scores.append(psnr(output, target[None].to(device)).item())
+        with device.autocast():
+            output = model(device.batch(inputs[None]))
+        scores.append(psnr(output.float().clamp(0, 1), target[None].to(device.device)).item())
     model.train()
     return sum(scores) / len(scores)
 
@@ -64,6 +115,25 @@ def learning_rate(epoch: int, train: dict) -> float:
     """The paper's step schedule: ``lr`` then ``lr * lr_decay_factor`` from ``lr_decay_epoch``."""
     decayed = train["lr_decay_epoch"] and epoch >= train["lr_decay_epoch"]
     return train["lr"] * (train["lr_decay_factor"] if decayed else 1.0)
+
+
+@contextlib.contextmanager
+def stop_requests() -> Iterator[list[int]]:
+    """Collect SIGTERM/SIGUSR1 arrivals in a list instead of dying at once."""
+    received: list[int] = []
+    previous = {
+        sig: signal.signal(sig, lambda number, _: received.append(number)) for sig in STOP_SIGNALS
+    }
+    try:
+        yield received
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def state_path(model_path: str | Path) -> Path:
+    """The resumable training state kept beside the final weights."""
+    return Path(model_path).with_name("train_state.pt")
 
 
 def train_variant(
@@ -78,6 +148,8 @@ def train_variant(
 ) -> TrainResult:
     """Train ``variant`` on ``cache_dir``'s train split and save the weights to ``model_path``.
 
+    Resumes from ``train_state.pt`` beside ``model_path`` when an earlier run left one.
+
     Args:
         variant: what to train (architecture, loss, crops).
         cache_dir: ``CACHE/{dataset}/{camera}`` with a manifest.
@@ -85,20 +157,33 @@ def train_variant(
         log_dir: dvclive folder for the training curves.
         train: the ``train`` section of params.yaml.
         camera: camera name, recorded in the checkpoint.
+
+    Raises:
+        TrainingDiverged: the loss became NaN or infinite (the last saved state is kept).
+        TrainingInterrupted: SIGTERM/SIGUSR1 arrived (the state was saved just before).
     """
     from dvclive import Live
 
     torch.manual_seed(train["seed"])
     torch.set_num_threads(train["threads"])
-    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    device = Device.choose(train)
     train_pairs = PackedPairs(cache_dir, "train", train["max_input"])
     val_pairs = PackedPairs(cache_dir, "val", train["max_input"])
     low, high = train["multi_size_b"]
     crops = CropPolicy(variant.crops, train["patch"], train["multi_size_a"], low, high)
     patches = TrainPatches(train_pairs, crops, train["seed"], train["batch_size"])
-    generator = torch.Generator().manual_seed(train["seed"])
-    loader = DataLoader(patches, batch_size=train["batch_size"], shuffle=True, generator=generator)
-    model = build_for_cache(variant, train_pairs).to(device)
+    order = torch.Generator()
+    loader = DataLoader(
+        patches,
+        batch_size=train["batch_size"],
+        shuffle=True,
+        generator=order,
+        num_workers=train["loader_workers"],
+        pin_memory=device.device.type == "cuda",
+    )
+    model = build_for_cache(variant, train_pairs).to(device.device)
+    if device.channels_last:
+        model = model.to(memory_format=torch.channels_last)
     loss_fn = build_loss(variant.loss, train["loss_gamma"])
     optimizer = torch.optim.Adam(model.parameters(), lr=train["lr"])
     meta = {
@@ -112,26 +197,67 @@ def train_variant(
     }
     model_path = Path(model_path)
     model_path.parent.mkdir(parents=True, exist_ok=True)
+    resume = state_path(model_path)
+    start_epoch, partial = 0, {"steps": 0, "loss_sum": 0.0}
+    # A state saved under other settings is not resumed: its weights answer another question.
+    affecting = {k: v for k, v in train.items() if k not in RUNTIME_ONLY}
+    meta["settings"] = json.dumps({"train": affecting, "variant": asdict(variant)}, sort_keys=True)
+    if resume.exists():
+        state = load_checkpoint(resume)
+        if state.get("settings") == meta["settings"]:
+            model.load_state_dict(state["state_dict"])
+            optimizer.load_state_dict(state["optimizer"])
+            start_epoch = int(state["epochs_done"])
+            partial = {"steps": int(state["steps"]), "loss_sum": float(state["loss_sum"])}
+        else:
+            print(f"{resume}: saved under other settings; training from the start")
+
+    def save_state(epochs_done: int, within: dict | None = None) -> None:
+        """Save after ``epochs_done`` whole epochs plus ``within`` (steps into the next)."""
+        progress_in_epoch = within or {"steps": 0, "loss_sum": 0.0}
+        save_training_state(resume, model, optimizer, epochs_done, meta | progress_in_epoch)
+
     start = time.perf_counter()
     val_psnr = None
     epoch_loss = math.nan
-    os.environ.setdefault("DVCLIVE_LOGLEVEL", "WARNING")
-    with Live(str(log_dir), save_dvc_exp=False, dvcyaml=None) as live:
-        bar = tqdm(range(train["epochs"]), desc=f"{camera} {variant.name}", disable=not progress)
+    with (
+        stop_requests() as stops,
+        Live(str(log_dir), save_dvc_exp=False, dvcyaml=None, resume=start_epoch > 0) as live,
+    ):
+        epochs = range(start_epoch, train["epochs"])
+        bar = tqdm(epochs, desc=f"{camera} {variant.name}", disable=not progress)
         for epoch in bar:
             lr = learning_rate(epoch, train)
             for group in optimizer.param_groups:
                 group["lr"] = lr
             patches.set_epoch(epoch)
-            total = 0.0
-            for inputs, target in loader:
-                output = model(inputs.to(device))
-                loss = loss_fn(output, target.to(device))
+            order.manual_seed(train["seed"] * 1_000_003 + epoch)  # the epoch's shuffle
+            total, skip = (
+                (partial["loss_sum"], partial["steps"]) if epoch == start_epoch else (0.0, 0)
+            )
+            for step, (inputs, target) in enumerate(loader):
+                if step < skip:
+                    continue  # done before the interruption; the epoch's draws are keyed
+                if stops:
+                    # Resume will redo this epoch from this step on, with the same draws.
+                    save_state(epoch, {"steps": step, "loss_sum": total})
+                    raise TrainingInterrupted(
+                        f"{variant.name} on {camera}: signal {stops[0]} received; state "
+                        f"saved to {resume} at epoch {epoch}, step {step}. Rerun the same "
+                        "command to resume."
+                    )
+                with device.autocast():
+                    output = model(device.batch(inputs))
+                loss = loss_fn(output.float(), device.batch(target))
                 if not torch.isfinite(loss):
+                    kept = (
+                        f"the last good state ({resume}) is kept"
+                        if resume.exists()
+                        else "no state was saved yet"
+                    )
                     raise TrainingDiverged(
-                        f"{variant.name} on {camera}: loss became {loss.item()} at epoch {epoch}; "
-                        f"stopped. The last good weights are in {model_path} if it exists. "
-                        "Lower train.lr or check the inputs."
+                        f"{variant.name} on {camera}: loss became {loss.item()} at epoch "
+                        f"{epoch}; stopped, {kept}. Lower train.lr or check the inputs."
                     )
                 optimizer.zero_grad(set_to_none=True)
                 loss.backward()
@@ -142,10 +268,14 @@ def train_variant(
             live.log_metric("train/lr", lr)
             last = epoch + 1 == train["epochs"]
             if train["val_every"] and ((epoch + 1) % train["val_every"] == 0 or last):
-                val_psnr = validate(model, val_pairs, device) if val_pairs.pairs else None
-                if val_psnr is not None:
-                    live.log_metric("val/psnr", val_psnr)
+                val_psnr = validate(model, val_pairs, device)
+                live.log_metric("val/psnr", val_psnr)
             live.next_step()
+            if train["checkpoint_every"] and (epoch + 1) % train["checkpoint_every"] == 0:
+                save_state(epoch + 1)
             bar.set_postfix(loss=f"{epoch_loss:.4f}", val_psnr=val_psnr)
     save_checkpoint(model_path, model, meta | {"epochs": train["epochs"]})
-    return TrainResult(train["epochs"], epoch_loss, time.perf_counter() - start, val_psnr)
+    resume.unlink(missing_ok=True)
+    return TrainResult(
+        train["epochs"], start_epoch, epoch_loss, time.perf_counter() - start, val_psnr
+    )

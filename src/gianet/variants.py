@@ -14,6 +14,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
+from gianet.errors import GianetError
+
 Loss = Literal["l1", "l1+ms-ssim"]
 Crops = Literal["fixed", "multi-size"]
 
@@ -117,11 +119,18 @@ VARIANTS: dict[str, Variant] = _declare(
 QUOTED_ONLY: tuple[str, ...] = ("SGN", "Zamir et al.")
 
 
+class UnknownVariant(GianetError, KeyError):
+    """A variant name that :data:`VARIANTS` does not declare."""
+
+    def __str__(self) -> str:
+        return str(self.args[0])
+
+
 def get_variant(name: str) -> Variant:
-    """Return the declared variant ``name``; unknown names raise a ``KeyError`` listing all."""
+    """Return the declared variant ``name``; unknown names raise :class:`UnknownVariant`."""
     try:
         return VARIANTS[name]
     except KeyError:
-        raise KeyError(
+        raise UnknownVariant(
             f"unknown variant {name!r}; declared variants: {', '.join(VARIANTS)}"
         ) from None

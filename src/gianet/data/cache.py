@@ -31,11 +31,12 @@ from tqdm import tqdm
 from gianet.data.lists import Pair
 from gianet.data.raw import RawError, pack, read_ground_truth, read_mosaic
 from gianet.data.xtrans import xtrans_phase
+from gianet.errors import GianetError
 
 MANIFEST = "manifest.json"
 
 
-class CacheError(RuntimeError):
+class CacheError(GianetError, RuntimeError):
     """Some files could not be cached; the message lists each file and its fix."""
 
 

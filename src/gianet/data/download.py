@@ -32,12 +32,14 @@ from pathlib import Path
 import requests
 from tqdm import tqdm
 
+from gianet.errors import GianetError
+
 _RETRYABLE = (requests.ConnectionError, requests.Timeout, requests.exceptions.ChunkedEncodingError)
 _RETRYABLE_STATUS = {408, 429}
 _CONTENT_RANGE = re.compile(r"bytes (?:(?P<start>\d+)-\d+|\*)/(?P<total>\d+|\*)")
 
 
-class DownloadError(RuntimeError):
+class DownloadError(GianetError, RuntimeError):
     """A download failed or its bytes do not match the expected sha256; says what to do."""
 
 

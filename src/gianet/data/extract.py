@@ -30,6 +30,8 @@ from typing import IO
 
 from tqdm import tqdm
 
+from gianet.errors import GianetError
+
 #: Completion marker written inside a target once every member is in place.
 MARKER = ".extracted.json"
 
@@ -39,7 +41,7 @@ _DRIVE = re.compile(r"^[A-Za-z]:")
 _BLOCK = 1 << 20
 
 
-class ExtractError(RuntimeError):
+class ExtractError(GianetError, RuntimeError):
     """An archive was refused or could not be read in full; names the archive and member."""
 
 

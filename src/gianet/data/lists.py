@@ -13,13 +13,15 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from gianet.errors import GianetError
+
 #: Longest amplification SID applies (its code clips the ratio at 300).
 MAX_RATIO = 300.0
 
 _NAME = re.compile(r"^(?P<scene>\d{5})_(?P<shot>\d{2})_(?P<seconds>\d+(?:\.\d+)?)s$")
 
 
-class ListError(ValueError):
+class ListError(GianetError, ValueError):
     """A split list line is malformed or names a file that does not exist."""
 
 

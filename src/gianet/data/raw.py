@@ -17,6 +17,7 @@ import numpy as np
 import rawpy
 
 from gianet.data.xtrans import XTRANS_PERIOD, pack_xtrans
+from gianet.errors import GianetError
 
 #: rawpy.postprocess settings of SID's code for the long-exposure ground truth.
 SID_POSTPROCESS = {
@@ -29,7 +30,7 @@ SID_POSTPROCESS = {
 GROUND_TRUTH_IMAGE_SUFFIXES = (".png", ".tif", ".tiff")
 
 
-class RawError(ValueError):
+class RawError(GianetError, ValueError):
     """A file cannot be used as a raw mosaic; the message names the file and the fix."""
 
 

@@ -12,6 +12,7 @@ import shutil
 from importlib import resources
 from pathlib import Path
 
+from gianet.errors import GianetError
 from gianet.paths import SPLITS
 
 ARCHIVES = {
@@ -20,7 +21,7 @@ ARCHIVES = {
 }
 
 
-class SidDataMissing(RuntimeError):
+class SidDataMissing(GianetError, RuntimeError):
     """The SID files are not where the configuration says; the message says what to do."""
 
 
