@@ -86,3 +86,18 @@ def test_bad_configuration_stops_before_any_work_naming_the_key(finished_run, tm
     assert run.returncode != 0
     assert "train.lr: 'fast' is not of type 'number'" in run.stderr
     assert "unknown key train.epoch" in run.stderr
+
+
+def test_paper_configuration_dry_run_lists_every_job_without_network(tmp_path):
+    shutil.copy(REPO / "params.yaml", tmp_path)
+    shutil.copy(REPO / "configs" / "paper.yaml", tmp_path / "tiny.yaml")
+    dry = snakemake(tmp_path, "-n", "--quiet", "rules")
+    assert dry.returncode == 0, dry.stderr[-3000:]
+    counts = {}
+    for line in dry.stdout.splitlines():
+        fields = line.split()
+        if len(fields) == 2 and fields[1].isdigit():
+            counts[fields[0]] = int(fields[1])
+    assert counts["sid_download"] == 2 and counts["sid_unpack"] == 2 and counts["pack"] == 2
+    assert counts["train"] == counts["evaluate"] == 2 * 14
+    assert counts["report"] == 1 and counts["cost"] == 1

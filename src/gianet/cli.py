@@ -1,8 +1,10 @@
-"""The ``gianet`` command line: one subcommand per pipeline stage.
+"""The ``gianet`` command line: one subcommand per pipeline stage, plus ``enhance``.
 
 Every stage reads params.yaml (``--params``) and accepts ``--override JSON`` merged on top;
 Snakemake's rules pass the sections a job depends on that way, so a job reruns when they
-change. Errors that a user can fix are printed as one clear message, without a traceback.
+change. ``enhance`` (a user's own raw file through a trained checkpoint) stands alone and
+reads no configuration. Errors that a user can fix are printed as one clear message, without
+a traceback, and exit with status 2.
 """
 
 from __future__ import annotations
@@ -17,14 +19,18 @@ from gianet.config import load_params, parse_override
 
 STAGES: dict[str, str] = {
     "synth": "generate the sid-synth dataset for one camera",
-    "fetch-sid": "put the real SID dataset in place (download: not yet implemented)",
+    "sid-download": "download one camera's SID archive (resumable, sha256-verified)",
+    "sid-unpack": "extract one camera's SID archive safely and write its split lists",
     "pack": "decode a dataset's raws once into the packed cache",
     "train": "train one variant on one camera",
     "evaluate": "evaluate one trained variant on the full test frames",
     "cost": "parameters and FLOPs of every variant at full Sony and Fuji frames (Table 4)",
     "report": "LaTeX tables and figure grids beside the paper's numbers",
     "variants": "list the declared variants",
+    "enhance": "enhance one's own raw file with a trained checkpoint into a 16-bit PNG/TIFF",
 }
+#: Subcommands that take everything from their arguments and read no params.yaml.
+STANDALONE = frozenset({"enhance"})
 
 
 def _synth(params: dict, args: argparse.Namespace) -> None:
@@ -43,10 +49,19 @@ def _synth(params: dict, args: argparse.Namespace) -> None:
     )
 
 
-def _fetch_sid(params: dict, args: argparse.Namespace) -> None:
-    from gianet.data.sid import install_split_lists
+def _sid_download(params: dict, args: argparse.Namespace) -> None:
+    from gianet.data.sid import download_archive
 
-    install_split_lists(paths.dataset_root(params), args.camera)
+    print(download_archive(params, args.camera))
+
+
+def _sid_unpack(params: dict, args: argparse.Namespace) -> None:
+    from gianet.data.sid import archive_path, install_split_lists, unpack_archive
+
+    root = paths.dataset_root(params)
+    if not params["sid"]["root"]:
+        unpack_archive(archive_path(params, args.camera), root, args.camera)
+    install_split_lists(root, args.camera)
 
 
 def _pack(params: dict, args: argparse.Namespace) -> None:
@@ -115,14 +130,55 @@ def _variants(params: dict, args: argparse.Namespace) -> None:
         )
 
 
+def _enhance(params: dict, args: argparse.Namespace) -> None:
+    from gianet.enhance import enhance_file
+
+    out = enhance_file(
+        Path(args.raw),
+        Path(args.checkpoint),
+        Path(args.out),
+        ratio=args.ratio,
+        target_exposure=args.target_exposure,
+        max_input=args.max_input,
+        tile=args.tile,
+        device=args.device,
+    )
+    print(out)
+
+
+def _add_enhance_arguments(sub: argparse.ArgumentParser) -> None:
+    sub.add_argument("raw", help="raw file (ARW, RAF, DNG, KDC ... anything rawpy reads)")
+    sub.add_argument("--checkpoint", required=True, help="model trained for the file's CFA")
+    sub.add_argument("--out", required=True, help="output image, .png or .tif/.tiff (16-bit)")
+    amplification = sub.add_mutually_exclusive_group()
+    amplification.add_argument("--ratio", type=float, help="amplification, e.g. 100")
+    amplification.add_argument(
+        "--target-exposure",
+        type=float,
+        metavar="SECONDS",
+        help="amplify to this exposure time; ratio = SECONDS / the file's exposure time",
+    )
+    sub.add_argument(
+        "--tile",
+        type=int,
+        help="run windows of this many packed pixels (multiple of 16, > 192) to save memory; "
+        "GIA's global pooling then sees one window at a time (default: whole frame)",
+    )
+    sub.add_argument(
+        "--max-input", type=float, default=1.0, help="clip of the amplified input (training's)"
+    )
+    sub.add_argument("--device", help="torch device (default: cuda if available, else cpu)")
+
+
 def parser() -> argparse.ArgumentParser:
     top = argparse.ArgumentParser(prog="gianet", description=__doc__.splitlines()[0])
     commands = top.add_subparsers(dest="stage", required=True)
     for stage, help_text in STAGES.items():
         sub = commands.add_parser(stage, help=help_text, description=help_text)
-        sub.add_argument("--params", default="params.yaml", help="configuration file")
-        sub.add_argument("--override", help="JSON object merged over the configuration")
-        if stage in ("synth", "fetch-sid", "pack", "train", "evaluate"):
+        if stage not in STANDALONE:
+            sub.add_argument("--params", default="params.yaml", help="configuration file")
+            sub.add_argument("--override", help="JSON object merged over the configuration")
+        if stage in ("synth", "sid-download", "sid-unpack", "pack", "train", "evaluate"):
             sub.add_argument("--camera", required=True, choices=["Sony", "Fuji"])
         if stage in ("train", "evaluate"):
             sub.add_argument("--variant", required=True)
@@ -132,6 +188,8 @@ def parser() -> argparse.ArgumentParser:
             sub.add_argument("--out", required=True, help="JSON file to write")
         if stage == "report":
             sub.add_argument("--costs", required=True, help="JSON written by `gianet cost`")
+        if stage == "enhance":
+            _add_enhance_arguments(sub)
     return top
 
 
@@ -141,16 +199,19 @@ def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     handlers = {
         "synth": _synth,
-        "fetch-sid": _fetch_sid,
+        "sid-download": _sid_download,
+        "sid-unpack": _sid_unpack,
         "pack": _pack,
         "train": _train,
         "evaluate": _evaluate,
         "cost": _cost,
         "report": _report,
         "variants": _variants,
+        "enhance": _enhance,
     }
     try:
-        params = load_params(args.params, parse_override(args.override))
+        standalone = args.stage in STANDALONE
+        params = {} if standalone else load_params(args.params, parse_override(args.override))
         handlers[args.stage](params, args)
     except GianetError as exc:
         print(f"gianet {args.stage}: error: {exc}", file=sys.stderr)

@@ -2,7 +2,10 @@
 
 import json
 
+from pathlib import Path
+
 from gianet import paths
+from gianet.data.sid import archive_path
 from gianet.config import validate
 
 validate(config, source="params.yaml (with any --configfile/--config overrides)")
@@ -17,6 +20,8 @@ MODEL = str(paths.model_file(config, "{camera}", "{variant}"))
 TRAIN_METRICS = str(paths.train_log_dir(config, "{camera}", "{variant}") / "metrics.json")
 RESULTS = paths.results_dir(config, "{camera}", "{variant}")
 REPORT = paths.report_dir(config)
+# Where the sid_download rule puts an archive (a user's own archive needs no rule).
+SID_DOWNLOAD = str(Path(config["paths"]["data"]) / "sid" / "archives" / "{camera}{suffix}")
 LOGS = f"logs/{DATASET}"
 
 METRICS = "metrics.json"  # the run's headline numbers, declared as DVC metrics
@@ -28,7 +33,15 @@ REPORT_OUTPUTS = [
 
 wildcard_constraints:
     camera="Sony|Fuji",
+    suffix=r"\.zip|\.tar\.gz|\.tgz|\.tar",
     variant="[a-z0-9_]+",
+
+
+def sid_archive(wildcards):
+    """The camera's SID archive (none when sid.root names an unpacked folder)."""
+    if config["sid"]["root"]:
+        return []
+    return str(archive_path(config, wildcards.camera))
 
 
 def sections(*names):

@@ -1,4 +1,4 @@
-"""Data: generate or fetch a dataset, then pack every raw once into the cache."""
+"""Data: generate sid-synth or fetch real SID, then pack every raw once into the cache."""
 
 
 if DATASET == "sid-synth":
@@ -17,17 +17,33 @@ if DATASET == "sid-synth":
 
 else:
 
-    rule fetch_sid:
+    rule sid_download:
         output:
-            LISTS,
+            SID_DOWNLOAD,
         params:
-            override=sections("dataset", "paths", "sid"),
+            override=sections("dataset", "paths", "sid.archives", "sid.checksums"),
         log:
-            f"{LOGS}/fetch_{{camera}}.log",
+            f"{LOGS}/sid_download_{{camera}}{{suffix}}.log",
         conda:
             "../envs/gianet.yaml"
         shell:
-            "gianet fetch-sid --camera {wildcards.camera} --override {params.override:q} 2>&1 | tee {log}"
+            "gianet sid-download --camera {wildcards.camera} --override {params.override:q} "
+            "2>&1 | tee {log}"
+
+    rule sid_unpack:
+        input:
+            sid_archive,
+        output:
+            LISTS,
+        params:
+            override=sections("dataset", "paths", "sid.root", "sid.archives"),
+        log:
+            f"{LOGS}/sid_unpack_{{camera}}.log",
+        conda:
+            "../envs/gianet.yaml"
+        shell:
+            "gianet sid-unpack --camera {wildcards.camera} --override {params.override:q} "
+            "2>&1 | tee {log}"
 
 
 rule pack:
@@ -36,7 +52,9 @@ rule pack:
     output:
         MANIFEST,
     params:
-        override=sections("dataset", "paths", "sid", "evaluate.test_exposures"),
+        override=sections(
+            "dataset", "paths", "sid.root", "sid.exclude_scenes", "evaluate.test_exposures"
+        ),
     threads: workflow.cores
     log:
         f"{LOGS}/pack_{{camera}}.log",
