@@ -1,0 +1,80 @@
+"""Reading one training sample from the packed cache vs decoding the raw with rawpy.
+
+    python benchmarks/bench_cache_read.py [RAW] [--repeats N]
+
+Default RAW: ../shared/realraw/GOPR0024.DNG, a real 12 MP (3000 x 4000) Bayer frame. The
+cache holds its packed mosaic (as `gianet pack` writes it) and a ground truth of the same
+geometry; a training sample is one random 512 x 512 packed crop plus its 1024 x 1024 ground
+truth, amplified, as TrainPatches reads them. The decode side is what a loader without a
+cache does per sample: rawpy decode + pack (input) and rawpy postprocess (ground truth).
+Both sides are timed in this one run and their ratio printed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+from gianet.data.cache import build_cache
+from gianet.data.dataset import CropPolicy, PackedPairs, TrainPatches
+from gianet.data.lists import Pair
+from gianet.data.raw import pack, read_ground_truth, read_mosaic
+
+DEFAULT_RAW = Path(__file__).parents[2] / "shared" / "realraw" / "GOPR0024.DNG"
+
+
+def timed(function, repeats: int) -> float:
+    """Median seconds of ``repeats`` calls."""
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        function()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("raw", nargs="?", type=Path, default=DEFAULT_RAW)
+    parser.add_argument("--repeats", type=int, default=5)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as folder:
+        root = Path(folder) / "data"
+        (root / "Sony" / "short").mkdir(parents=True)
+        (root / "Sony" / "long").mkdir(parents=True)
+        short, long = "Sony/short/00001_00_0.1s.dng", "Sony/long/00001_00_10s.dng"
+        for name in (short, long):
+            (root / name).symlink_to(args.raw.resolve())
+        pair = Pair(short, long, scene=1, shot=0, ratio=100.0, iso=100)
+        build_cache(root, {"train": [pair]}, Path(folder) / "cache", progress=False)
+        patches = TrainPatches(
+            PackedPairs(Path(folder) / "cache", "train"), CropPolicy("fixed", 512), seed=0
+        )
+        epochs = iter(range(10**6))
+
+        def cached_sample():
+            patches.set_epoch(next(epochs))  # a new random crop each time
+            inputs, target = patches[0]
+            return inputs.sum() + target.sum()
+
+        def decoded_sample():
+            packed, scale = pack(read_mosaic(root / short))
+            truth = read_ground_truth(root / long)
+            return packed.sum() + truth.sum() + scale.sum()
+
+        shape = np.load(Path(folder) / "cache" / "inputs" / "00001_00_0.1s.npy", mmap_mode="r")
+        cached = timed(cached_sample, args.repeats * 20)
+        decoded = timed(decoded_sample, args.repeats)
+    print(f"raw: {args.raw} (packed {tuple(shape.shape)})")
+    print(f"cache read, 512 crop + ground truth: {cached * 1e3:9.2f} ms (median)")
+    print(f"rawpy decode + pack + postprocess:   {decoded * 1e3:9.2f} ms (median)")
+    print(f"ratio decode / cache read:           {decoded / cached:9.1f} x")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,97 @@
+"""Peak resident memory of a training process against dataset size.
+
+    python benchmarks/bench_train_memory.py [--small 3] [--factor 10] [--height 2848 --width 4256]
+
+Generates two sid-synth sets (Sony, full-size frames by default), one ``factor`` times the
+other's training scenes, packs each, and trains SID-Net for a few steps on each in a fresh
+process, reading that process's peak RSS (ru_maxrss). The cache is memory-mapped, so the peak
+should not grow with the number of scenes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import yaml
+
+REPO = Path(__file__).parents[1]
+
+CHILD = """
+import json, resource, sys, yaml
+from gianet.train import train_variant
+from gianet.variants import get_variant
+train = json.loads(sys.argv[1])
+train_variant(get_variant("sid_net"), sys.argv[2], sys.argv[3] + "/model.pt",
+              sys.argv[3] + "/log", train, camera="Sony", progress=False)
+print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+"""
+
+
+def prepare(folder: Path, scenes: int, height: int, width: int) -> Path:
+    from gianet.data.cache import build_cache
+    from gianet.data.lists import parse_list
+    from gianet.synth import generate_dataset
+
+    root = folder / "data"
+    generate_dataset(
+        root,
+        "Sony",
+        scenes={"train": scenes, "val": 1, "test": 1},
+        height=height,
+        width=width,
+        shorts_per_scene=1,
+        seed=0,
+        progress=False,
+    )
+    splits = {s: parse_list(root / f"Sony_{s}_list.txt", root) for s in ("train", "val")}
+    build_cache(root, splits, folder / "cache", workers=2, progress=False)
+    return folder / "cache"
+
+
+def peak_rss_mb(cache: Path, out: Path, train: dict) -> float:
+    run = subprocess.run(
+        [sys.executable, "-c", CHILD, json.dumps(train), str(cache), str(out)],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return int(run.stdout.split()[-1]) / 1024
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--small", type=int, default=3, help="training scenes of the small set")
+    parser.add_argument("--factor", type=int, default=10)
+    parser.add_argument("--height", type=int, default=2848)
+    parser.add_argument("--width", type=int, default=4256)
+    parser.add_argument("--patch", type=int, default=512)
+    args = parser.parse_args()
+    train = yaml.safe_load((REPO / "params.yaml").read_text())["train"]
+    train.update(
+        epochs=1, patch=args.patch, val_every=0, checkpoint_every=0, threads=2, device="cpu"
+    )
+    print(f"frames {args.height} x {args.width}, patch {args.patch}, SID-Net, 1 epoch, CPU")
+    figures = {}
+    with tempfile.TemporaryDirectory() as folder:
+        for scenes in (args.small, args.small * args.factor):
+            work = Path(folder) / f"scenes{scenes}"
+            cache = prepare(work, scenes, args.height, args.width)
+            size = sum(f.stat().st_size for f in cache.rglob("*.npy")) / 2**30
+            figures[scenes] = peak_rss_mb(cache, work / "run", train)
+            print(
+                f"{scenes:4d} training scenes, cache {size:6.2f} GiB: "
+                f"peak RSS {figures[scenes]:7.0f} MiB"
+            )
+    small, large = figures[args.small], figures[args.small * args.factor]
+    print(f"ratio peak RSS large / small: {large / small:.3f}")
+    print(f"this process: {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MiB")
+
+
+if __name__ == "__main__":
+    main()
