@@ -23,6 +23,7 @@ REQUIRED_KEYS = ("state_dict", "arch", "arch_args", "in_channels", "upscale", "c
 
 
 def _atomic_save(path: Path, value: dict) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)  # a scheduler may have removed it
     temporary = path.with_name(path.name + ".partial")
     torch.save(value, temporary)
     os.replace(temporary, path)
