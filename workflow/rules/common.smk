@@ -28,7 +28,7 @@ METRICS = "metrics.json"  # the run's headline numbers, declared as DVC metrics
 REPORT_OUTPUTS = [
     str(REPORT / "tables.tex"),
     METRICS,
-    *(str(REPORT / f"figure_{camera}.png") for camera in CAMERAS),
+    *(str(REPORT / f"{kind}_{camera}.png") for kind in ("figure", "curves") for camera in CAMERAS),
 ]
 
 wildcard_constraints:

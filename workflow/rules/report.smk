@@ -17,9 +17,8 @@ rule cost:
 rule report:
     input:
         costs=str(REPORT / "cost.json"),
-        summaries=expand(
-            str(RESULTS / "summary.json"), camera=CAMERAS, variant=VARIANTS
-        ),
+        summaries=expand(str(RESULTS / "summary.json"), camera=CAMERAS, variant=VARIANTS),
+        curves=expand(TRAIN_METRICS, camera=CAMERAS, variant=VARIANTS),
     output:
         REPORT_OUTPUTS,
     params:

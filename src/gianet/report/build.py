@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 from gianet import paths
+from gianet.report.curves import plot_curves
 from gianet.report.figures import plot_grid, sample_rows
 from gianet.report.tables import read_summaries, write_tables
 
@@ -24,7 +25,8 @@ def dvc_metrics(summaries: list[dict]) -> dict:
 
 def build_report(params: dict, costs_path: Path, metrics_path: Path = Path("metrics.json")) -> None:
     """Write ``report/{dataset}/tables.tex`` (+ one file per table), ``figure_{camera}.png``
-    per camera, and the DVC metrics file, from the evaluation summaries of ``params``' run."""
+    and ``curves_{camera}.png`` per camera, and the DVC metrics file, from the evaluation
+    summaries and training logs of ``params``' run."""
     report_dir = paths.report_dir(params)
     summary_paths = [
         paths.summary_file(params, camera, variant)
@@ -43,5 +45,11 @@ def build_report(params: dict, costs_path: Path, metrics_path: Path = Path("metr
             report_dir / f"figure_{camera}.png",
             row_labels=stems,
             title=f"{camera} test images, {dataset} ({kind}); PSNR in dB against ground truth",
+        )
+        logs = {v: paths.train_log_dir(params, camera, v) for v in params["variants"]}
+        plot_curves(
+            logs,
+            report_dir / f"curves_{camera}.png",
+            f"{camera} training curves, {dataset} ({kind})",
         )
     metrics_path.write_text(json.dumps({dataset: dvc_metrics(summaries)}, indent=2))

@@ -1,0 +1,69 @@
+"""Training curves from the dvclive logs: training loss and validation PSNR per epoch.
+
+dvclive writes ``results/{dataset}/{camera}/{variant}/train/plots/metrics/train/loss.tsv``
+and ``.../val/psnr.tsv`` (columns ``step`` and the value); ``dvc plots show`` draws any of
+them, and :func:`plot_curves` puts every variant of a camera in one figure for the report.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import pandas as pd
+from matplotlib import colormaps
+from matplotlib.figure import Figure
+
+from gianet.variants import get_variant
+
+CURVES = (
+    ("train/loss.tsv", "loss", "training loss"),
+    ("val/psnr.tsv", "psnr", "validation PSNR (dB)"),
+)
+
+
+def read_curve(train_log: Path, relative: str) -> pd.DataFrame | None:
+    """One dvclive series as a frame with ``step`` and the value; ``None`` when absent."""
+    path = Path(train_log) / "plots" / "metrics" / relative
+    return pd.read_csv(path, sep="\t") if path.exists() else None
+
+
+def plot_curves(train_logs: dict[str, Path], out_path: Path, title: str) -> Path:
+    """Draw loss and validation PSNR against epoch, one line per variant.
+
+    Args:
+        train_logs: variant name -> its dvclive folder.
+        out_path: PNG to write.
+        title: the figure's title.
+    """
+    figure = Figure(figsize=(11, 4.2), layout="constrained")
+    axes: Sequence = figure.subplots(1, 2)
+    palette = _palette(len(train_logs))
+    for index, (variant, log) in enumerate(train_logs.items()):
+        for axis, (relative, column, _) in zip(axes, CURVES, strict=True):
+            curve = read_curve(log, relative)
+            if curve is not None:
+                axis.plot(
+                    curve["step"] + 1,
+                    curve[column],
+                    color=palette[index],
+                    marker="o" if len(curve) < 8 else None,
+                    markersize=3,
+                    label=get_variant(variant).label,
+                )
+    for axis, (_, _, label) in zip(axes, CURVES, strict=True):
+        axis.set_xlabel("epoch")
+        axis.set_ylabel(label)
+        axis.grid(alpha=0.3)
+    axes[0].set_yscale("log")
+    axes[1].legend(fontsize=7, ncol=2, loc="lower right")
+    figure.suptitle(title, fontsize=11)
+    out_path.parent.mkdir(parents=True, exist_ok=True)
+    figure.savefig(out_path, dpi=120)
+    return out_path
+
+
+def _palette(count: int) -> list:
+    """Distinct colours for up to 20 variants (matplotlib's tab20)."""
+    cmap = colormaps["tab20"]
+    return [cmap(i % 20) for i in range(count)]
