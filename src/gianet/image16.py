@@ -27,7 +27,8 @@ _BYTES_PER_PIXEL = 6  # three big-endian 16-bit samples
 
 def _png_chunk(kind: bytes, data: bytes) -> bytes:
     """Length, type, data and CRC-32 of type + data, as PNG stores a chunk."""
-    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+    crc = zlib.crc32(data, zlib.crc32(kind))
+    return b"".join([struct.pack(">I", len(data)), kind, data, struct.pack(">I", crc)])
 
 
 def encode_png16(image: np.ndarray, compression: int = 6) -> bytes:
@@ -41,20 +42,30 @@ def encode_png16(image: np.ndarray, compression: int = 6) -> bytes:
         The PNG file's bytes.
     """
     if image.dtype != np.uint16 or image.ndim != 3 or image.shape[2] != 3 or 0 in image.shape:
-        raise ValueError(f"need a non-empty (H, W, 3) uint16 image, got {image.dtype} {image.shape}")
+        raise ValueError(
+            f"need a non-empty (H, W, 3) uint16 image, got {image.dtype} {image.shape}"
+        )
     height, width, _ = image.shape
-    samples = image.astype(">u2").view(np.uint8).reshape(height, width * _BYTES_PER_PIXEL)
+    samples = (
+        np.ascontiguousarray(image, dtype=">u2")
+        .view(np.uint8)
+        .reshape(height, width * _BYTES_PER_PIXEL)
+    )
     # "Sub" filter: each byte minus the byte of the previous pixel in the row, modulo 256.
     rows = np.empty((height, 1 + samples.shape[1]), np.uint8)
     rows[:, 0] = _PNG_FILTER_SUB
     rows[:, 1 : 1 + _BYTES_PER_PIXEL] = samples[:, :_BYTES_PER_PIXEL]
-    np.subtract(samples[:, _BYTES_PER_PIXEL:], samples[:, :-_BYTES_PER_PIXEL], out=rows[:, 1 + _BYTES_PER_PIXEL :])
+    np.subtract(
+        samples[:, _BYTES_PER_PIXEL:],
+        samples[:, :-_BYTES_PER_PIXEL],
+        out=rows[:, 1 + _BYTES_PER_PIXEL :],
+    )
     header = struct.pack(">IIBBBBB", width, height, *_PNG_RGB16_HEADER)
     return b"".join(
         [
             PNG_SIGNATURE,
             _png_chunk(b"IHDR", header),
-            _png_chunk(b"IDAT", zlib.compress(rows.tobytes(), compression)),
+            _png_chunk(b"IDAT", zlib.compress(rows, compression)),
             _png_chunk(b"IEND", b""),
         ]
     )

@@ -46,6 +46,22 @@ class CropPolicy:
         return self.a * int(rng.integers(self.b_low, self.b_high + 1))
 
 
+def amplify(packed: np.ndarray, scale: np.ndarray, ratio: float, max_input: float) -> torch.Tensor:
+    """Packed raw units to the network input, as SID does.
+
+    Args:
+        packed: (C, h, w) uint16 raw values above black.
+        scale: (C,) ``white - black`` per channel.
+        ratio: exposure ratio (amplification).
+        max_input: the clip, 1.0 in SID's code.
+
+    Returns:
+        (C, h, w) float32 ``min(packed / scale * ratio, max_input)``.
+    """
+    normalised = packed.astype(np.float32) / scale[:, None, None]
+    return torch.from_numpy(np.minimum(normalised * ratio, max_input))
+
+
 class PackedPairs:
     """The pairs of one split of a cache, with memory-mapped arrays opened on demand."""
 
@@ -76,9 +92,8 @@ class PackedPairs:
         return open_array(self.cache_dir, self.entries[pair.long])
 
     def amplify(self, packed: np.ndarray, scale: np.ndarray, ratio: float) -> torch.Tensor:
-        """Packed raw units to the network input: ``min(packed / scale * ratio, max_input)``."""
-        normalised = packed.astype(np.float32) / scale[:, None, None]
-        return torch.from_numpy(np.minimum(normalised * ratio, self.max_input))
+        """Packed raw units to the network input (see :func:`amplify`)."""
+        return amplify(packed, scale, ratio, self.max_input)
 
 
 class TrainPatches(Dataset):
