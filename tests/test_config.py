@@ -23,7 +23,10 @@ def test_repository_params_and_paper_overlay_are_valid():
         ({"train": {"lr": "fast"}}, "train.lr: 'fast' is not of type 'number'"),
         ({"cameras": ["Canon"]}, "cameras.0: 'Canon' is not one of"),
         ({"variants": ["sid_net", "gia_netz"]}, "unknown variant(s) gia_netz"),
-        ({"report": {"figure_variants": ["sw_net"]}}, "sw_net not in variants"),
+        (
+            {"variants": ["sid_net"], "report": {"figure_variants": ["gia_net"]}},
+            "gia_net not in variants",
+        ),
         ({"train": {"multi_size_b": [32, 16]}}, "must be [low, high]"),
         ({"colour": 1}, "unknown key colour"),
     ],

@@ -19,7 +19,16 @@ class CheckpointError(GianetError, ValueError):
     """A checkpoint file is missing, truncated, unsafe or not one of gianet's."""
 
 
-REQUIRED_KEYS = ("state_dict", "arch", "arch_args", "in_channels", "upscale", "cfa")
+REQUIRED_KEYS = (
+    "state_dict",
+    "arch",
+    "arch_args",
+    "in_channels",
+    "upscale",
+    "cfa",
+    "camera",
+    "variant",
+)
 
 
 def _atomic_save(path: Path, value: dict) -> None:

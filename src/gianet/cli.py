@@ -16,6 +16,7 @@ from pathlib import Path
 
 from gianet import paths
 from gianet.config import load_params, parse_override
+from gianet.errors import GianetError
 
 STAGES: dict[str, str] = {
     "synth": "generate the sid-synth dataset for one camera",
@@ -24,6 +25,7 @@ STAGES: dict[str, str] = {
     "pack": "decode a dataset's raws once into the packed cache",
     "train": "train one variant on one camera",
     "evaluate": "evaluate one trained variant on the full test frames",
+    "fetch-weights": "fetch the LPIPS and PieAPP weights once into the project's torch cache",
     "cost": "parameters and FLOPs of every variant at full Sony and Fuji frames (Table 4)",
     "report": "LaTeX tables and figure grids beside the paper's numbers",
     "variants": "list the declared variants",
@@ -92,6 +94,28 @@ def _train(params: dict, args: argparse.Namespace) -> None:
     print(json.dumps(result.__dict__))
 
 
+def _fetch_weights(params: dict, args: argparse.Namespace) -> None:
+    from gianet.perceptual import fetch_weights, weights_status
+
+    torch_home = Path(params["paths"]["weights"])
+    wanted = [m for m in ("lpips", "pieapp") if m in params["evaluate"]["metrics"]]
+    names = {"lpips": "alexnet", "pieapp": "pieapp"}
+    try:
+        fetch_weights(
+            torch_home,
+            [names[m] for m in wanted],
+            checksum_file=Path(params["evaluate"]["weights_checksums"]),
+        )
+    except GianetError as exc:
+        # Offline is a normal state: evaluation then reports these metrics as unavailable.
+        print(f"gianet fetch-weights: could not fetch every weight file:\n{exc}", file=sys.stderr)
+    status = {
+        name: str(path) if path else None for name, path in weights_status(torch_home).items()
+    }
+    Path(args.status).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.status).write_text(json.dumps(status, indent=1))
+
+
 def _evaluate(params: dict, args: argparse.Namespace) -> None:
     from gianet.evaluate import evaluate_variant
 
@@ -100,6 +124,8 @@ def _evaluate(params: dict, args: argparse.Namespace) -> None:
         paths.cache_dir(params, args.camera),
         paths.results_dir(params, args.camera, args.variant),
         dataset=params["dataset"],
+        metrics=params["evaluate"]["metrics"],
+        torch_home=params["paths"]["weights"],
         samples=params["evaluate"]["samples"],
         max_input=params["train"]["max_input"],
         threads=params["train"]["threads"],
@@ -184,6 +210,8 @@ def parser() -> argparse.ArgumentParser:
             sub.add_argument("--variant", required=True)
         if stage == "pack":
             sub.add_argument("--workers", type=int, default=1, help="decoding processes")
+        if stage == "fetch-weights":
+            sub.add_argument("--status", required=True, help="JSON file naming what is cached")
         if stage == "cost":
             sub.add_argument("--out", required=True, help="JSON file to write")
         if stage == "report":
@@ -194,8 +222,6 @@ def parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from gianet.errors import GianetError
-
     args = parser().parse_args(argv)
     handlers = {
         "synth": _synth,
@@ -204,6 +230,7 @@ def main(argv: list[str] | None = None) -> int:
         "pack": _pack,
         "train": _train,
         "evaluate": _evaluate,
+        "fetch-weights": _fetch_weights,
         "cost": _cost,
         "report": _report,
         "variants": _variants,

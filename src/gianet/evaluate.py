@@ -1,15 +1,21 @@
 """Evaluating a trained variant on full-resolution test frames.
 
 Each test frame goes through the network whole; the output is clipped to [0, 1] and compared
-with the ground truth at full resolution. One CSV row per test image (file, ratio, ISO, each
-metric, inference seconds) and a summary JSON of means per variant. The first ``samples``
-frames are also saved as 8-bit sRGB PNGs (input preview, output, ground truth) for the figure.
+with the ground truth at full resolution by PSNR and SSIM (:mod:`gianet.metrics`) and, when
+their pretrained weights are in the cache, LPIPS and PieAPP (:mod:`gianet.perceptual`). A
+perceptual metric whose weights are missing is reported as unavailable, with one message
+naming the files and where to put them, and the others still complete. One CSV row per test
+image (file, ratio, ISO, each metric, inference seconds) and a summary JSON of means per
+variant. The first ``samples`` frames are also saved as 8-bit sRGB PNGs (input preview,
+output, ground truth) for the figure.
 """
 
 from __future__ import annotations
 
 import json
+import sys
 import time
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import imageio.v3 as iio
@@ -22,8 +28,34 @@ from gianet.checkpoint import CheckpointError, load_checkpoint
 from gianet.data.dataset import FullFrames, PackedPairs, preview_input
 from gianet.metrics import psnr, ssim
 from gianet.models import build_model
+from gianet.perceptual import LPIPSMetric, MissingWeights, PieAPPMetric
 
 METRICS = ("psnr", "ssim", "lpips", "pieapp")
+Metric = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
+
+
+def build_metrics(
+    names: Sequence[str], torch_home: Path, device: torch.device
+) -> tuple[dict[str, Metric], dict[str, str]]:
+    """The metrics asked for that can run, and why the others cannot.
+
+    Returns:
+        ``(metrics, unavailable)``: metric name -> ``f(pred, target)`` on (1, 3, H, W) in
+        [0, 1], and metric name -> the message saying which weights are missing and where.
+    """
+    builders: dict[str, Callable[[], Metric]] = {
+        "psnr": lambda: psnr,
+        "ssim": lambda: ssim,
+        "lpips": lambda: LPIPSMetric(torch_home, device),
+        "pieapp": lambda: PieAPPMetric(torch_home, device),
+    }
+    metrics, unavailable = {}, {}
+    for name in names:
+        try:
+            metrics[name] = builders[name]()
+        except MissingWeights as exc:
+            unavailable[name] = str(exc)
+    return metrics, unavailable
 
 
 def load_model(path: str | Path, cfa: str | None = None) -> tuple[torch.nn.Module, dict]:
@@ -61,6 +93,8 @@ def evaluate_variant(
     out_dir: str | Path,
     *,
     dataset: str,
+    metrics: Sequence[str] = ("psnr", "ssim"),
+    torch_home: str | Path = ".torch",
     samples: int = 2,
     max_input: float = 1.0,
     threads: int = 1,
@@ -72,11 +106,17 @@ def evaluate_variant(
 
     Returns:
         The summary: ``{"dataset", "camera", "variant", "n_images", "psnr", "ssim", "lpips",
-        "pieapp", "seconds_per_image"}`` with ``None`` for metrics not computed.
+        "pieapp", "seconds_per_image", "unavailable"}`` with ``None`` for metrics not
+        computed and, in ``unavailable``, why a requested one could not be.
     """
     torch.set_num_threads(threads)
+    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     pairs = PackedPairs(cache_dir, "test", max_input)
     model, checkpoint = load_model(model_path, cfa=pairs.cfa)
+    model.to(device)
+    measures, unavailable = build_metrics(metrics, Path(torch_home), device)
+    for name, reason in unavailable.items():
+        print(f"{name.upper()} unavailable: {reason}", file=sys.stderr)
     out_dir = Path(out_dir)
     sample_dir = out_dir / "samples"
     sample_dir.mkdir(parents=True, exist_ok=True)
@@ -86,36 +126,39 @@ def evaluate_variant(
         frames, desc=f"evaluating {model_path}", disable=not progress
     ):
         pair = frames.selection[index]
+        if device.type == "cuda":
+            torch.cuda.synchronize()
         start = time.perf_counter()
-        output = model(inputs[None]).clamp(0, 1)
+        output = model(inputs[None].to(device)).clamp(0, 1)
+        if device.type == "cuda":
+            torch.cuda.synchronize()
         seconds = time.perf_counter() - start
-        rows.append(
-            {
-                "file": pair.short,
-                "gt_file": pair.long,
-                "scene": pair.scene,
-                "shot": pair.shot,
-                "ratio": pair.ratio,
-                "iso": pair.iso,
-                "psnr": psnr(output, target[None]).item(),
-                "ssim": ssim(output, target[None]).item(),
-                "seconds": seconds,
-            }
-        )
+        truth = target[None].to(device)
+        row = {
+            "file": pair.short,
+            "gt_file": pair.long,
+            "scene": pair.scene,
+            "shot": pair.shot,
+            "ratio": pair.ratio,
+            "iso": pair.iso,
+        }
+        row |= {name: measure(output, truth).item() for name, measure in measures.items()}
+        rows.append(row | {"seconds": seconds})
         if index < samples:
             stem = Path(pair.short).name.rsplit(".", 1)[0]
-            iio.imwrite(sample_dir / f"{stem}_output.png", to_png8(output[0]))
+            iio.imwrite(sample_dir / f"{stem}_output.png", to_png8(output[0].cpu()))
             iio.imwrite(sample_dir / f"{stem}_gt.png", to_png8(target))
             iio.imwrite(sample_dir / f"{stem}_input.png", to_png8(preview_input(inputs, pairs.cfa)))
     table = pd.DataFrame(rows)
     table.to_csv(out_dir / "metrics.csv", index=False, float_format="%.6g")
     summary = {
         "dataset": dataset,
-        "camera": checkpoint.get("camera"),
-        "variant": checkpoint.get("variant"),
+        "camera": checkpoint["camera"],
+        "variant": checkpoint["variant"],
         "n_images": len(rows),
         **{m: (float(table[m].mean()) if m in table else None) for m in METRICS},
         "seconds_per_image": float(table["seconds"].mean()),
+        "unavailable": unavailable,
     }
     (out_dir / "summary.json").write_text(json.dumps(summary, indent=2))
     return summary

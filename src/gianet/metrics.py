@@ -53,11 +53,11 @@ def psnr(
     Returns:
         float64 tensor of PSNR values in dB.
     """
-    _check_inputs(pred, target, data_range, reduction, min_side=1)
+    check_inputs(pred, target, data_range, reduction, min_side=1)
     mse = torch.stack(
         [_squared_error_sum(p, t) / p.numel() for p, t in zip(pred, target, strict=True)]
     )
-    return _reduce(10.0 * torch.log10(data_range**2 / mse), reduction)
+    return reduce_values(10.0 * torch.log10(data_range**2 / mse), reduction)
 
 
 def ssim(
@@ -92,15 +92,17 @@ def ssim(
     Returns:
         float64 tensor of SSIM values in ``[-1, 1]``.
     """
-    _check_inputs(pred, target, data_range, reduction, min_side=SSIM_WINDOW)
+    check_inputs(pred, target, data_range, reduction, min_side=SSIM_WINDOW)
     window = _gaussian_window()
     values = [_ssim_one_image(p, t, data_range, window) for p, t in zip(pred, target, strict=True)]
-    return _reduce(torch.stack(values), reduction)
+    return reduce_values(torch.stack(values), reduction)
 
 
-def _check_inputs(
+def check_inputs(
     pred: torch.Tensor, target: torch.Tensor, data_range: float, reduction: str, min_side: int
 ) -> None:
+    """Raise a ValueError unless both are (N, C, H, W) alike, in [0, data_range], with H and W
+    at least ``min_side`` and a known ``reduction`` (shared by every metric of gianet)."""
     if reduction not in _REDUCTIONS:
         raise ValueError(f"reduction must be one of {_REDUCTIONS}, got {reduction!r}")
     if not data_range > 0:
@@ -127,7 +129,8 @@ def _check_inputs(
             )
 
 
-def _reduce(values: torch.Tensor, reduction: str) -> torch.Tensor:
+def reduce_values(values: torch.Tensor, reduction: str) -> torch.Tensor:
+    """Per-image values (N,) reduced by ``"mean"``, ``"sum"`` or ``"none"``."""
     if reduction == "mean":
         return values.mean()
     if reduction == "sum":

@@ -10,14 +10,15 @@ to get it, so that evaluation can report these metrics as unavailable and still 
 and SSIM.
 
 Both metric classes take ``pred`` and ``target`` of shape ``(N, 3, H, W)``, RGB in
-``[0, 1]``, on any device, and return a float64 tensor on the CPU: one value per image with
+``[0, 1]``, of any real dtype (measured in float32, as the networks were trained), on any
+device, and return a float64 tensor on the CPU: one value per image with
 ``reduction="none"`` (shape ``(N,)``), or their mean or sum (shape ``()``). Images are
 measured one at a time on the metric's device, so memory does not grow with ``N``.
 
-Peak memory for one full 12 MP frame (4240 x 2832) on CPU (2-core Xeon, torch 2.14,
-one thread), measured as ``ru_maxrss`` growth over a process that already holds the model
-and both images: LPIPS about 1.6 GB; PieAPP about 0.7 GB with the default chunk of 128
-patches.
+Peak memory for one full 12 MP frame pair (4240 x 2832) on CPU (2-core Xeon, torch 2.14,
+one thread), measured as the growth of the peak RSS (``VmHWM``) over the RSS of a process
+already holding the model and both images: LPIPS 1.35 GB in 15 s (``lpips.LPIPS.forward``
+itself: 3.0 GB); PieAPP 0.6 GB with the default chunk of 128 patches, in 11 minutes.
 """
 
 from __future__ import annotations
@@ -31,10 +32,12 @@ from pathlib import Path
 
 import lpips
 import torch
+from lpips.lpips import spatial_average
 from piq.pieapp import PieAPPModel
 
 from gianet.data.download import DownloadError, DownloadResult, download
-from gianet.metrics import _check_inputs, _reduce
+from gianet.errors import GianetError
+from gianet.metrics import check_inputs, reduce_values
 
 
 @dataclass(frozen=True)
@@ -80,8 +83,8 @@ WEIGHTS: dict[str, PretrainedFile] = {
     ),
 }
 
-#: Patches of PieAPP evaluated at once: about 5 MB each on CPU (activations of the 64 x 64
-#: patch in both images plus their 120,832 features), so ~0.7 GB in all.
+#: Patches of PieAPP evaluated at once: about 4 MB each on CPU (activations of the 64 x 64
+#: patch in both images plus their 120,832 features), ~0.6 GB in all (measured).
 PIEAPP_CHUNK = 128
 #: PieAPP's patch side and piq's default stride between patches ("sparse" sampling).
 PIEAPP_PATCH = 64
@@ -90,7 +93,7 @@ PIEAPP_STRIDE = 27
 LPIPS_MIN_SIDE = 31
 
 
-class MissingWeights(FileNotFoundError):
+class MissingWeights(GianetError, FileNotFoundError):
     """Pretrained weights are absent from the cache; the message says what to put where.
 
     Attributes:
@@ -180,11 +183,11 @@ class LPIPSMetric:
     package as usual.
 
     Each image pair is measured whole, with exactly ``lpips.LPIPS.forward``'s arithmetic
-    (``normalize=True``: inputs in ``[0, 1]`` are mapped to ``[-1, 1]``), but computed so
-    that only one image's five feature maps plus one layer's difference are alive at once,
-    instead of both images' maps three times over: a 12 MP frame needs ~1.6 GB on CPU
-    rather than ~3 GB, and no tiling is needed (tiles would change AlexNet's zero padding
-    at their borders and so the result).
+    (``normalize=True``: inputs in ``[0, 1]`` are mapped to ``[-1, 1]``), in an order that
+    keeps only the two images' normalised feature maps and one layer's difference alive,
+    where ``forward`` holds raw, normalised and difference maps of every layer at once: a
+    12 MP frame needs ~1.35 GB on CPU instead of ~3.0 GB, so no tiling is needed (tiles
+    would change AlexNet's zero padding at their borders, and so the value).
     """
 
     def __init__(self, torch_home: Path, device: torch.device | str = "cpu") -> None:
@@ -193,7 +196,7 @@ class LPIPSMetric:
         with warnings.catch_warnings():  # torchvision deprecates lpips's `pretrained=False`
             warnings.simplefilter("ignore", UserWarning)
             model = lpips.LPIPS(net="alex", version="0.1", pnet_rand=True, verbose=False)
-        model.net.load_state_dict(_lpips_backbone_state(backbone))
+        model.net.load_state_dict(_lpips_backbone_state(backbone, model.net.state_dict()))
         self.device = torch.device(device)
         self.model = model.eval().requires_grad_(False).to(self.device)
 
@@ -213,10 +216,12 @@ class LPIPSMetric:
         """
         _check_rgb_inputs(pred, target, reduction, min_side=LPIPS_MIN_SIDE)
         values = [
-            self._distance(p[None].to(self.device), t[None].to(self.device))
+            self._distance(
+                p[None].to(self.device, torch.float32), t[None].to(self.device, torch.float32)
+            )
             for p, t in zip(pred, target, strict=True)
         ]
-        return _reduce(torch.tensor(values, dtype=torch.float64), reduction)
+        return reduce_values(torch.tensor(values, dtype=torch.float64), reduction)
 
     def _distance(self, pred: torch.Tensor, target: torch.Tensor) -> float:
         """LPIPS of two ``(1, 3, H, W)`` images in ``[0, 1]``, as ``lpips.LPIPS.forward``."""
@@ -226,7 +231,7 @@ class LPIPSMetric:
         for lin, pred_layer, target_layer in zip(
             self.model.lins, pred_features, target_features, strict=True
         ):
-            total += lpips.lpips.spatial_average(lin((pred_layer - target_layer) ** 2))
+            total += spatial_average(lin((pred_layer - target_layer) ** 2))
         return total.item()
 
     def _normalized_features(self, image: torch.Tensor) -> list[torch.Tensor]:
@@ -272,7 +277,7 @@ class PieAPPMetric:
     def __call__(
         self, pred: torch.Tensor, target: torch.Tensor, reduction: str = "mean"
     ) -> torch.Tensor:
-        """PieAPP error of each image with respect to its target: about 0 when identical.
+        """PieAPP error of each image with respect to its target; larger is worse.
 
         Args:
             pred: ``(N, 3, H, W)`` RGB in ``[0, 1]``, ``H, W >= 64``.
@@ -280,27 +285,26 @@ class PieAPPMetric:
             reduction: ``"none"`` (shape ``(N,)``), ``"mean"`` or ``"sum"`` (shape ``()``).
 
         Returns:
-            float64 CPU tensor of PieAPP values (larger is worse; can be slightly negative).
+            float64 CPU tensor of PieAPP values (can be slightly negative).
         """
         _check_rgb_inputs(pred, target, reduction, min_side=PIEAPP_PATCH)
         values = [
-            self._score(p.to(self.device), t.to(self.device))
+            self._score(p.to(self.device, torch.float32), t.to(self.device, torch.float32))
             for p, t in zip(pred, target, strict=True)
         ]
-        return _reduce(torch.tensor(values, dtype=torch.float64), reduction)
+        return reduce_values(torch.tensor(values, dtype=torch.float64), reduction)
 
     def _score(self, pred: torch.Tensor, target: torch.Tensor) -> float:
         """Weighted mean patch score of two ``(3, H, W)`` images in ``[0, 1]``."""
         pred_grid, target_grid = _patch_grid(pred), _patch_grid(target)
-        columns = pred_grid.shape[2]
-        count = pred_grid.shape[1] * columns
+        columns = pred_grid.shape[1]
+        count = pred_grid.shape[0] * columns
         weighted_sum = weight_sum = torch.zeros((), dtype=torch.float64, device=self.device)
         for start in range(0, count, self.chunk):
             index = torch.arange(start, min(start + self.chunk, count), device=self.device)
             rows, cols = index // columns, index % columns
-            # (3, n, 64, 64) -> (n, 3, 64, 64), scaled to [0, 255] as piq does.
-            pred_patches = pred_grid[:, rows, cols].transpose(0, 1) * 255
-            target_patches = target_grid[:, rows, cols].transpose(0, 1) * 255
+            pred_patches = pred_grid[rows, cols] * 255  # (n, 3, 64, 64) in [0, 255], as piq
+            target_patches = target_grid[rows, cols] * 255
             pred_features, pred_weights = self.model(pred_patches)
             target_features, target_weights = self.model(target_patches)
             scores, weights = self.model.compute_difference(
@@ -350,38 +354,32 @@ def _fetch_one(
     return dataclasses.replace(result, recorded=verified.recorded)
 
 
-def _lpips_backbone_state(path: Path) -> dict[str, torch.Tensor]:
-    """torchvision AlexNet weights renamed for lpips's backbone.
+def _lpips_backbone_state(path: Path, backbone: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """The tensors of lpips's AlexNet ``backbone`` state, read from torchvision's file.
 
     lpips splits ``alexnet().features`` into ``slice1`` ... ``slice5`` keeping each layer's
-    index, so ``features.3.weight`` becomes ``slice2.3.weight``; the classifier is unused.
+    index, so its ``slice2.3.weight`` is torchvision's ``features.3.weight``; the classifier
+    is unused. Tensors absent from the file are left out, for ``load_state_dict`` to report.
     """
     state = torch.load(path, map_location="cpu", weights_only=True)
-    slices = {
-        int(index): name.split(".")[0]
-        for name in lpips.pn.alexnet(pretrained=False).state_dict()
-        for index in [name.split(".")[1]]
-    }
-    return {
-        f"{slices[int(key.split('.')[1])]}.{key.split('.', 1)[1]}": value
-        for key, value in state.items()
-        if key.startswith("features.") and int(key.split(".")[1]) in slices
-    }
+    renamed = {key: f"features.{key.split('.', 1)[1]}" for key in backbone}
+    return {key: state[name] for key, name in renamed.items() if name in state}
 
 
 def _check_rgb_inputs(
     pred: torch.Tensor, target: torch.Tensor, reduction: str, min_side: int
 ) -> None:
     """The checks of :mod:`gianet.metrics` for data range 1, plus three RGB channels."""
-    _check_inputs(pred, target, 1.0, reduction, min_side=min_side)
+    check_inputs(pred, target, 1.0, reduction, min_side=min_side)
     if pred.shape[1] != 3:
         raise ValueError(f"expected RGB images (N, 3, H, W), got {tuple(pred.shape)}")
 
 
 def _patch_grid(image: torch.Tensor) -> torch.Tensor:
-    """View of every PieAPP patch of a ``(3, H, W)`` image: ``(3, rows, cols, 64, 64)``.
+    """View of every PieAPP patch of a ``(3, H, W)`` image: ``(rows, cols, 3, 64, 64)``.
 
     Patch ``(i, j)`` covers rows ``27 i ... 27 i + 63`` and columns ``27 j ... 27 j + 63``, as
     ``piq.functional.crop_patches`` cuts them; no memory is copied.
     """
-    return image.unfold(1, PIEAPP_PATCH, PIEAPP_STRIDE).unfold(2, PIEAPP_PATCH, PIEAPP_STRIDE)
+    patches = image.unfold(1, PIEAPP_PATCH, PIEAPP_STRIDE).unfold(2, PIEAPP_PATCH, PIEAPP_STRIDE)
+    return patches.permute(1, 2, 0, 3, 4)

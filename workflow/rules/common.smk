@@ -23,6 +23,7 @@ REPORT = paths.report_dir(config)
 # Where the sid_download rule puts an archive (a user's own archive needs no rule).
 SID_DOWNLOAD = str(Path(config["paths"]["data"]) / "sid" / "archives" / "{camera}{suffix}")
 LOGS = f"logs/{DATASET}"
+WEIGHTS_STATUS = str(Path(config["paths"]["weights"]) / "status.json")
 
 METRICS = "metrics.json"  # the run's headline numbers, declared as DVC metrics
 REPORT_OUTPUTS = [

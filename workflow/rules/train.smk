@@ -1,4 +1,9 @@
-"""Training and evaluation, one job per camera and variant."""
+"""Training and evaluation, one job per camera and variant, and the metrics' weights.
+
+fetch_weights tries once to fetch the LPIPS and PieAPP weights into paths.weights; offline it
+still succeeds, and evaluation reports those metrics as unavailable. Once the weights are in
+place (fetched or copied by hand), `snakemake --forcerun fetch_weights` reevaluates with them.
+"""
 
 
 rule train:
@@ -23,6 +28,7 @@ rule evaluate:
     input:
         model=MODEL,
         manifest=MANIFEST,
+        weights=WEIGHTS_STATUS,
     output:
         csv=str(RESULTS / "metrics.csv"),
         summary=str(RESULTS / "summary.json"),
@@ -36,3 +42,16 @@ rule evaluate:
     shell:
         "gianet evaluate --camera {wildcards.camera} --variant {wildcards.variant} "
         "--override {params.override:q} 2>&1 | tee {log}"
+
+
+rule fetch_weights:
+    output:
+        WEIGHTS_STATUS,
+    params:
+        override=sections("paths", "evaluate.metrics", "evaluate.weights_checksums"),
+    log:
+        f"{LOGS}/fetch_weights.log",
+    conda:
+        "../envs/gianet.yaml"
+    shell:
+        "gianet fetch-weights --status {output} --override {params.override:q} 2>&1 | tee {log}"

@@ -1,0 +1,92 @@
+"""Evaluation: real network outputs, per-image rows, perceptual metrics with and without weights."""
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+import torchvision
+
+from gianet.checkpoint import save_checkpoint
+from gianet.data.dataset import FullFrames, PackedPairs
+from gianet.evaluate import evaluate_variant, load_model
+from gianet.metrics import psnr
+from gianet.models import build_model
+from gianet.perceptual import WEIGHTS
+from tests.conftest import write_packed_cache
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    """A cache with two test frames and a SID-Net checkpoint for it."""
+    torch.set_num_threads(1)
+    folder = tmp_path_factory.mktemp("eval")
+    rng = np.random.default_rng(0)
+    tests = []
+    for scene in (10001, 10002):
+        packed = rng.integers(0, 200, size=(4, 40, 52)).astype(np.uint16)
+        gt = rng.integers(0, 65535, size=(3, 80, 104)).astype(np.uint16)
+        tests.append((packed, gt, f"{scene}_00_0.1s.dng", f"{scene}_00_10s.dng"))
+    write_packed_cache(folder / "cache", {"test": tests})
+    torch.manual_seed(0)
+    model = build_model("unet", in_channels=4, upscale=2)
+    meta = {
+        "arch": "unet",
+        "arch_args": {},
+        "in_channels": 4,
+        "upscale": 2,
+        "cfa": "bayer",
+        "camera": "Sony",
+        "variant": "sid_net",
+    }
+    save_checkpoint(folder / "model.pt", model, meta)
+    return folder
+
+
+def test_offline_perceptual_metrics_are_unavailable_and_the_rest_completes(trained, tmp_path):
+    summary = evaluate_variant(
+        trained / "model.pt",
+        trained / "cache",
+        tmp_path / "out",
+        dataset="sid-synth",
+        metrics=["psnr", "ssim", "lpips", "pieapp"],
+        torch_home=tmp_path / "empty",
+        progress=False,
+    )
+    rows = pd.read_csv(tmp_path / "out" / "metrics.csv")
+    assert list(rows["file"]) == ["10001_00_0.1s.dng", "10002_00_0.1s.dng"]
+    assert {"psnr", "ssim", "ratio", "iso", "seconds"} <= set(rows.columns)
+    assert "lpips" not in rows.columns
+    assert summary["lpips"] is None and summary["pieapp"] is None
+    assert "alexnet-owt-7be5be79.pth" in summary["unavailable"]["lpips"]
+    assert str(tmp_path / "empty") in summary["unavailable"]["pieapp"]
+    # The PSNR is the network's own output against the ground truth, frame by frame.
+    model, _ = load_model(trained / "model.pt")
+    inputs, target, _ = FullFrames(PackedPairs(trained / "cache", "test"))[0]
+    with torch.no_grad():
+        expected = psnr(model(inputs[None]).clamp(0, 1), target[None]).item()
+    assert rows["psnr"][0] == pytest.approx(expected, rel=1e-5)
+    saved = json.loads((tmp_path / "out" / "summary.json").read_text())
+    assert saved["psnr"] == pytest.approx(rows["psnr"].mean())
+    assert (tmp_path / "out" / "samples" / "10001_00_0.1s_output.png").exists()
+
+
+def test_lpips_is_computed_when_its_weights_are_in_the_cache(trained, tmp_path):
+    home = tmp_path / "torch"
+    backbone = WEIGHTS["alexnet"].path(home)
+    backbone.parent.mkdir(parents=True)
+    torch.save(torchvision.models.alexnet(weights=None).state_dict(), backbone)
+    summary = evaluate_variant(
+        trained / "model.pt",
+        trained / "cache",
+        tmp_path / "out",
+        dataset="sid-synth",
+        metrics=["psnr", "lpips"],
+        torch_home=home,
+        samples=0,
+        progress=False,
+    )
+    rows = pd.read_csv(tmp_path / "out" / "metrics.csv")
+    assert rows["lpips"].notna().all() and (rows["lpips"] > 0).all()
+    assert summary["unavailable"] == {} and summary["ssim"] is None

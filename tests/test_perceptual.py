@@ -1,0 +1,305 @@
+"""LPIPS and PieAPP from a local weights cache: offline errors, no downloads, piq/lpips parity.
+
+Every weights file is made by the tests (random networks saved under the real file names in a
+temporary TORCH_HOME), so nothing is downloaded; the reference implementations (lpips's own
+pretrained-backbone path, ``piq.PieAPP``) load the same files from the same cache.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import socket
+import threading
+import urllib.request
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import lpips
+import piq
+import pytest
+import torch
+import torchvision
+from piq.pieapp import PieAPPModel
+
+from gianet import perceptual
+from gianet.data.download import DownloadError, download
+from gianet.perceptual import (
+    PIEAPP_CHUNK,
+    WEIGHTS,
+    LPIPSMetric,
+    MissingWeights,
+    PieAPPMetric,
+    PretrainedFile,
+    fetch_weights,
+    require_weights,
+    weights_status,
+)
+
+
+@pytest.fixture(autouse=True, scope="module")
+def one_thread() -> Iterator[None]:
+    """Other jobs share the machine's two cores."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.fixture(scope="module")
+def weights_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A TORCH_HOME holding random AlexNet and PieAPP weights in the published formats."""
+    home = tmp_path_factory.mktemp("torch_home")
+    torch.manual_seed(0)
+    alexnet = WEIGHTS["alexnet"].path(home)
+    alexnet.parent.mkdir(parents=True)
+    torch.save(torchvision.models.alexnet(weights=None).state_dict(), alexnet)
+    state = PieAPPModel().state_dict()
+    # The release stores this weight with shape (1,); both loaders reshape it to (1, 1).
+    state["ref_score_subtract.weight"] = state["ref_score_subtract.weight"].squeeze(1)
+    # Trained patch weights are positive; a positive bias keeps the random ones so too, so
+    # the weighted mean of patch scores is well conditioned.
+    state["fc2_weight.bias"].fill_(1.0)
+    torch.save(state, WEIGHTS["pieapp"].path(home))
+    return home
+
+
+def refuse_network(*args: object, **kwargs: object) -> None:
+    """Stands in for every way to reach the network."""
+    raise AssertionError(f"network access attempted: {args}")
+
+
+@pytest.fixture
+def no_network(monkeypatch: pytest.MonkeyPatch, weights_home: Path) -> Path:
+    """Any socket connection or torch.hub download fails; TORCH_HOME is ``weights_home``."""
+    monkeypatch.setattr(socket.socket, "connect", refuse_network)
+    monkeypatch.setattr(torch.hub, "download_url_to_file", refuse_network)
+    monkeypatch.setattr(urllib.request, "urlopen", refuse_network)
+    monkeypatch.setenv("TORCH_HOME", str(weights_home))
+    return weights_home
+
+
+def image_pair(seed: int, height: int, width: int, noise: float = 0.1):
+    """Two ``(2, 3, height, width)`` batches in [0, 1]: random images and a noisy copy."""
+    generator = torch.Generator().manual_seed(seed)
+    target = torch.rand(2, 3, height, width, generator=generator)
+    noisy = target + noise * torch.randn(target.shape, generator=generator)
+    return noisy.clamp(0, 1), target
+
+
+def test_declared_weights_are_those_the_installed_packages_download() -> None:
+    assert WEIGHTS["alexnet"].url == torchvision.models.AlexNet_Weights.IMAGENET1K_V1.url
+    assert WEIGHTS["pieapp"].url == piq.PieAPP._weights_url
+    for spec in WEIGHTS.values():
+        assert spec.cache_path == f"hub/checkpoints/{spec.url.rsplit('/', 1)[1]}"
+    name = Path(WEIGHTS["alexnet"].cache_path).name
+    assert torch.hub.HASH_REGEX.search(name)[1] == WEIGHTS["alexnet"].sha256_prefix
+
+
+def test_empty_cache_names_each_missing_file_its_path_and_url(tmp_path: Path) -> None:
+    assert weights_status(tmp_path) == {"alexnet": None, "pieapp": None}
+    for metric, name in ((LPIPSMetric, "alexnet"), (PieAPPMetric, "pieapp")):
+        with pytest.raises(MissingWeights) as caught:
+            metric(tmp_path)
+        spec = WEIGHTS[name]
+        assert caught.value.names == (name,)
+        assert str(spec.path(tmp_path)) in str(caught.value)
+        assert spec.url in str(caught.value)
+    with pytest.raises(MissingWeights) as caught:
+        require_weights(tmp_path, WEIGHTS)
+    assert caught.value.names == ("alexnet", "pieapp")
+    assert all(spec.url in str(caught.value) for spec in WEIGHTS.values())
+
+
+def test_only_absent_files_are_reported(tmp_path: Path) -> None:
+    present = WEIGHTS["pieapp"].path(tmp_path)
+    present.parent.mkdir(parents=True)
+    present.write_bytes(b"")
+
+    assert weights_status(tmp_path) == {"alexnet": None, "pieapp": present}
+    with pytest.raises(MissingWeights) as caught:
+        LPIPSMetric(tmp_path)
+    assert caught.value.names == ("alexnet",)
+    assert str(present) not in str(caught.value)
+    with pytest.raises(ValueError, match="unknown weights"):
+        require_weights(tmp_path, ["vgg"])
+
+
+def test_lpips_matches_lpips_own_pretrained_path_without_network(no_network: Path) -> None:
+    metric = LPIPSMetric(no_network)
+    # lpips's own path: torchvision finds alexnet-owt-7be5be79.pth in $TORCH_HOME's cache.
+    reference = lpips.LPIPS(net="alex", version="0.1", verbose=False)
+    pred, target = image_pair(seed=1, height=70, width=90)
+
+    values = metric(pred, target, reduction="none")
+
+    expected = reference(pred, target, normalize=True).flatten().double()
+    assert values.dtype == torch.float64 and values.shape == (2,)
+    torch.testing.assert_close(values, expected, rtol=1e-6, atol=1e-9)
+    assert (values > 0).all()
+    torch.testing.assert_close(metric(target, pred, reduction="none"), values)
+    torch.testing.assert_close(metric(pred, target), values.mean())
+
+
+def test_lpips_of_identical_images_is_zero_and_grows_with_noise(no_network: Path) -> None:
+    metric = LPIPSMetric(no_network)
+    slightly, target = image_pair(seed=2, height=64, width=64, noise=0.02)
+    strongly, _ = image_pair(seed=2, height=64, width=64, noise=0.3)
+
+    assert metric(target, target, reduction="sum").item() == 0.0
+    assert (metric(strongly, target, "none") > metric(slightly, target, "none")).all()
+
+
+def test_lpips_refuses_what_it_cannot_measure(no_network: Path) -> None:
+    metric = LPIPSMetric(no_network)
+    image = torch.rand(1, 3, 40, 40)
+    with pytest.raises(ValueError, match=r"\[0, 1\.0\]"):
+        metric(image * 2, image)
+    with pytest.raises(ValueError, match="RGB"):
+        metric(image[:, :1], image[:, :1])
+    with pytest.raises(ValueError, match="at least 31"):
+        metric(image[..., :30], image[..., :30])
+
+
+@pytest.fixture(scope="module")
+def pieapp_case(weights_home: Path) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Two image pairs of 2 x 3 patches each and ``piq.PieAPP``'s values for them."""
+    pred, target = image_pair(seed=3, height=91, width=118)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(torch.hub, "download_url_to_file", refuse_network)
+        patch.setenv("TORCH_HOME", str(weights_home))  # piq reads PieAPPv0.1.pth from there
+        expected = piq.PieAPP(reduction="none")(pred, target).double()
+    return pred, target, expected
+
+
+@pytest.mark.parametrize("chunk", [1, 4, PIEAPP_CHUNK])
+def test_chunked_pieapp_equals_piq_without_network(
+    no_network: Path, pieapp_case: tuple[torch.Tensor, ...], chunk: int
+) -> None:
+    pred, target, expected = pieapp_case
+
+    values = PieAPPMetric(no_network, chunk=chunk)(pred, target, reduction="none")
+
+    assert values.dtype == torch.float64 and values.shape == (2,)
+    torch.testing.assert_close(values, expected, rtol=1e-5, atol=1e-6)
+
+
+def test_pieapp_depends_on_every_patch(no_network: Path) -> None:
+    metric = PieAPPMetric(no_network, chunk=4)
+    pred, target = (images[:1] for images in image_pair(seed=4, height=91, width=118))
+    changed = pred.clone()
+    changed[..., -20:, -20:] = 1.0 - changed[..., -20:, -20:]  # only the last patch sees it
+
+    assert metric(changed, target).item() != metric(pred, target).item()
+
+
+class FileHandler(BaseHTTPRequestHandler):
+    """Serves the server's ``files`` (URL path -> bytes) and counts requests."""
+
+    protocol_version = "HTTP/1.1"
+
+    def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
+        self.server.requests += 1
+        body = self.server.files.get(self.path)
+        self.send_response(200 if body is not None else 404)
+        self.send_header("Content-Length", str(len(body or b"")))
+        self.end_headers()
+        self.wfile.write(body or b"")
+
+    def log_message(self, *args: object) -> None:
+        """Keep the test output quiet."""
+
+
+@pytest.fixture
+def server(monkeypatch: pytest.MonkeyPatch) -> Iterator[ThreadingHTTPServer]:
+    """A threaded HTTP server on 127.0.0.1 (never through a proxy)."""
+    for variable in ("HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy"):
+        monkeypatch.delenv(variable, raising=False)
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1")
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), FileHandler)
+    httpd.files, httpd.requests = {}, 0
+    thread = threading.Thread(target=httpd.serve_forever, args=(0.01,), daemon=True)
+    thread.start()
+    yield httpd
+    httpd.shutdown()
+    httpd.server_close()
+    thread.join()
+
+
+def serve_weights(
+    monkeypatch: pytest.MonkeyPatch, httpd: ThreadingHTTPServer, name: str, payload: bytes
+) -> PretrainedFile:
+    """Point ``WEIGHTS[name]`` at ``payload`` on the local server, keeping its cache path."""
+    url_path = f"/{name}.pth"
+    httpd.files[url_path] = payload
+    spec = perceptual.WEIGHTS[name]
+    local = PretrainedFile(
+        url=f"http://127.0.0.1:{httpd.server_address[1]}{url_path}",
+        cache_path=spec.cache_path,
+        sha256_prefix=spec.sha256_prefix and hashlib.sha256(payload).hexdigest()[:8],
+        used_by=spec.used_by,
+    )
+    monkeypatch.setitem(perceptual.WEIGHTS, name, local)
+    return local
+
+
+def test_fetch_downloads_missing_weights_and_records_their_digests(
+    server: ThreadingHTTPServer, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    payloads = {"alexnet": b"alexnet weights" * 1000, "pieapp": b"pieapp weights" * 1000}
+    specs = {name: serve_weights(monkeypatch, server, name, payloads[name]) for name in payloads}
+    home, checksums = tmp_path / "torch", tmp_path / "weights.sha256"
+
+    results = fetch_weights(home, checksum_file=checksums, progress=False)
+
+    digests = {name: hashlib.sha256(data).hexdigest() for name, data in payloads.items()}
+    assert specs["alexnet"].sha256_prefix == digests["alexnet"][:8]
+    for name, spec in specs.items():
+        assert spec.path(home).read_bytes() == payloads[name]
+        assert (results[name].sha256, results[name].recorded) == (digests[name], True)
+    assert weights_status(home) == {name: spec.path(home) for name, spec in specs.items()}
+    assert checksums.read_text() == "".join(
+        f"{digests[name]}  {Path(specs[name].cache_path).name}\n"
+        for name in sorted(specs, key=lambda name: Path(specs[name].cache_path).name)
+    )
+
+    again = fetch_weights(home, checksum_file=checksums, progress=False)
+
+    assert server.requests == 2
+    assert all(result.fetched == 0 and not result.recorded for result in again.values())
+
+
+def test_fetch_refuses_a_file_that_does_not_match_its_published_prefix(
+    server: ThreadingHTTPServer, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    spec = serve_weights(monkeypatch, server, "alexnet", b"genuine")
+    server.files["/alexnet.pth"] = b"tampered"
+    home, checksums = tmp_path / "torch", tmp_path / "weights.sha256"
+
+    with pytest.raises(DownloadError, match="does not start with the published"):
+        fetch_weights(home, ["alexnet"], checksum_file=checksums, progress=False)
+
+    dest = spec.path(home)
+    assert not dest.exists() and dest.with_name(dest.name + ".part").read_bytes() == b"tampered"
+    assert not checksums.exists()
+    with pytest.raises(MissingWeights):
+        LPIPSMetric(home)
+
+
+def test_fetch_offline_says_where_to_put_the_file(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    with socket.socket() as probe:  # a port nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    spec = PretrainedFile(f"http://127.0.0.1:{port}/PieAPPv0.1.pth", "hub/x.pth", None, "PieAPP")
+    monkeypatch.setitem(perceptual.WEIGHTS, "pieapp", spec)
+    monkeypatch.setattr(perceptual, "download", functools.partial(download, retries=0))
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1")
+
+    with pytest.raises(DownloadError) as caught:
+        fetch_weights(tmp_path, ["pieapp"], progress=False)
+
+    message = str(caught.value)
+    assert spec.url in message and f"copy it to {tmp_path / 'hub/x.pth'}" in message
