@@ -15,6 +15,13 @@ include: "workflow/rules/train.smk"
 include: "workflow/rules/report.smk"
 
 
+# Downloads run where the network is (a cluster's login node); the rest may go to the queue.
+localrules:
+    all,
+    fetch_weights,
+    sid_download,
+
+
 rule all:
     input:
         REPORT_OUTPUTS,

@@ -73,9 +73,11 @@ def _pack(params: dict, args: argparse.Namespace) -> None:
     root = paths.dataset_root(params)
     splits = {s: parse_list(paths.list_file(params, args.camera, s), root) for s in paths.SPLITS}
     excluded = params["sid"]["exclude_scenes"] if params["dataset"] == "sid" else []
-    splits["test"] = select_test_pairs(
-        splits["test"], excluded, params["evaluate"]["test_exposures"]
-    )
+    # Validation follows the test protocol (SID's own code never validates).
+    for split in ("val", "test"):
+        splits[split] = select_test_pairs(
+            splits[split], excluded, params["evaluate"]["test_exposures"]
+        )
     build_cache(root, splits, paths.cache_dir(params, args.camera), workers=args.workers)
 
 
