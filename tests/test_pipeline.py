@@ -1,5 +1,6 @@
 """The whole Snakemake DAG end to end on a tiny sid-synth configuration."""
 
+import itertools
 import json
 import os
 import shutil
@@ -13,7 +14,9 @@ import yaml
 
 REPO = Path(__file__).parents[1]
 TINY = {
-    "synth": {"height": 192, "width": 256, "scenes": {"train": 2, "val": 1, "test": 2}},
+    "cameras": ["Sony", "Fuji"],
+    "variants": ["sid_net", "gia_net"],
+    "synth": {"height": 192, "width": 264, "scenes": {"train": 2, "val": 1, "test": 2}},
     "train": {
         "epochs": 2,
         "lr_decay_epoch": 1,
@@ -22,7 +25,8 @@ TINY = {
         "multi_size_b": [11, 12],
         "val_every": 1,
     },
-    "evaluate": {"samples": 1},
+    "evaluate": {"samples": 1, "metrics": ["psnr", "ssim"]},
+    "report": {"figure_variants": ["sid_net", "gia_net"]},
 }
 
 
@@ -55,8 +59,8 @@ def finished_run(tmp_path_factory):
 
 @pytest.mark.slow
 def test_dag_produces_every_output_from_real_network_outputs(finished_run):
-    results = finished_run / "results" / "sid-synth" / "Sony"
-    for variant in ("sid_net", "gia_net"):
+    for camera, variant in itertools.product(("Sony", "Fuji"), ("sid_net", "gia_net")):
+        results = finished_run / "results" / "sid-synth" / camera
         rows = pd.read_csv(results / variant / "metrics.csv")
         assert len(rows) == 2  # two test scenes, _00 shots only
         assert rows["psnr"].between(5, 60).all() and rows["ssim"].between(-1, 1).all()
@@ -66,7 +70,8 @@ def test_dag_produces_every_output_from_real_network_outputs(finished_run):
     report = finished_run / "report" / "sid-synth"
     tables = (report / "tables.tex").read_text()
     assert "\\toprule" in tables and "synthetic" in tables.lower()
-    assert (report / "figure_Sony.png").stat().st_size > 10_000
+    for name in ("figure_Sony", "figure_Fuji", "curves_Sony", "curves_Fuji"):
+        assert (report / f"{name}.png").stat().st_size > 10_000
     metrics = json.loads((finished_run / "metrics.json").read_text())
     assert metrics
 
