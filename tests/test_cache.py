@@ -39,6 +39,7 @@ def test_cache_holds_packed_inputs_and_ground_truth_memory_mapped(small_dataset,
     assert isinstance(packed, np.memmap) and packed.dtype == np.uint16
     expected, scale = pack(read_mosaic(small_dataset / "Sony/short/00001_00_0.1s.dng"))
     assert np.array_equal(packed, expected) and short["scale"] == scale.tolist()
+    assert short["black"] == [2056.0] * 4 and short["white"] == 15000
     gt = open_array(cache, manifest["entries"]["Sony/long/00001_00_10s.dng"])
     assert gt.dtype == np.uint16 and gt.shape == (3, 1156, 1734)
     assert len(short["sha256"]) == 64

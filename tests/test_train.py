@@ -1,6 +1,7 @@
 """Training: resumable after SIGTERM with identical weights, checkpoints, divergence."""
 
 import json
+import math
 import os
 import signal
 from pathlib import Path
@@ -130,3 +131,25 @@ def test_non_finite_loss_stops_and_keeps_the_last_good_state(cache, tmp_path, mo
     assert "last good state" in str(error.value)
     assert load_checkpoint(state_path(out / "model.pt"))["epochs_done"] == 2
     assert not (out / "model.pt").exists()
+
+
+def test_mixed_precision_and_channels_last_path_runs(cache, tmp_path, monkeypatch):
+    """The GPU options (bf16 autocast, channels_last) exercised on the CPU, where torch has them."""
+    from gianet import train as train_module
+
+    torch.set_num_threads(1)
+    forced = train_module.Device(torch.device("cpu"), bf16=True, channels_last=True)
+    monkeypatch.setattr(train_module.Device, "choose", classmethod(lambda cls, train: forced))
+    result = run(cache, tmp_path / "bf16", settings(epochs=2))
+    assert math.isfinite(result.final_loss) and result.val_psnr is not None
+
+
+def test_cuda_requested_without_a_gpu_is_a_clear_error():
+    from gianet.train import Device
+
+    if torch.cuda.is_available():
+        pytest.skip("a GPU is present")
+    with pytest.raises(RuntimeError, match="no CUDA device is visible"):
+        Device.choose(settings(device="cuda"))
+    chosen = Device.choose(settings(device="auto"))
+    assert chosen.device.type == "cpu" and not chosen.bf16 and not chosen.channels_last

@@ -106,6 +106,7 @@ def _cache_one(task: tuple[str, str, str, str]) -> tuple[str, dict | None, str |
                 cfa=mosaic.cfa,
                 pattern=mosaic.pattern_name,
                 scale=scale.tolist(),
+                black=(mosaic.white - scale).tolist(),
                 white=mosaic.white,
                 offset=list(offset),
             )
