@@ -150,7 +150,7 @@ def evaluate_variant(
             iio.imwrite(sample_dir / f"{stem}_gt.png", to_png8(target))
             iio.imwrite(sample_dir / f"{stem}_input.png", to_png8(preview_input(inputs, pairs.cfa)))
     table = pd.DataFrame(rows)
-    table.to_csv(out_dir / "metrics.csv", index=False, float_format="%.6g")
+    table.to_csv(out_dir / "metrics.csv", index=False, float_format="%.8g")
     summary = {
         "dataset": dataset,
         "camera": checkpoint["camera"],
