@@ -17,7 +17,6 @@ file has been cached, so nothing already computed is lost.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import multiprocessing
 import os
@@ -32,21 +31,13 @@ from gianet.data.lists import Pair
 from gianet.data.raw import RawError, pack, read_ground_truth, read_mosaic
 from gianet.data.xtrans import xtrans_phase
 from gianet.errors import GianetError
+from gianet.hashing import sha256_of
 
 MANIFEST = "manifest.json"
 
 
 class CacheError(GianetError, RuntimeError):
     """Some files could not be cached; the message lists each file and its fix."""
-
-
-def sha256_of(path: Path, chunk: int = 1 << 20) -> str:
-    """Hex sha256 of a file, read in 1 MiB chunks."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        while block := handle.read(chunk):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _atomic_save_npy(path: Path, array: np.ndarray) -> None:

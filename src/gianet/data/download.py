@@ -33,6 +33,7 @@ import requests
 from tqdm import tqdm
 
 from gianet.errors import GianetError
+from gianet.hashing import hash_file, sha256_of
 
 _RETRYABLE = (requests.ConnectionError, requests.Timeout, requests.exceptions.ChunkedEncodingError)
 _RETRYABLE_STATUS = {408, 429}
@@ -114,7 +115,7 @@ class _PartFile:
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        self.digest = _hash_file(path) if path.exists() else hashlib.sha256()
+        self.digest = hash_file(path) if path.exists() else hashlib.sha256()
         self.size = path.stat().st_size if path.exists() else 0
         self.received = 0
 
@@ -175,7 +176,7 @@ def download(
     part = dest.with_name(dest.name + ".part")
     checksum = _Checksum.for_dest(dest, expected_sha256, checksum_file)
     if dest.exists():
-        sha256 = _hash_file(dest).hexdigest()
+        sha256 = sha256_of(dest)
         if not checksum.matches(sha256):
             os.replace(dest, part)
             raise checksum.mismatch(sha256, dest, part, "existing")
@@ -290,15 +291,6 @@ def _content_range(response: requests.Response) -> tuple[int | None, int | None]
         return None, None
     start, total = match["start"], match["total"]
     return (int(start) if start else None), (int(total) if total != "*" else None)
-
-
-def _hash_file(path: Path, chunk: int = 1 << 20) -> hashlib._Hash:
-    """sha256 object over a file's bytes, read in 1 MiB blocks."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        while block := handle.read(chunk):
-            digest.update(block)
-    return digest
 
 
 def _read_checksums(checksum_file: Path) -> dict[str, str]:
