@@ -19,7 +19,6 @@ include: "workflow/rules/report.smk"
 localrules:
     all,
     fetch_weights,
-    sid_download,
 
 
 rule all:

@@ -17,6 +17,9 @@ if DATASET == "sid-synth":
 
 else:
 
+    localrules:
+        sid_download,
+
     rule sid_download:
         output:
             SID_DOWNLOAD,
