@@ -19,6 +19,7 @@ import tempfile
 from pathlib import Path
 
 import yaml
+from synth_cache import packed_synth_cache
 
 REPO = Path(__file__).parents[1]
 
@@ -31,27 +32,6 @@ train_variant(get_variant("sid_net"), sys.argv[2], sys.argv[3] + "/model.pt",
               sys.argv[3] + "/log", train, camera="Sony", progress=False)
 print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
 """
-
-
-def prepare(folder: Path, scenes: int, height: int, width: int) -> Path:
-    from gianet.data.cache import build_cache
-    from gianet.data.lists import parse_list
-    from gianet.synth import generate_dataset
-
-    root = folder / "data"
-    generate_dataset(
-        root,
-        "Sony",
-        scenes={"train": scenes, "val": 1, "test": 1},
-        height=height,
-        width=width,
-        shorts_per_scene=1,
-        seed=0,
-        progress=False,
-    )
-    splits = {s: parse_list(root / f"Sony_{s}_list.txt", root) for s in ("train", "val")}
-    build_cache(root, splits, folder / "cache", workers=2, progress=False)
-    return folder / "cache"
 
 
 def peak_rss_mb(cache: Path, out: Path, train: dict) -> float:
@@ -81,7 +61,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as folder:
         for scenes in (args.small, args.small * args.factor):
             work = Path(folder) / f"scenes{scenes}"
-            cache = prepare(work, scenes, args.height, args.width)
+            cache = packed_synth_cache(work, scenes, args.height, args.width, workers=2)
             size = sum(f.stat().st_size for f in cache.rglob("*.npy")) / 2**30
             figures[scenes] = peak_rss_mb(cache, work / "run", train)
             print(

@@ -21,14 +21,12 @@ from pathlib import Path
 
 import torch
 import torchvision
+from synth_cache import packed_synth_cache
 
-from gianet.data.cache import build_cache
 from gianet.data.dataset import CropPolicy, PackedPairs, TrainPatches
-from gianet.data.lists import parse_list
 from gianet.losses import build_loss
 from gianet.models import build_model
 from gianet.perceptual import WEIGHTS, LPIPSMetric
-from gianet.synth import generate_dataset
 from gianet.train import Device
 
 
@@ -105,21 +103,10 @@ def main() -> None:
             )
     height, width = (192, 264) if args.small else (2848, 4256)
     with tempfile.TemporaryDirectory() as folder:
-        root = Path(folder) / "data"
-        generate_dataset(
-            root,
-            "Sony",
-            scenes={"train": 4 if args.small else 16, "val": 1, "test": 1},
-            height=height,
-            width=width,
-            shorts_per_scene=1,
-            seed=0,
-            progress=False,
-        )
-        splits = {s: parse_list(root / f"Sony_{s}_list.txt", root) for s in ("train", "val")}
-        build_cache(root, splits, Path(folder) / "cache", workers=4, progress=False)
+        scenes = 4 if args.small else 16
+        cache = packed_synth_cache(Path(folder), scenes, height, width, workers=4)
         for workers in (0, 4):
-            share = loader_share(Path(folder) / "cache", workers, min(patch, height // 2), device)
+            share = loader_share(cache, workers, min(patch, height // 2), device)
             print(f"2. loader workers {workers}: {100 * share:5.1f} % of the epoch waiting")
     frame = (1, 4, 96, 132) if args.small else (1, 4, 1424, 2128)
     model = build_model("unet", in_channels=4, upscale=2, gia=True).to(device).eval()
