@@ -3,10 +3,19 @@
     snakemake --cores all                                  # demo on sid-synth (params.yaml)
     snakemake --cores all --configfile configs/paper.yaml  # the paper on real SID
     snakemake --profile profiles/slurm --configfile configs/paper.yaml   # on a SLURM cluster
+
+The configuration is this folder's params.yaml (also DVC's params), wherever the workflow
+runs; --configfile and --config merge over it.
 """
 
+from pathlib import Path
 
-configfile: "params.yaml"
+from snakemake.utils import min_version
+
+min_version("8.20")
+
+
+configfile: Path(workflow.basedir) / "params.yaml"
 
 
 include: "workflow/rules/common.smk"
@@ -15,10 +24,8 @@ include: "workflow/rules/train.smk"
 include: "workflow/rules/report.smk"
 
 
-# Downloads run where the network is (a cluster's login node); the rest may go to the queue.
 localrules:
     all,
-    fetch_weights,
 
 
 rule all:

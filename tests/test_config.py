@@ -1,9 +1,11 @@
+import json
 from pathlib import Path
 
 import pytest
 import yaml
 
-from gianet.config import ConfigError, load_params, parse_override, validate
+from gianet.config import ConfigError, load_params, parse_section, validate
+from gianet.runtime import Runtime
 
 REPO_PARAMS = "params.yaml"
 
@@ -49,5 +51,29 @@ def test_missing_key_and_bad_files(tmp_path):
         load_params(broken)
     with pytest.raises(ConfigError, match="no such configuration file"):
         load_params(tmp_path / "absent.yaml")
-    with pytest.raises(ConfigError, match="--override: not valid JSON"):
-        parse_override("{train: 1}")
+
+
+def test_a_job_settings_section_is_validated_whole():
+    train = yaml.safe_load(Path(REPO_PARAMS).read_text())["train"]
+    assert parse_section(json.dumps(train), "train") == train
+    with pytest.raises(ConfigError, match="--settings: not valid JSON"):
+        parse_section("{train: 1}", "train")
+    with pytest.raises(ConfigError, match="'seed' is a required property"):
+        parse_section(json.dumps({k: v for k, v in train.items() if k != "seed"}), "train")
+    with pytest.raises(ConfigError, match=r"must be \[low, high\]"):
+        parse_section(json.dumps(train | {"multi_size_b": [9, 3]}), "train")
+    with pytest.raises(ConfigError, match="unknown key train.threads"):
+        parse_section(json.dumps(train | {"threads": 2}), "train")  # runtime, not train
+
+
+def test_runtime_section_parses_and_threads_can_be_lowered():
+    section = yaml.safe_load(Path(REPO_PARAMS).read_text())["runtime"]
+    runtime = Runtime.from_json(json.dumps(section), threads=3)
+    assert runtime.threads == 3 and runtime.device == section["device"]
+    with pytest.raises(ConfigError, match="runtime.device"):
+        Runtime.from_json(json.dumps(section | {"device": "tpu"}))
+
+
+def test_archive_url_without_an_archive_suffix_fails_validation():
+    with pytest.raises(ConfigError, match="sid.archives.Sony.url"):
+        load_params(REPO_PARAMS, {"sid": {"archives": {"Sony": {"url": "https://x/y.rar"}}}})

@@ -12,12 +12,11 @@ import tifffile
 import torch
 from torchvision.io import ImageReadMode, decode_png
 
-from gianet.checkpoint import CheckpointError, save_checkpoint
+from gianet.checkpoint import CheckpointError, load_model, save_checkpoint
 from gianet.cli import main
 from gianet.data.dataset import amplify
 from gianet.data.raw import RawError, pack, read_mosaic
 from gianet.enhance import EnhanceError, amplification_ratio, enhance_file, run_network
-from gianet.evaluate import load_model
 from gianet.models import build_model
 from gianet.tiling import run_tiled, tiling_caveat
 from tests.conftest import realraw

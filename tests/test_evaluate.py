@@ -8,13 +8,25 @@ import pytest
 import torch
 import torchvision
 
-from gianet.checkpoint import save_checkpoint
+from gianet.checkpoint import load_model, save_checkpoint
 from gianet.data.dataset import FullFrames, PackedPairs
-from gianet.evaluate import evaluate_variant, load_model
+from gianet.evaluate import evaluate_variant
 from gianet.metrics import psnr
 from gianet.models import build_model
-from gianet.perceptual import WEIGHTS
+from gianet.runtime import Runtime
+from gianet.weights import WEIGHTS
 from tests.conftest import write_packed_cache
+
+QUIET = Runtime(progress=False)
+
+
+def outputs(folder):
+    """The files a run of evaluate writes, laid out as the workflow lays them out."""
+    return {
+        "csv_path": folder / "metrics.csv",
+        "summary_path": folder / "summary.json",
+        "samples_dir": folder / "samples",
+    }
 
 
 @pytest.fixture(scope="module")
@@ -48,11 +60,11 @@ def test_offline_perceptual_metrics_are_unavailable_and_the_rest_completes(train
     summary = evaluate_variant(
         trained / "model.pt",
         trained / "cache",
-        tmp_path / "out",
+        **outputs(tmp_path / "out"),
         dataset="sid-synth",
         metrics=["psnr", "ssim", "lpips", "pieapp"],
         torch_home=tmp_path / "empty",
-        progress=False,
+        runtime=QUIET,
     )
     rows = pd.read_csv(tmp_path / "out" / "metrics.csv")
     assert list(rows["file"]) == ["10001_00_0.1s.dng", "10002_00_0.1s.dng"]
@@ -80,12 +92,12 @@ def test_lpips_is_computed_when_its_weights_are_in_the_cache(trained, tmp_path):
     summary = evaluate_variant(
         trained / "model.pt",
         trained / "cache",
-        tmp_path / "out",
+        **outputs(tmp_path / "out"),
         dataset="sid-synth",
         metrics=["psnr", "lpips"],
         torch_home=home,
         samples=0,
-        progress=False,
+        runtime=QUIET,
     )
     rows = pd.read_csv(tmp_path / "out" / "metrics.csv")
     assert rows["lpips"].notna().all() and (rows["lpips"] > 0).all()

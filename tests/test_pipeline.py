@@ -1,9 +1,11 @@
-"""The whole Snakemake DAG end to end on a tiny sid-synth configuration."""
+"""The whole Snakemake DAG end to end on a tiny sid-synth configuration.
+
+The run happens in an empty working folder: no params.yaml there, so every job works only
+from what its rule hands it (the workflow reads its configuration beside the Snakefile)."""
 
 import itertools
 import json
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -23,14 +25,14 @@ TINY = {
         "patch": 88,
         "multi_size_a": 8,
         "multi_size_b": [11, 12],
-        "val_every": 1,
     },
+    "runtime": {"val_every": 1},
     "evaluate": {"samples": 1, "metrics": ["psnr", "ssim"]},
     "report": {"figure_variants": ["sid_net", "gia_net"]},
 }
 
 
-def snakemake(workdir: Path, *args: str) -> subprocess.CompletedProcess:
+def snakemake(workdir: Path, *args: str, config: str = "tiny.yaml") -> subprocess.CompletedProcess:
     env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
     command = [
         sys.executable,
@@ -41,7 +43,7 @@ def snakemake(workdir: Path, *args: str) -> subprocess.CompletedProcess:
         "--cores",
         "2",
         "--configfile",
-        "tiny.yaml",
+        config,
         *args,
     ]
     return subprocess.run(command, cwd=workdir, env=env, capture_output=True, text=True)
@@ -50,10 +52,10 @@ def snakemake(workdir: Path, *args: str) -> subprocess.CompletedProcess:
 @pytest.fixture(scope="module")
 def finished_run(tmp_path_factory):
     workdir = tmp_path_factory.mktemp("pipeline")
-    shutil.copy(REPO / "params.yaml", workdir)
     (workdir / "tiny.yaml").write_text(yaml.safe_dump(TINY))
     run = snakemake(workdir)
     assert run.returncode == 0, run.stderr[-4000:]
+    assert not (workdir / "params.yaml").exists()
     return workdir
 
 
@@ -84,9 +86,38 @@ def test_second_run_has_nothing_to_do(finished_run):
     assert "Nothing to be done" in dry.stdout + dry.stderr
 
 
+def scheduled(dry: subprocess.CompletedProcess) -> dict[str, int]:
+    """Rule -> job count from the job stats of ``snakemake -n --quiet rules``."""
+    counts = {}
+    for line in dry.stdout.splitlines():
+        fields = line.split()
+        if len(fields) == 2 and fields[1].isdigit():
+            counts[fields[0]] = int(fields[1])
+    return counts
+
+
+@pytest.mark.slow
+def test_runtime_settings_rerun_nothing_and_lr_reruns_training_onwards(finished_run):
+    runtime = {
+        "threads": 2,
+        "loader_workers": 3,
+        "device": "cpu",
+        "channels_last": False,
+        "checkpoint_every": 7,
+        "val_every": 4,
+        "progress": False,
+    }
+    (finished_run / "runtime.yaml").write_text(yaml.safe_dump(TINY | {"runtime": runtime}))
+    dry = snakemake(finished_run, "-n", config="runtime.yaml")
+    assert dry.returncode == 0 and "Nothing to be done" in dry.stdout + dry.stderr
+    changed = TINY | {"train": TINY["train"] | {"lr": 3e-4}}
+    (finished_run / "lr.yaml").write_text(yaml.safe_dump(changed))
+    dry = snakemake(finished_run, "-n", "--quiet", "rules", config="lr.yaml")
+    assert scheduled(dry) == {"train": 4, "evaluate": 4, "report": 1, "all": 1, "total": 10}
+
+
 @pytest.mark.slow
 def test_bad_configuration_stops_before_any_work_naming_the_key(finished_run, tmp_path):
-    shutil.copy(finished_run / "params.yaml", tmp_path)
     (tmp_path / "tiny.yaml").write_text(yaml.safe_dump({"train": {"lr": "fast", "epoch": 3}}))
     run = snakemake(tmp_path, "-n")
     assert run.returncode != 0
@@ -96,15 +127,9 @@ def test_bad_configuration_stops_before_any_work_naming_the_key(finished_run, tm
 
 
 def test_paper_configuration_dry_run_lists_every_job_without_network(tmp_path):
-    shutil.copy(REPO / "params.yaml", tmp_path)
-    shutil.copy(REPO / "configs" / "paper.yaml", tmp_path / "tiny.yaml")
-    dry = snakemake(tmp_path, "-n", "--quiet", "rules")
+    dry = snakemake(tmp_path, "-n", "--quiet", "rules", config=str(REPO / "configs/paper.yaml"))
     assert dry.returncode == 0, dry.stderr[-3000:]
-    counts = {}
-    for line in dry.stdout.splitlines():
-        fields = line.split()
-        if len(fields) == 2 and fields[1].isdigit():
-            counts[fields[0]] = int(fields[1])
+    counts = scheduled(dry)
     assert counts["sid_download"] == 2 and counts["sid_unpack"] == 2 and counts["pack"] == 2
     assert counts["train"] == counts["evaluate"] == 2 * 14
     assert counts["report"] == 1 and counts["cost"] == 1

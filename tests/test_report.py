@@ -227,7 +227,7 @@ def test_write_tables_writes_each_table_and_the_combined_file(tmp_path: Path) ->
     summaries = read_summaries(sorted((tmp_path / "results").rglob("summary.json")))
     assert sorted(s["variant"] for s in summaries) == sorted(s["variant"] for s in SUMMARIES)
 
-    written = write_tables(summaries, COSTS, tmp_path / "report")
+    written = write_tables(summaries, COSTS, tmp_path / "report" / "tables.tex")
     assert set(written) == {
         "table1.tex",
         "table2.tex",
@@ -274,6 +274,10 @@ def write_samples(camera_results: Path, stems: list[str]) -> None:
                 )
 
 
+def sample_dirs(camera_results: Path, variants=("sid_net", "gia_net")) -> dict[str, Path]:
+    return {variant: camera_results / variant / "samples" for variant in variants}
+
+
 def expected_psnr(colour: tuple[int, ...], shift: int) -> float:
     a = np.clip(np.array(colour) + shift, 0, 255)
     b = np.clip(np.array(TRUTH) + shift, 0, 255)
@@ -282,7 +286,7 @@ def expected_psnr(colour: tuple[int, ...], shift: int) -> float:
 
 def test_sample_rows_finds_the_pngs_and_measures_psnr(tmp_path: Path) -> None:
     write_samples(tmp_path, ["10003_00_0.1s", "10001_00_0.04s"])
-    stems, rows = sample_rows(tmp_path, ["sid_net", "gia_net"])
+    stems, rows = sample_rows(sample_dirs(tmp_path))
     assert stems == ["10001_00_0.04s", "10003_00_0.1s"]
     assert [panel.title for panel in rows[0]] == ["input", "SID-Net", "GIA-Net", "ground truth"]
     assert rows[0][1].image == tmp_path / "sid_net" / "samples" / "10001_00_0.04s_output.png"
@@ -298,7 +302,7 @@ def test_figure_grid_has_one_row_per_image_and_one_column_per_panel(
 ) -> None:
     stems = ["10001_00_0.04s", "10003_00_0.1s"]
     write_samples(tmp_path, stems)
-    labels, rows = sample_rows(tmp_path, ["sid_net", "gia_net"])
+    labels, rows = sample_rows(sample_dirs(tmp_path))
     dpi = 40
     out = plot_grid(rows, tmp_path / "figure_Sony.png", row_labels=labels, title=title, dpi=dpi)
 
@@ -321,10 +325,10 @@ def test_figure_grid_has_one_row_per_image_and_one_column_per_panel(
 
 def test_figure_rejects_ragged_grids_and_missing_files(tmp_path: Path) -> None:
     write_samples(tmp_path, ["10001_00_0.04s"])
-    _, rows = sample_rows(tmp_path, ["sid_net", "gia_net"])
+    _, rows = sample_rows(sample_dirs(tmp_path))
     with pytest.raises(ValueError, match="same number of panels"):
         plot_grid([rows[0], rows[0][:2]], tmp_path / "ragged.png")
     with pytest.raises(FileNotFoundError, match="run the evaluation"):
         plot_grid([[Panel(tmp_path / "absent.png", "input")]], tmp_path / "missing.png")
     with pytest.raises(FileNotFoundError, match="no sample PNGs"):
-        sample_rows(tmp_path / "elsewhere", ["sid_net"])
+        sample_rows(sample_dirs(tmp_path / "elsewhere", ["sid_net"]))

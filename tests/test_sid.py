@@ -4,14 +4,12 @@ import functools
 import http.server
 import threading
 import zipfile
-from pathlib import Path
 
 import pytest
 
 from gianet.cli import main
 from gianet.data.lists import parse_list
-
-REPO_PARAMS = str(Path(__file__).parents[1] / "params.yaml")
+from gianet.paths import SPLITS
 
 
 @pytest.fixture()
@@ -30,64 +28,45 @@ def served(tmp_path):
     server.shutdown()
 
 
-def override(tmp_path, url, **sid):
-    import json
-
-    archives = {"Sony": {"url": url, "path": None}, "Fuji": {"url": url, "path": None}}
-    section = {"root": None, "archives": archives, "checksums": str(tmp_path / "sums.sha256")}
-    return json.dumps(
-        {"dataset": "sid", "paths": {"data": str(tmp_path / "data")}, "sid": section | sid}
-    )
+def lists(root, camera="Sony"):
+    return ["--lists", *(str(root / f"{camera}_{split}_list.txt") for split in SPLITS)]
 
 
 def test_download_then_unpack_puts_sid_layout_and_lists_in_place(served, tmp_path):
-    settings = override(tmp_path, served)
-    assert (
-        main(["sid-download", "--camera", "Sony", "--params", REPO_PARAMS, "--override", settings])
-        == 0
-    )
     archive = tmp_path / "data" / "sid" / "archives" / "Sony.zip"
+    sums = tmp_path / "sums.sha256"
+    download = ["sid-download", "--url", served, "--out", str(archive), "--checksums", str(sums)]
+    assert main(download) == 0
     assert zipfile.is_zipfile(archive)
-    assert "Sony.zip" in (tmp_path / "sums.sha256").read_text()  # recorded on first download
-    assert (
-        main(["sid-unpack", "--camera", "Sony", "--params", REPO_PARAMS, "--override", settings])
-        == 0
-    )
+    assert "Sony.zip" in sums.read_text()  # recorded on first download
     root = tmp_path / "data" / "sid"
+    assert main(["sid-unpack", "--camera", "Sony", *lists(root), "--archive", str(archive)]) == 0
     assert (root / "Sony" / "short" / "00001_00_0.1s.ARW").read_bytes() == b"short exposure bytes"
     assert len(parse_list(root / "Sony_train_list.txt")) == 1865
 
 
 def test_wrong_recorded_checksum_stops_with_a_clear_message(served, tmp_path, capsys):
     (tmp_path / "sums.sha256").write_text(f"{'0' * 64}  Sony.zip\n")
-    code = main(
-        [
-            "sid-download",
-            "--camera",
-            "Sony",
-            "--params",
-            REPO_PARAMS,
-            "--override",
-            override(tmp_path, served),
-        ]
-    )
+    archive = tmp_path / "archives" / "Sony.zip"
+    sums = str(tmp_path / "sums.sha256")
+    code = main(["sid-download", "--url", served, "--out", str(archive), "--checksums", sums])
     assert code == 2
     message = capsys.readouterr().err
     assert "Sony.zip" in message and "0" * 64 in message
-    assert not (tmp_path / "data" / "sid" / "archives" / "Sony.zip").exists()
+    assert not archive.exists()
 
 
 def test_an_unpacked_root_needs_no_archive_and_an_empty_one_is_explained(tmp_path, capsys):
     root = tmp_path / "SID"
     (root / "Sony" / "short").mkdir(parents=True)
-    settings = override(tmp_path, "http://127.0.0.1:9/none.zip", root=str(root))
-    assert (
-        main(["sid-unpack", "--camera", "Sony", "--params", REPO_PARAMS, "--override", settings])
-        == 0
-    )
+    # The rule passes `--archive` with no value when sid.root names the data.
+    assert main(["sid-unpack", "--camera", "Sony", *lists(root), "--archive"]) == 0
     assert (root / "Sony_test_list.txt").exists()
-    assert (
-        main(["sid-unpack", "--camera", "Fuji", "--params", REPO_PARAMS, "--override", settings])
-        == 2
-    )
+    assert main(["sid-unpack", "--camera", "Fuji", *lists(root, "Fuji")]) == 2
     assert "no SID Fuji data here" in capsys.readouterr().err
+
+
+def test_lists_must_be_the_camera_s_three_lists_in_one_folder(tmp_path, capsys):
+    wrong = ["--lists", *(str(tmp_path / f"Fuji_{split}_list.txt") for split in SPLITS)]
+    assert main(["sid-unpack", "--camera", "Sony", *wrong]) == 2
+    assert "expected Sony_train_list.txt" in capsys.readouterr().err

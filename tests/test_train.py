@@ -13,7 +13,9 @@ import yaml
 
 from gianet.checkpoint import load_checkpoint
 from gianet.data.dataset import TrainPatches
-from gianet.train import TrainingDiverged, TrainingInterrupted, state_path, train_variant
+from gianet.paths import state_file
+from gianet.runtime import DeviceUnavailable, Runtime
+from gianet.train import TrainingDiverged, TrainingInterrupted, train_variant
 from gianet.variants import get_variant
 from tests.conftest import write_packed_cache
 
@@ -38,15 +40,18 @@ def cache(tmp_path_factory):
 
 def settings(**changes):
     train = yaml.safe_load(Path("params.yaml").read_text())["train"]
-    train.update(epochs=4, lr_decay_epoch=2, patch=16, val_every=2, checkpoint_every=1, threads=1)
+    train.update(epochs=4, lr_decay_epoch=2, patch=16)
     return train | changes
+
+
+RUNTIME = Runtime(threads=1, val_every=2, checkpoint_every=1, progress=False)
 
 
 def weights(path):
     return load_checkpoint(path)["state_dict"]
 
 
-def run(cache, out, train):
+def run(cache, out, train, runtime=RUNTIME):
     return train_variant(
         get_variant("sid_net"),
         cache,
@@ -54,7 +59,7 @@ def run(cache, out, train):
         out / "log",
         train,
         camera="Sony",
-        progress=False,
+        runtime=runtime,
     )
 
 
@@ -73,7 +78,7 @@ def test_interrupted_and_resumed_run_ends_with_identical_weights(cache, tmp_path
     monkeypatch.delenv("GIANET_TEST_SIGNALLED", raising=False)
     with pytest.raises(TrainingInterrupted, match="Rerun the same command to resume"):
         run(cache, tmp_path / "resumed", settings())
-    state = load_checkpoint(state_path(tmp_path / "resumed" / "model.pt"))
+    state = load_checkpoint(state_file(tmp_path / "resumed" / "model.pt"))
     assert state["epochs_done"] == 2
     result = run(cache, tmp_path / "resumed", settings())
     assert result.resumed_from == 2
@@ -82,7 +87,7 @@ def test_interrupted_and_resumed_run_ends_with_identical_weights(cache, tmp_path
         weights(tmp_path / "resumed/model.pt"),
     )
     assert all(torch.equal(straight[k], resumed[k]) for k in straight)
-    assert not state_path(tmp_path / "resumed" / "model.pt").exists()  # done: state removed
+    assert not state_file(tmp_path / "resumed" / "model.pt").exists()  # done: state removed
     curves = json.loads((tmp_path / "resumed" / "log" / "metrics.json").read_text())
     assert curves["step"] == 3 and "psnr" in curves["val"]
 
@@ -129,7 +134,7 @@ def test_non_finite_loss_stops_and_keeps_the_last_good_state(cache, tmp_path, mo
     with pytest.raises(TrainingDiverged, match="loss became nan at epoch 2") as error:
         run(cache, out, settings())
     assert "last good state" in str(error.value)
-    assert load_checkpoint(state_path(out / "model.pt"))["epochs_done"] == 2
+    assert load_checkpoint(state_file(out / "model.pt"))["epochs_done"] == 2
     assert not (out / "model.pt").exists()
 
 
@@ -139,7 +144,9 @@ def test_mixed_precision_and_channels_last_path_runs(cache, tmp_path, monkeypatc
 
     torch.set_num_threads(1)
     forced = train_module.Device(torch.device("cpu"), bf16=True, channels_last=True)
-    monkeypatch.setattr(train_module.Device, "choose", classmethod(lambda cls, train: forced))
+    monkeypatch.setattr(
+        train_module.Device, "choose", classmethod(lambda cls, runtime, bf16: forced)
+    )
     result = run(cache, tmp_path / "bf16", settings(epochs=2))
     assert math.isfinite(result.final_loss) and result.val_psnr is not None
 
@@ -149,7 +156,19 @@ def test_cuda_requested_without_a_gpu_is_a_clear_error():
 
     if torch.cuda.is_available():
         pytest.skip("a GPU is present")
-    with pytest.raises(RuntimeError, match="no CUDA device is visible"):
-        Device.choose(settings(device="cuda"))
-    chosen = Device.choose(settings(device="auto"))
+    with pytest.raises(DeviceUnavailable, match="no CUDA device is visible"):
+        Device.choose(Runtime(device="cuda"), bf16=True)
+    chosen = Device.choose(Runtime(device="auto"), bf16=True)
     assert chosen.device.type == "cpu" and not chosen.bf16 and not chosen.channels_last
+
+
+def test_runtime_settings_do_not_stop_a_resume(cache, tmp_path, monkeypatch):
+    """Threads, workers, cadence and progress change how a run goes, not its weights."""
+    torch.set_num_threads(1)
+    out = tmp_path / "run"
+    monkeypatch.setattr(TrainPatches, "set_epoch", _stop_at(1, TrainPatches.set_epoch))
+    with pytest.raises(TrainingInterrupted):
+        run(cache, out, settings())
+    monkeypatch.undo()
+    other = Runtime(threads=2, val_every=0, checkpoint_every=3, progress=False)
+    assert run(cache, out, settings(), other).resumed_from == 1

@@ -1,4 +1,4 @@
-"""Saving and loading model checkpoints safely.
+"""Saving and loading model checkpoints safely, and building the network one describes.
 
 A checkpoint is a plain dictionary of tensors, strings and numbers, so it loads with
 ``torch.load(weights_only=True)``: a file carrying pickled code is refused, never run.
@@ -13,6 +13,7 @@ from pathlib import Path
 import torch
 
 from gianet.errors import GianetError
+from gianet.models import build_model
 
 
 class CheckpointError(GianetError, ValueError):
@@ -84,3 +85,26 @@ def load_checkpoint(path: str | Path) -> dict:
     if missing:
         raise CheckpointError(f"{path}: not a gianet checkpoint (missing {', '.join(missing)})")
     return checkpoint
+
+
+def load_model(path: str | Path, cfa: str | None = None) -> tuple[torch.nn.Module, dict]:
+    """Build the network a checkpoint describes and load its weights (eval mode, CPU).
+
+    Args:
+        path: checkpoint written by training.
+        cfa: if given, the CFA the data has; a checkpoint trained for another is refused.
+    """
+    checkpoint = load_checkpoint(path)
+    if cfa is not None and checkpoint["cfa"] != cfa:
+        raise CheckpointError(
+            f"{path}: trained for {checkpoint['cfa']} data but the input is {cfa}; use a "
+            f"checkpoint trained on a {cfa} camera"
+        )
+    model = build_model(
+        checkpoint["arch"],
+        in_channels=checkpoint["in_channels"],
+        upscale=checkpoint["upscale"],
+        **checkpoint["arch_args"],
+    )
+    model.load_state_dict(checkpoint["state_dict"])
+    return model.eval(), checkpoint

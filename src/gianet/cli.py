@@ -1,10 +1,14 @@
 """The ``gianet`` command line: one subcommand per pipeline stage, plus ``enhance``.
 
-Every stage reads params.yaml (``--params``) and accepts ``--override JSON`` merged on top;
-Snakemake's rules pass the sections a job depends on that way, so a job reruns when they
-change. ``enhance`` (a user's own raw file through a trained checkpoint) stands alone and
-reads no configuration. Errors that a user can fix are printed as one clear message, without
-a traceback, and exit with status 2.
+Every stage takes what it reads, what it writes and the settings its results depend on as
+arguments, and reads no configuration file: a Snakemake rule hands a job its ``{input}``,
+``{output}`` and ``params``, so the job does exactly what the rule says, in any folder. Large
+settings travel as one whole params.yaml section in JSON (``--settings``) and the runtime
+section as ``--runtime``; both are validated against the same schema as params.yaml.
+
+Each stage is declared once, in :data:`STAGES`: its name, help, arguments and handler.
+Errors that a user can fix are printed as one clear message, without a traceback, and exit
+with status 2.
 """
 
 from __future__ import annotations
@@ -12,35 +16,95 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 from gianet import paths
-from gianet.config import load_params, parse_override
 from gianet.errors import GianetError
 
-STAGES: dict[str, str] = {
-    "synth": "generate the sid-synth dataset for one camera",
-    "sid-download": "download one camera's SID archive (resumable, sha256-verified)",
-    "sid-unpack": "extract one camera's SID archive safely and write its split lists",
-    "pack": "decode a dataset's raws once into the packed cache",
-    "train": "train one variant on one camera",
-    "evaluate": "evaluate one trained variant on the full test frames",
-    "fetch-weights": "fetch the LPIPS and PieAPP weights once into the project's torch cache",
-    "cost": "parameters and FLOPs of every variant at full Sony and Fuji frames (Table 4)",
-    "report": "LaTeX tables and figure grids beside the paper's numbers",
-    "variants": "list the declared variants",
-    "enhance": "enhance one's own raw file with a trained checkpoint into a 16-bit PNG/TIFF",
-}
-#: Subcommands that take everything from their arguments and read no params.yaml.
-STANDALONE = frozenset({"enhance"})
+METRIC_NAMES = ("psnr", "ssim", "lpips", "pieapp")
 
 
-def _synth(params: dict, args: argparse.Namespace) -> None:
+class UsageError(GianetError, ValueError):
+    """Arguments that argparse accepts but that do not fit together."""
+
+
+@dataclass(frozen=True)
+class Arg:
+    """One argument of a stage: argparse's flags and keyword arguments."""
+
+    flags: tuple[str, ...]
+    options: dict
+
+    def add_to(self, parser: argparse.ArgumentParser) -> None:
+        parser.add_argument(*self.flags, **self.options)
+
+
+def arg(*flags: str, **options) -> Arg:
+    return Arg(flags, options)
+
+
+@dataclass(frozen=True)
+class Stage:
+    """A subcommand: ``gianet <name> ARGS`` calls ``handler(args)``."""
+
+    name: str
+    help: str
+    arguments: tuple[Arg, ...]
+    handler: Callable[[argparse.Namespace], object]
+
+
+# Arguments several stages share.
+CAMERA = arg("--camera", required=True, choices=paths.CAMERAS)
+VARIANT = arg("--variant", required=True, help="a variant declared in gianet/variants.py")
+LISTS = arg(
+    "--lists",
+    nargs=3,
+    required=True,
+    metavar=("TRAIN", "VAL", "TEST"),
+    help="the camera's split lists, in the dataset root (SID's names)",
+)
+MANIFEST = arg("--manifest", required=True, help="the packed cache's manifest.json")
+RUNTIME = arg(
+    "--runtime",
+    default="{}",
+    help="JSON of params.yaml's runtime section (threads, device, cadence...; never results)",
+)
+THREADS = arg("--threads", type=int, help="CPU threads (default: runtime.threads)")
+
+
+def _settings(section: str) -> Arg:
+    return arg("--settings", required=True, help=f"JSON of params.yaml's whole {section} section")
+
+
+def _runtime(args: argparse.Namespace):
+    from gianet.runtime import DEFAULT_RUNTIME, Runtime
+
+    if args.runtime == "{}":
+        return DEFAULT_RUNTIME if args.threads is None else Runtime(threads=args.threads)
+    return Runtime.from_json(args.runtime, threads=args.threads)
+
+
+def _dataset_root(lists: list[str], camera: str) -> Path:
+    """The folder holding the camera's three split lists (checked against SID's names)."""
+    roots = {Path(path).parent for path in lists}
+    expected = [paths.list_name(camera, split) for split in paths.SPLITS]
+    names = [Path(path).name for path in lists]
+    if len(roots) != 1 or names != expected:
+        raise UsageError(
+            f"--lists: expected {', '.join(expected)} in one folder, got {', '.join(lists)}"
+        )
+    return roots.pop()
+
+
+def _synth(args: argparse.Namespace) -> None:
+    from gianet.config import parse_section
     from gianet.synth.generate import generate_dataset
 
-    synth = params["synth"]
+    synth = parse_section(args.settings, "synth")
     generate_dataset(
-        paths.dataset_root(params),
+        _dataset_root(args.lists, args.camera),
         camera=args.camera,
         scenes=synth["scenes"],
         height=synth["height"],
@@ -51,103 +115,122 @@ def _synth(params: dict, args: argparse.Namespace) -> None:
     )
 
 
-def _sid_download(params: dict, args: argparse.Namespace) -> None:
-    from gianet.data.sid import download_archive
+def _sid_download(args: argparse.Namespace) -> None:
+    from gianet.data.download import download
 
-    print(download_archive(params, args.camera))
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    print(download(args.url, out, checksum_file=Path(args.checksums)).path)
 
 
-def _sid_unpack(params: dict, args: argparse.Namespace) -> None:
-    from gianet.data.sid import archive_path, install_split_lists, unpack_archive
+def _sid_unpack(args: argparse.Namespace) -> None:
+    from gianet.data.sid import install_split_lists, unpack_archive
 
-    root = paths.dataset_root(params)
-    if not params["sid"]["root"]:
-        unpack_archive(archive_path(params, args.camera), root, args.camera)
+    root = _dataset_root(args.lists, args.camera)
+    if args.archive:
+        unpack_archive(Path(args.archive), root, args.camera)
     install_split_lists(root, args.camera)
 
 
-def _pack(params: dict, args: argparse.Namespace) -> None:
+def _pack(args: argparse.Namespace) -> None:
     from gianet.data.cache import build_cache
     from gianet.data.lists import parse_list, select_test_pairs
 
-    root = paths.dataset_root(params)
-    splits = {s: parse_list(paths.list_file(params, args.camera, s), root) for s in paths.SPLITS}
-    excluded = params["sid"]["exclude_scenes"] if params["dataset"] == "sid" else []
+    manifest = Path(args.manifest)
+    if manifest.name != paths.MANIFEST:
+        raise UsageError(f"--manifest: the cache's index is named {paths.MANIFEST}: {manifest}")
+    root = _dataset_root(args.lists, args.camera)
+    splits = {
+        split: parse_list(path, root) for split, path in zip(paths.SPLITS, args.lists, strict=True)
+    }
     # Validation follows the test protocol (SID's own code never validates).
     for split in ("val", "test"):
-        splits[split] = select_test_pairs(
-            splits[split], excluded, params["evaluate"]["test_exposures"]
-        )
-    build_cache(root, splits, paths.cache_dir(params, args.camera), workers=args.workers)
+        splits[split] = select_test_pairs(splits[split], args.exclude_scenes, args.test_exposures)
+    build_cache(root, splits, manifest.parent, workers=args.workers)
 
 
-def _train(params: dict, args: argparse.Namespace) -> None:
+def _train(args: argparse.Namespace) -> None:
+    from gianet.config import parse_section
     from gianet.train import train_variant
     from gianet.variants import get_variant
 
     result = train_variant(
         get_variant(args.variant),
-        paths.cache_dir(params, args.camera),
-        paths.model_file(params, args.camera, args.variant),
-        paths.train_log_dir(params, args.camera, args.variant),
-        params["train"],
+        Path(args.manifest).parent,
+        Path(args.model),
+        paths.log_dir_of_curves(args.curves),
+        parse_section(args.settings, "train"),
         camera=args.camera,
+        runtime=_runtime(args),
     )
     print(json.dumps(result.__dict__))
 
 
-def _fetch_weights(params: dict, args: argparse.Namespace) -> None:
-    from gianet.perceptual import fetch_weights, weights_status
-
-    torch_home = Path(params["paths"]["weights"])
-    wanted = [m for m in ("lpips", "pieapp") if m in params["evaluate"]["metrics"]]
-    names = {"lpips": "alexnet", "pieapp": "pieapp"}
-    try:
-        fetch_weights(
-            torch_home,
-            [names[m] for m in wanted],
-            checksum_file=Path(params["evaluate"]["weights_checksums"]),
-        )
-    except GianetError as exc:
-        # Offline is a normal state: evaluation then reports these metrics as unavailable.
-        print(f"gianet fetch-weights: could not fetch every weight file:\n{exc}", file=sys.stderr)
-    status = {
-        name: str(path) if path else None for name, path in weights_status(torch_home).items()
-    }
-    Path(args.status).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.status).write_text(json.dumps(status, indent=1))
-
-
-def _evaluate(params: dict, args: argparse.Namespace) -> None:
+def _evaluate(args: argparse.Namespace) -> None:
     from gianet.evaluate import evaluate_variant
+    from gianet.weights import torch_home_of
 
     summary = evaluate_variant(
-        paths.model_file(params, args.camera, args.variant),
-        paths.cache_dir(params, args.camera),
-        paths.results_dir(params, args.camera, args.variant),
-        dataset=params["dataset"],
-        metrics=params["evaluate"]["metrics"],
-        torch_home=params["paths"]["weights"],
-        samples=params["evaluate"]["samples"],
-        max_input=params["train"]["max_input"],
-        threads=params["train"]["threads"],
+        Path(args.model),
+        Path(args.manifest).parent,
+        csv_path=Path(args.csv),
+        summary_path=Path(args.summary),
+        samples_dir=Path(args.samples_dir),
+        dataset=args.dataset,
+        metrics=args.metrics,
+        torch_home=torch_home_of(Path(args.weights)),
+        samples=args.samples,
+        max_input=args.max_input,
+        runtime=_runtime(args),
     )
     print(json.dumps(summary))
 
 
-def _cost(params: dict, args: argparse.Namespace) -> None:
+def _fetch_weights(args: argparse.Namespace) -> None:
+    from gianet.weights import fetch_for_metrics, write_status
+
+    status = Path(args.status)
+    torch_home = status.parent
+    try:
+        fetch_for_metrics(torch_home, args.metrics, checksum_file=Path(args.checksums))
+    except GianetError as exc:
+        # Offline is a normal state: evaluation then reports these metrics as unavailable.
+        print(f"gianet fetch-weights: could not fetch every weight file:\n{exc}", file=sys.stderr)
+    write_status(status)
+
+
+def _cost(args: argparse.Namespace) -> None:
     from gianet.report.costs import write_costs
 
-    write_costs(["Sony", "Fuji"], Path(args.out))
+    write_costs(list(paths.CAMERAS), Path(args.out))
 
 
-def _report(params: dict, args: argparse.Namespace) -> None:
-    from gianet.report.build import build_report
+def _report(args: argparse.Namespace) -> None:
+    from gianet.report.build import build_report, runs_in_order
 
-    build_report(params, Path(args.costs))
+    for name, files in (("figures", args.figures), ("curve-figures", args.curve_figures)):
+        if len(files) != len(args.cameras):
+            raise UsageError(f"--{name}: one PNG per camera ({', '.join(args.cameras)})")
+    runs = runs_in_order(
+        args.cameras,
+        args.variants,
+        [Path(p) for p in args.summaries],
+        [Path(p) for p in args.samples],
+        [Path(p) for p in args.curves],
+    )
+    build_report(
+        runs,
+        dataset=args.dataset,
+        figure_variants=args.figure_variants,
+        costs=Path(args.costs),
+        tables=Path(args.tables),
+        figures=dict(zip(args.cameras, map(Path, args.figures), strict=True)),
+        curve_figures=dict(zip(args.cameras, map(Path, args.curve_figures), strict=True)),
+        headline=Path(args.headline),
+    )
 
 
-def _variants(params: dict, args: argparse.Namespace) -> None:
+def _variants(args: argparse.Namespace) -> None:
     from gianet.variants import VARIANTS
 
     for variant in VARIANTS.values():
@@ -158,7 +241,7 @@ def _variants(params: dict, args: argparse.Namespace) -> None:
         )
 
 
-def _enhance(params: dict, args: argparse.Namespace) -> None:
+def _enhance(args: argparse.Namespace) -> None:
     from gianet.enhance import enhance_file
 
     out = enhance_file(
@@ -174,74 +257,180 @@ def _enhance(params: dict, args: argparse.Namespace) -> None:
     print(out)
 
 
-def _add_enhance_arguments(sub: argparse.ArgumentParser) -> None:
-    sub.add_argument("raw", help="raw file (ARW, RAF, DNG, KDC ... anything rawpy reads)")
-    sub.add_argument("--checkpoint", required=True, help="model trained for the file's CFA")
-    sub.add_argument("--out", required=True, help="output image, .png or .tif/.tiff (16-bit)")
-    amplification = sub.add_mutually_exclusive_group()
-    amplification.add_argument("--ratio", type=float, help="amplification, e.g. 100")
-    amplification.add_argument(
-        "--target-exposure",
-        type=float,
-        metavar="SECONDS",
-        help="amplify to this exposure time; ratio = SECONDS / the file's exposure time",
-    )
-    sub.add_argument(
-        "--tile",
-        type=int,
-        help="run windows of this many packed pixels (multiple of 16, > 192) to save memory; "
-        "GIA's global pooling then sees one window at a time (default: whole frame)",
-    )
-    sub.add_argument(
-        "--max-input", type=float, default=1.0, help="clip of the amplified input (training's)"
-    )
-    sub.add_argument("--device", help="torch device (default: cuda if available, else cpu)")
+STAGES: tuple[Stage, ...] = (
+    Stage(
+        "synth",
+        "generate the sid-synth dataset for one camera",
+        (CAMERA, LISTS, _settings("synth")),
+        _synth,
+    ),
+    Stage(
+        "sid-download",
+        "download one camera's SID archive (resumable, sha256-verified)",
+        (
+            arg("--url", required=True, help="the archive's URL (http, https or file)"),
+            arg("--out", required=True, help="where the archive goes"),
+            arg("--checksums", required=True, help="sha256 file: recorded once, then verified"),
+        ),
+        _sid_download,
+    ),
+    Stage(
+        "sid-unpack",
+        "extract one camera's SID archive safely and write its split lists",
+        (
+            CAMERA,
+            LISTS,
+            arg(
+                "--archive",
+                nargs="?",
+                help="the camera's archive; none (or no value) when the data is already there",
+            ),
+        ),
+        _sid_unpack,
+    ),
+    Stage(
+        "pack",
+        "decode a dataset's raws once into the packed cache",
+        (
+            CAMERA,
+            LISTS,
+            MANIFEST,
+            arg(
+                "--exclude-scenes",
+                type=int,
+                nargs="*",
+                default=[],
+                help="scene ids left out of validation and test (SID: misaligned scenes)",
+            ),
+            arg(
+                "--test-exposures",
+                choices=("first", "all"),
+                default="first",
+                help="first: each scene's _00 shots (SID's test code) | all",
+            ),
+            arg("--workers", type=int, default=1, help="decoding processes"),
+        ),
+        _pack,
+    ),
+    Stage(
+        "train",
+        "train one variant on one camera",
+        (
+            CAMERA,
+            VARIANT,
+            MANIFEST,
+            arg("--model", required=True, help="final weights to write (model.pt)"),
+            arg("--curves", required=True, help="dvclive's metrics.json in the log folder"),
+            _settings("train"),
+            RUNTIME,
+            THREADS,
+        ),
+        _train,
+    ),
+    Stage(
+        "evaluate",
+        "evaluate one trained variant on the full test frames",
+        (
+            arg("--model", required=True, help="weights written by `gianet train`"),
+            MANIFEST,
+            arg("--weights", required=True, help="status.json written by `gianet fetch-weights`"),
+            arg("--csv", required=True, help="per-image metrics to write"),
+            arg("--summary", required=True, help="means to write (JSON)"),
+            arg("--samples-dir", required=True, help="folder for the figure's sample PNGs"),
+            arg("--dataset", required=True, choices=("sid-synth", "sid")),
+            arg("--metrics", nargs="+", choices=METRIC_NAMES, default=["psnr", "ssim"]),
+            arg("--samples", type=int, default=2, help="test frames saved as PNG"),
+            arg("--max-input", type=float, default=1.0, help="clip of the amplified input"),
+            RUNTIME,
+            THREADS,
+        ),
+        _evaluate,
+    ),
+    Stage(
+        "fetch-weights",
+        "fetch the LPIPS and PieAPP weights once into the project's torch cache",
+        (
+            arg("--status", required=True, help="status.json to write, in the torch cache"),
+            arg("--metrics", nargs="+", choices=METRIC_NAMES, required=True),
+            arg("--checksums", required=True, help="sha256 file: recorded once, then verified"),
+        ),
+        _fetch_weights,
+    ),
+    Stage(
+        "cost",
+        "parameters and FLOPs of every variant at full Sony and Fuji frames (Table 4)",
+        (arg("--out", required=True, help="JSON file to write"),),
+        _cost,
+    ),
+    Stage(
+        "report",
+        "LaTeX tables, figure grids and curves beside the paper's numbers",
+        (
+            arg("--dataset", required=True, choices=("sid-synth", "sid")),
+            arg("--cameras", nargs="+", required=True, choices=paths.CAMERAS),
+            arg("--variants", nargs="+", required=True),
+            arg("--figure-variants", nargs="+", required=True),
+            arg("--summaries", nargs="+", required=True, help="camera-major, as expand()"),
+            arg("--samples", nargs="+", required=True, help="samples folders, same order"),
+            arg("--curves", nargs="+", required=True, help="dvclive metrics.json, same order"),
+            arg("--costs", required=True, help="JSON written by `gianet cost`"),
+            arg("--tables", required=True, help="tables.tex to write (+ one file per table)"),
+            arg("--figures", nargs="+", required=True, help="figure grid PNG per camera"),
+            arg("--curve-figures", nargs="+", required=True, help="curves PNG per camera"),
+            arg("--headline", required=True, help="DVC metrics JSON to write"),
+        ),
+        _report,
+    ),
+    Stage("variants", "list the declared variants", (), _variants),
+    Stage(
+        "enhance",
+        "enhance one's own raw file with a trained checkpoint into a 16-bit PNG/TIFF",
+        (
+            arg("raw", help="raw file (ARW, RAF, DNG, KDC ... anything rawpy reads)"),
+            arg("--checkpoint", required=True, help="model trained for the file's CFA"),
+            arg("--out", required=True, help="output image, .png or .tif/.tiff (16-bit)"),
+            arg("--ratio", type=float, help="amplification, e.g. 100"),
+            arg(
+                "--target-exposure",
+                type=float,
+                metavar="SECONDS",
+                help="amplify to this exposure time; ratio = SECONDS / the file's exposure time",
+            ),
+            arg(
+                "--tile",
+                type=int,
+                help="run windows of this many packed pixels (multiple of 16, > 192) to save "
+                "memory; GIA's global pooling then sees one window at a time (default: whole "
+                "frame)",
+            ),
+            arg(
+                "--max-input",
+                type=float,
+                default=1.0,
+                help="clip of the amplified input (training's)",
+            ),
+            arg("--device", help="torch device (default: cuda if available, else cpu)"),
+        ),
+        _enhance,
+    ),
+)
 
 
 def parser() -> argparse.ArgumentParser:
     top = argparse.ArgumentParser(prog="gianet", description=__doc__.splitlines()[0])
     commands = top.add_subparsers(dest="stage", required=True)
-    for stage, help_text in STAGES.items():
-        sub = commands.add_parser(stage, help=help_text, description=help_text)
-        if stage not in STANDALONE:
-            sub.add_argument("--params", default="params.yaml", help="configuration file")
-            sub.add_argument("--override", help="JSON object merged over the configuration")
-        if stage in ("synth", "sid-download", "sid-unpack", "pack", "train", "evaluate"):
-            sub.add_argument("--camera", required=True, choices=["Sony", "Fuji"])
-        if stage in ("train", "evaluate"):
-            sub.add_argument("--variant", required=True)
-        if stage == "pack":
-            sub.add_argument("--workers", type=int, default=1, help="decoding processes")
-        if stage == "fetch-weights":
-            sub.add_argument("--status", required=True, help="JSON file naming what is cached")
-        if stage == "cost":
-            sub.add_argument("--out", required=True, help="JSON file to write")
-        if stage == "report":
-            sub.add_argument("--costs", required=True, help="JSON written by `gianet cost`")
-        if stage == "enhance":
-            _add_enhance_arguments(sub)
+    for stage in STAGES:
+        sub = commands.add_parser(stage.name, help=stage.help, description=stage.help)
+        for argument in stage.arguments:
+            argument.add_to(sub)
+        sub.set_defaults(handler=stage.handler)
     return top
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
-    handlers = {
-        "synth": _synth,
-        "sid-download": _sid_download,
-        "sid-unpack": _sid_unpack,
-        "pack": _pack,
-        "train": _train,
-        "evaluate": _evaluate,
-        "fetch-weights": _fetch_weights,
-        "cost": _cost,
-        "report": _report,
-        "variants": _variants,
-        "enhance": _enhance,
-    }
     try:
-        standalone = args.stage in STANDALONE
-        params = {} if standalone else load_params(args.params, parse_override(args.override))
-        handlers[args.stage](params, args)
+        args.handler(args)
     except GianetError as exc:
         print(f"gianet {args.stage}: error: {exc}", file=sys.stderr)
         return 2

@@ -17,6 +17,7 @@ import jsonschema
 import yaml
 
 from gianet.errors import GianetError
+from gianet.paths import archive_suffix
 from gianet.variants import VARIANTS
 
 
@@ -67,23 +68,39 @@ def validate(params: dict, source: str = "params.yaml") -> dict:
     errors = sorted(validator.iter_errors(params), key=lambda e: list(e.absolute_path))
     if errors:
         raise ConfigError("\n".join(_describe(e, source) for e in errors))
-    unknown = [
-        v for v in params["variants"] + params["report"]["figure_variants"] if v not in VARIANTS
-    ]
+    return _check_relations(params, source)
+
+
+def _check_relations(params: dict, source: str) -> dict:
+    """What the schema cannot say: variants that exist, consistent ranges. Checks only the
+    sections present (a job's settings hold a few)."""
+    named = params.get("variants", []) + params.get("report", {}).get("figure_variants", [])
+    unknown = [v for v in named if v not in VARIANTS]
     if unknown:
         raise ConfigError(
             f"{source}: variants: unknown variant(s) {', '.join(unknown)}; "
             f"declared in gianet/variants.py: {', '.join(VARIANTS)}"
         )
-    untrained = sorted(set(params["report"]["figure_variants"]) - set(params["variants"]))
-    if untrained:
-        raise ConfigError(
-            f"{source}: report.figure_variants: {', '.join(untrained)} not in variants; "
-            "the figure can only show variants that are trained"
-        )
-    low, high = params["train"]["multi_size_b"]
-    if low > high:
-        raise ConfigError(f"{source}: train.multi_size_b: [{low}, {high}] must be [low, high].")
+    if "report" in params and "variants" in params:
+        untrained = sorted(set(params["report"]["figure_variants"]) - set(params["variants"]))
+        if untrained:
+            raise ConfigError(
+                f"{source}: report.figure_variants: {', '.join(untrained)} not in variants; "
+                "the figure can only show variants that are trained"
+            )
+    for camera, archive in params.get("sid", {}).get("archives", {}).items():
+        if not archive["path"]:
+            try:
+                archive_suffix(archive["url"])
+            except ValueError as exc:
+                raise ConfigError(
+                    f"{source}: sid.archives.{camera}.url: {exc}; give the archive's URL "
+                    f"or set sid.archives.{camera}.path to an archive you have"
+                ) from None
+    if "train" in params:
+        low, high = params["train"]["multi_size_b"]
+        if low > high:
+            raise ConfigError(f"{source}: train.multi_size_b: [{low}, {high}] must be [low, high].")
     return params
 
 
@@ -103,7 +120,10 @@ def load_params(path: str | Path = "params.yaml", override: dict | None = None) 
 
     Args:
         path: a YAML file in the format of the repository's ``params.yaml``.
-        override: values merged on top (Snakemake passes the sections a job depends on).
+        override: values merged on top (as a ``--configfile`` is merged by Snakemake).
+
+    Tests, benchmarks and notebooks read the repository's configuration this way; stage
+    jobs never do: their rule hands them their settings.
 
     Raises:
         ConfigError: the file is missing, not YAML, or fails validation.
@@ -124,14 +144,33 @@ def load_params(path: str | Path = "params.yaml", override: dict | None = None) 
     return validate(params, source)
 
 
-def parse_override(text: str | None) -> dict:
-    """Parse a JSON object given on the command line (``--override '{"train": {...}}'``)."""
-    if not text:
-        return {}
+def validate_sections(settings: dict, source: str) -> dict:
+    """Check some top-level sections of a configuration (a job's settings) against the schema.
+
+    Every section present must be whole and valid, as in params.yaml; sections absent are not
+    required. A stage job receives exactly the sections its rule hands it this way.
+
+    Raises:
+        ConfigError: naming ``source``, the key and the fix.
+    """
+    partial = schema() | {"required": []}
+    validator = jsonschema.Draft202012Validator(partial)
+    errors = sorted(validator.iter_errors(settings), key=lambda e: list(e.absolute_path))
+    if errors:
+        raise ConfigError("\n".join(_describe(e, source) for e in errors))
+    return _check_relations(settings, source)
+
+
+def parse_section(text: str, section: str) -> dict:
+    """One whole params.yaml section given as JSON (``--settings``, as a rule passes it).
+
+    Raises:
+        ConfigError: not a JSON object, or not a valid ``section``.
+    """
     try:
         value: Any = json.loads(text)
     except json.JSONDecodeError as exc:
-        raise ConfigError(f"--override: not valid JSON ({exc}): {text[:200]}") from None
+        raise ConfigError(f"--settings: not valid JSON ({exc}): {text[:200]}") from None
     if not isinstance(value, dict):
-        raise ConfigError('--override: expected a JSON object such as \'{"train": {"lr": 1e-4}}\'')
-    return value
+        raise ConfigError(f"--settings: expected a JSON object, the {section} section")
+    return validate_sections({section: value}, f"--settings ({section} section)")[section]

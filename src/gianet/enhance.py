@@ -29,12 +29,11 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from gianet.checkpoint import CheckpointError
+from gianet.checkpoint import CheckpointError, load_model
 from gianet.data.dataset import GT_MAX, amplify
 from gianet.data.exposure import read_exposure
 from gianet.data.raw import pack, read_mosaic
 from gianet.errors import GianetError
-from gianet.evaluate import load_model
 from gianet.image16 import RGB16_SUFFIXES, write_rgb16
 from gianet.tiling import TILE_ALIGN, TILE_MARGIN, run_tiled, tiling_caveat
 

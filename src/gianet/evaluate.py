@@ -24,11 +24,13 @@ import pandas as pd
 import torch
 from tqdm import tqdm
 
-from gianet.checkpoint import CheckpointError, load_checkpoint
+from gianet.checkpoint import load_model
 from gianet.data.dataset import FullFrames, PackedPairs, preview_input
 from gianet.metrics import psnr, ssim
-from gianet.models import build_model
-from gianet.perceptual import LPIPSMetric, MissingWeights, PieAPPMetric
+from gianet.paths import sample_names
+from gianet.perceptual import LPIPSMetric, PieAPPMetric
+from gianet.runtime import DEFAULT_RUNTIME, Runtime
+from gianet.weights import MissingWeights
 
 METRICS = ("psnr", "ssim", "lpips", "pieapp")
 Metric = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
@@ -58,29 +60,6 @@ def build_metrics(
     return metrics, unavailable
 
 
-def load_model(path: str | Path, cfa: str | None = None) -> tuple[torch.nn.Module, dict]:
-    """Build the network a checkpoint describes and load its weights (eval mode, CPU).
-
-    Args:
-        path: checkpoint written by training.
-        cfa: if given, the CFA the data has; a checkpoint trained for another is refused.
-    """
-    checkpoint = load_checkpoint(path)
-    if cfa is not None and checkpoint["cfa"] != cfa:
-        raise CheckpointError(
-            f"{path}: trained for {checkpoint['cfa']} data but the input is {cfa}; use a "
-            f"checkpoint trained on a {cfa} camera"
-        )
-    model = build_model(
-        checkpoint["arch"],
-        in_channels=checkpoint["in_channels"],
-        upscale=checkpoint["upscale"],
-        **checkpoint["arch_args"],
-    )
-    model.load_state_dict(checkpoint["state_dict"])
-    return model.eval(), checkpoint
-
-
 def to_png8(image: torch.Tensor) -> np.ndarray:
     """(3, H, W) float in [0, 1] -> (H, W, 3) uint8."""
     return (image.clamp(0, 1).permute(1, 2, 0).numpy() * 255.0 + 0.5).astype(np.uint8)
@@ -90,40 +69,41 @@ def to_png8(image: torch.Tensor) -> np.ndarray:
 def evaluate_variant(
     model_path: str | Path,
     cache_dir: str | Path,
-    out_dir: str | Path,
     *,
+    csv_path: str | Path,
+    summary_path: str | Path,
+    samples_dir: str | Path,
     dataset: str,
     metrics: Sequence[str] = ("psnr", "ssim"),
     torch_home: str | Path = ".torch",
     samples: int = 2,
     max_input: float = 1.0,
-    threads: int = 1,
-    progress: bool = True,
+    runtime: Runtime = DEFAULT_RUNTIME,
 ) -> dict:
     """Evaluate a checkpoint on the cache's test split.
 
-    Writes ``out_dir/metrics.csv``, ``out_dir/summary.json`` and ``out_dir/samples/*.png``.
+    Writes one row per test image to ``csv_path``, the means to ``summary_path``, and the
+    first ``samples`` images' PNGs (:func:`gianet.paths.sample_names`) into ``samples_dir``.
 
     Returns:
         The summary: ``{"dataset", "camera", "variant", "n_images", "psnr", "ssim", "lpips",
         "pieapp", "seconds_per_image", "unavailable"}`` with ``None`` for metrics not
         computed and, in ``unavailable``, why a requested one could not be.
     """
-    torch.set_num_threads(threads)
-    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    torch.set_num_threads(runtime.threads)
+    device = runtime.torch_device()
     pairs = PackedPairs(cache_dir, "test", max_input)
     model, checkpoint = load_model(model_path, cfa=pairs.cfa)
     model.to(device)
     measures, unavailable = build_metrics(metrics, Path(torch_home), device)
     for name, reason in unavailable.items():
         print(f"{name.upper()} unavailable: {reason}", file=sys.stderr)
-    out_dir = Path(out_dir)
-    sample_dir = out_dir / "samples"
+    sample_dir = Path(samples_dir)
     sample_dir.mkdir(parents=True, exist_ok=True)
     frames = FullFrames(pairs)
     rows = []
     for inputs, target, index in tqdm(
-        frames, desc=f"evaluating {model_path}", disable=not progress
+        frames, desc=f"evaluating {model_path}", disable=not runtime.progress
     ):
         pair = frames.selection[index]
         if device.type == "cuda":
@@ -145,12 +125,13 @@ def evaluate_variant(
         row |= {name: measure(output, truth).item() for name, measure in measures.items()}
         rows.append(row | {"seconds": seconds})
         if index < samples:
-            stem = Path(pair.short).name.rsplit(".", 1)[0]
-            iio.imwrite(sample_dir / f"{stem}_output.png", to_png8(output[0].cpu()))
-            iio.imwrite(sample_dir / f"{stem}_gt.png", to_png8(target))
-            iio.imwrite(sample_dir / f"{stem}_input.png", to_png8(preview_input(inputs, pairs.cfa)))
+            names = sample_names(Path(pair.short).name.rsplit(".", 1)[0])
+            iio.imwrite(sample_dir / names["output"], to_png8(output[0].cpu()))
+            iio.imwrite(sample_dir / names["gt"], to_png8(target))
+            iio.imwrite(sample_dir / names["input"], to_png8(preview_input(inputs, pairs.cfa)))
     table = pd.DataFrame(rows)
-    table.to_csv(out_dir / "metrics.csv", index=False, float_format="%.8g")
+    Path(csv_path).parent.mkdir(parents=True, exist_ok=True)
+    table.to_csv(csv_path, index=False, float_format="%.8g")
     summary = {
         "dataset": dataset,
         "camera": checkpoint["camera"],
@@ -160,5 +141,5 @@ def evaluate_variant(
         "seconds_per_image": float(table["seconds"].mean()),
         "unavailable": unavailable,
     }
-    (out_dir / "summary.json").write_text(json.dumps(summary, indent=2))
+    Path(summary_path).write_text(json.dumps(summary, indent=2))
     return summary

@@ -1,13 +1,22 @@
-"""Where every stage reads and writes, derived from params.yaml in one place.
+"""Where every stage reads and writes: the one home of gianet's file names.
 
-Snakemake's rules and the command line both call these functions, so a path is never spelled
-twice. Everything a run produces is keyed by dataset, camera and variant::
+The Snakefile builds its rules' ``input:`` and ``output:`` from the functions below, and the
+stage commands receive those paths as arguments; the few names a stage derives itself (the
+files inside a folder it was handed) are the constants here, so no name is spelled twice.
+Everything a run produces is keyed by dataset, camera and variant::
 
-    data/sid-synth/Sony_train_list.txt          the dataset (SID layout)
-    cache/sid-synth/Sony/manifest.json          packed arrays
-    models/sid-synth/Sony/gia_net/model.pt      trained weights
-    results/sid-synth/Sony/gia_net/metrics.csv  per-image metrics (+ summary.json, samples/)
-    report/sid-synth/                           LaTeX tables and figures
+    data/sid-synth/Sony_train_list.txt                   the dataset (SID layout)
+    cache/sid-synth/Sony/manifest.json                   packed arrays (+ inputs/, gt/)
+    models/sid-synth/Sony/gia_net/model.pt               trained weights (+ train_state.pt)
+    results/sid-synth/Sony/gia_net/metrics.csv           one row per test image
+    results/sid-synth/Sony/gia_net/summary.json          means of the variant
+    results/sid-synth/Sony/gia_net/samples/              PNGs for the figure grid
+    results/sid-synth/Sony/gia_net/train/metrics.json    dvclive curves (+ plots/metrics/)
+    report/sid-synth/tables.tex                          tables, figures, curves, costs
+    metrics.json                                         headline numbers (DVC metrics)
+
+Functions take the validated configuration and return paths that may hold Snakemake
+wildcards (``camera="{camera}"``).
 """
 
 from __future__ import annotations
@@ -15,6 +24,42 @@ from __future__ import annotations
 from pathlib import Path
 
 SPLITS = ("train", "val", "test")
+CAMERAS = ("Sony", "Fuji")
+
+#: Files inside the folders above, named here once.
+MANIFEST = "manifest.json"
+MODEL = "model.pt"
+TRAIN_STATE = "train_state.pt"
+METRICS_CSV = "metrics.csv"
+SUMMARY = "summary.json"
+SAMPLES = "samples"
+TRAIN_LOG = "train"
+DVCLIVE_METRICS = "metrics.json"
+TABLES = "tables.tex"
+COSTS = "cost.json"
+WEIGHTS_STATUS = "status.json"
+#: The run's headline numbers at the top of the working directory, declared as DVC metrics.
+HEADLINE_METRICS = "metrics.json"
+
+
+def list_name(camera: str, split: str) -> str:
+    """SID's name of a split list, ``Sony_train_list.txt``."""
+    return f"{camera}_{split}_list.txt"
+
+
+def figure_name(camera: str) -> str:
+    """The figure grid of a camera: input, chosen variants, ground truth."""
+    return f"figure_{camera}.png"
+
+
+def curves_name(camera: str) -> str:
+    """The training curves of every variant of a camera."""
+    return f"curves_{camera}.png"
+
+
+def sample_names(stem: str) -> dict[str, str]:
+    """The three PNGs evaluation saves for a test image ``stem`` (its short file's stem)."""
+    return {kind: f"{stem}_{kind}.png" for kind in ("input", "output", "gt")}
 
 
 def dataset_root(params: dict) -> Path:
@@ -24,9 +69,44 @@ def dataset_root(params: dict) -> Path:
     return Path(params["paths"]["data"]) / params["dataset"]
 
 
+#: Archive formats the SID download may have, recognised by the end of the URL.
+ARCHIVE_SUFFIXES = (".zip", ".tar.gz", ".tgz", ".tar")
+
+
+def archive_suffix(url: str) -> str:
+    """``.zip``, ``.tar.gz``, ``.tgz`` or ``.tar``, from the end of an archive's URL.
+
+    Raises:
+        ValueError: the URL names none of them.
+    """
+    for suffix in ARCHIVE_SUFFIXES:
+        if url.lower().endswith(suffix):
+            return suffix
+    raise ValueError(f"{url}: the URL names no {', '.join(ARCHIVE_SUFFIXES)} archive")
+
+
+def archive_path(params: dict, camera: str) -> Path:
+    """The camera's SID archive: the user's own (``sid.archives.<camera>.path``) or where the
+    download puts it, ``data/sid/archives/<camera>.zip`` (suffix from the URL)."""
+    source = params["sid"]["archives"][camera]
+    if source["path"]:
+        return Path(source["path"])
+    return download_path(params, camera, archive_suffix(source["url"]))
+
+
+def download_path(params: dict, camera: str, suffix: str) -> Path:
+    """Where ``sid-download`` writes a camera's archive (``suffix`` may be a wildcard)."""
+    return Path(params["paths"]["data"]) / "sid" / "archives" / f"{camera}{suffix}"
+
+
 def list_file(params: dict, camera: str, split: str) -> Path:
     """SID's split list, e.g. ``data/sid-synth/Sony_train_list.txt``."""
-    return dataset_root(params) / f"{camera}_{split}_list.txt"
+    return dataset_root(params) / list_name(camera, split)
+
+
+def list_files(params: dict, camera: str) -> list[Path]:
+    """The camera's three split lists, in :data:`SPLITS` order."""
+    return [list_file(params, camera, split) for split in SPLITS]
 
 
 def cache_dir(params: dict, camera: str) -> Path:
@@ -34,7 +114,7 @@ def cache_dir(params: dict, camera: str) -> Path:
 
 
 def manifest(params: dict, camera: str) -> Path:
-    return cache_dir(params, camera) / "manifest.json"
+    return cache_dir(params, camera) / MANIFEST
 
 
 def model_dir(params: dict, camera: str, variant: str) -> Path:
@@ -42,26 +122,56 @@ def model_dir(params: dict, camera: str, variant: str) -> Path:
 
 
 def model_file(params: dict, camera: str, variant: str) -> Path:
-    return model_dir(params, camera, variant) / "model.pt"
+    return model_dir(params, camera, variant) / MODEL
 
 
-def camera_results_dir(params: dict, camera: str) -> Path:
-    """Results of every variant on one camera: ``results/{dataset}/{camera}``."""
-    return Path(params["paths"]["results"]) / params["dataset"] / camera
+def state_file(model_path: str | Path) -> Path:
+    """The resumable training state kept beside the final weights."""
+    return Path(model_path).with_name(TRAIN_STATE)
 
 
 def results_dir(params: dict, camera: str, variant: str) -> Path:
-    return camera_results_dir(params, camera) / variant
+    return Path(params["paths"]["results"]) / params["dataset"] / camera / variant
+
+
+def metrics_csv(params: dict, camera: str, variant: str) -> Path:
+    return results_dir(params, camera, variant) / METRICS_CSV
+
+
+def summary_file(params: dict, camera: str, variant: str) -> Path:
+    return results_dir(params, camera, variant) / SUMMARY
+
+
+def samples_dir(params: dict, camera: str, variant: str) -> Path:
+    return results_dir(params, camera, variant) / SAMPLES
 
 
 def train_log_dir(params: dict, camera: str, variant: str) -> Path:
     """dvclive folder of a training run."""
-    return results_dir(params, camera, variant) / "train"
+    return results_dir(params, camera, variant) / TRAIN_LOG
 
 
-def summary_file(params: dict, camera: str, variant: str) -> Path:
-    return results_dir(params, camera, variant) / "summary.json"
+def train_curves(params: dict, camera: str, variant: str) -> Path:
+    """The file dvclive rewrites after every epoch: the training job's tracked output."""
+    return train_log_dir(params, camera, variant) / DVCLIVE_METRICS
+
+
+def log_dir_of_curves(curves: str | Path) -> Path:
+    """The dvclive folder whose :data:`DVCLIVE_METRICS` file is ``curves``."""
+    curves = Path(curves)
+    if curves.name != DVCLIVE_METRICS:
+        raise ValueError(f"{curves}: expected dvclive's {DVCLIVE_METRICS} inside a log folder")
+    return curves.parent
 
 
 def report_dir(params: dict) -> Path:
     return Path(params["paths"]["report"]) / params["dataset"]
+
+
+def weights_dir(params: dict) -> Path:
+    """TORCH_HOME of the LPIPS and PieAPP weights (``hub/checkpoints/`` inside)."""
+    return Path(params["paths"]["weights"])
+
+
+def weights_status(params: dict) -> Path:
+    return weights_dir(params) / WEIGHTS_STATUS

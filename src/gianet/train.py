@@ -6,7 +6,7 @@ scene per epoch, flips and transpose, fixed or multi-size crops as the variant d
 the variant's loss. Curves (loss, lr, validation PSNR) go to dvclive.
 
 Long jobs survive clusters: a training state (weights, optimizer, epochs done) is written
-every ``checkpoint_every`` epochs and when SIGTERM or SIGUSR1 arrives (what SLURM sends
+every ``runtime.checkpoint_every`` epochs and when SIGTERM or SIGUSR1 arrives (what SLURM sends
 before a time limit); a restarted job resumes from it. Every random draw is keyed by
 (seed, epoch), so a resumed run ends with the same weights as an uninterrupted one. A loss
 that turns NaN or infinite stops the run with a clear error and keeps the last good state.
@@ -33,13 +33,12 @@ from gianet.errors import GianetError
 from gianet.losses import build_loss
 from gianet.metrics import psnr
 from gianet.models import build_model
+from gianet.paths import state_file
+from gianet.runtime import DEFAULT_RUNTIME, Runtime
 from gianet.variants import Variant
 
 #: Signals that ask a job to save its state and stop (SLURM sends them before time limits).
 STOP_SIGNALS = (signal.SIGTERM, signal.SIGUSR1)
-#: Training settings that change how a run executes, not what it computes: a saved state
-#: stays resumable when they change.
-RUNTIME_ONLY = frozenset({"threads", "loader_workers", "val_every", "checkpoint_every", "device"})
 
 
 class TrainingDiverged(GianetError, RuntimeError):
@@ -63,20 +62,19 @@ class TrainResult:
 
 @dataclass(frozen=True)
 class Device:
-    """Where and how the network runs: CUDA with bf16 autocast and channels_last when
-    available and enabled in ``train``, plain float32 on the CPU otherwise."""
+    """Where and how the network runs: CUDA with bf16 autocast (``train.bf16``) and
+    channels_last (``runtime.channels_last``) when available and enabled, plain float32 on
+    the CPU otherwise."""
 
     device: torch.device
     bf16: bool
     channels_last: bool
 
     @classmethod
-    def choose(cls, train: dict) -> Device:
-        cuda = torch.cuda.is_available() and train["device"] in ("auto", "cuda")
-        if train["device"] == "cuda" and not torch.cuda.is_available():
-            raise RuntimeError("train.device is 'cuda' but no CUDA device is visible")
-        device = torch.device("cuda" if cuda else "cpu")
-        return cls(device, cuda and train["bf16"], cuda and train["channels_last"])
+    def choose(cls, runtime: Runtime, bf16: bool) -> Device:
+        device = runtime.torch_device()
+        cuda = device.type == "cuda"
+        return cls(device, cuda and bf16, cuda and runtime.channels_last)
 
     def autocast(self) -> contextlib.AbstractContextManager:
         if not self.bf16:
@@ -131,11 +129,6 @@ def stop_requests() -> Iterator[list[int]]:
             signal.signal(sig, handler)
 
 
-def state_path(model_path: str | Path) -> Path:
-    """The resumable training state kept beside the final weights."""
-    return Path(model_path).with_name("train_state.pt")
-
-
 def train_variant(
     variant: Variant,
     cache_dir: str | Path,
@@ -144,7 +137,7 @@ def train_variant(
     train: dict,
     *,
     camera: str,
-    progress: bool = True,
+    runtime: Runtime = DEFAULT_RUNTIME,
 ) -> TrainResult:
     """Train ``variant`` on ``cache_dir``'s train split and save the weights to ``model_path``.
 
@@ -155,8 +148,9 @@ def train_variant(
         cache_dir: ``CACHE/{dataset}/{camera}`` with a manifest.
         model_path: where the final checkpoint goes (loadable with ``weights_only=True``).
         log_dir: dvclive folder for the training curves.
-        train: the ``train`` section of params.yaml.
+        train: the ``train`` section of params.yaml (what the weights depend on).
         camera: camera name, recorded in the checkpoint.
+        runtime: threads, device, loader processes, checkpoint and validation cadence.
 
     Raises:
         TrainingDiverged: the loss became NaN or infinite (the last saved state is kept).
@@ -165,8 +159,8 @@ def train_variant(
     from dvclive import Live
 
     torch.manual_seed(train["seed"])
-    torch.set_num_threads(train["threads"])
-    device = Device.choose(train)
+    torch.set_num_threads(runtime.threads)
+    device = Device.choose(runtime, train["bf16"])
     train_pairs = PackedPairs(cache_dir, "train", train["max_input"])
     val_pairs = PackedPairs(cache_dir, "val", train["max_input"])
     low, high = train["multi_size_b"]
@@ -178,7 +172,7 @@ def train_variant(
         batch_size=train["batch_size"],
         shuffle=True,
         generator=order,
-        num_workers=train["loader_workers"],
+        num_workers=runtime.loader_workers,
         pin_memory=device.device.type == "cuda",
     )
     model = build_for_cache(variant, train_pairs).to(device.device)
@@ -197,11 +191,10 @@ def train_variant(
     }
     model_path = Path(model_path)
     model_path.parent.mkdir(parents=True, exist_ok=True)
-    resume = state_path(model_path)
+    resume = state_file(model_path)
     start_epoch, partial = 0, {"steps": 0, "loss_sum": 0.0}
     # A state saved under other settings is not resumed: its weights answer another question.
-    affecting = {k: v for k, v in train.items() if k not in RUNTIME_ONLY}
-    meta["settings"] = json.dumps({"train": affecting, "variant": asdict(variant)}, sort_keys=True)
+    meta["settings"] = json.dumps({"train": train, "variant": asdict(variant)}, sort_keys=True)
     if resume.exists():
         state = load_checkpoint(resume)
         if state.get("settings") == meta["settings"]:
@@ -225,7 +218,7 @@ def train_variant(
         Live(str(log_dir), save_dvc_exp=False, dvcyaml=None, resume=start_epoch > 0) as live,
     ):
         epochs = range(start_epoch, train["epochs"])
-        bar = tqdm(epochs, desc=f"{camera} {variant.name}", disable=not progress)
+        bar = tqdm(epochs, desc=f"{camera} {variant.name}", disable=not runtime.progress)
         for epoch in bar:
             lr = learning_rate(epoch, train)
             for group in optimizer.param_groups:
@@ -267,11 +260,11 @@ def train_variant(
             live.log_metric("train/loss", epoch_loss)
             live.log_metric("train/lr", lr)
             last = epoch + 1 == train["epochs"]
-            if train["val_every"] and ((epoch + 1) % train["val_every"] == 0 or last):
+            if runtime.val_every and ((epoch + 1) % runtime.val_every == 0 or last):
                 val_psnr = validate(model, val_pairs, device)
                 live.log_metric("val/psnr", val_psnr)
             live.next_step()
-            if train["checkpoint_every"] and (epoch + 1) % train["checkpoint_every"] == 0:
+            if runtime.checkpoint_every and (epoch + 1) % runtime.checkpoint_every == 0:
                 save_state(epoch + 1)
             bar.set_postfix(loss=f"{epoch_loss:.4f}", val_psnr=val_psnr)
     save_checkpoint(model_path, model, meta | {"epochs": train["epochs"]})

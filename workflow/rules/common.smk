@@ -1,11 +1,14 @@
-"""Shared helpers: the validated configuration and every path pattern, from gianet.paths."""
+"""Shared helpers: the validated configuration and every path, from gianet.paths.
+
+Rules hand each job its files (``{input}``, ``{output}``) and exactly the settings its
+results depend on (``params``), so a job reruns when, and only when, those change. The
+``runtime`` section (threads, device, loader processes, checkpoint cadence) reaches jobs as a
+resource, which Snakemake never treats as a reason to rerun.
+"""
 
 import json
 
-from pathlib import Path
-
 from gianet import paths
-from gianet.data.sid import archive_path
 from gianet.config import validate
 
 validate(config, source="params.yaml (with any --configfile/--config overrides)")
@@ -14,42 +17,54 @@ DATASET = config["dataset"]
 CAMERAS = config["cameras"]
 VARIANTS = config["variants"]
 
-LISTS = [str(paths.list_file(config, "{camera}", split)) for split in paths.SPLITS]
+LISTS = [str(path) for path in paths.list_files(config, "{camera}")]
 MANIFEST = str(paths.manifest(config, "{camera}"))
 MODEL = str(paths.model_file(config, "{camera}", "{variant}"))
-TRAIN_METRICS = str(paths.train_log_dir(config, "{camera}", "{variant}") / "metrics.json")
-RESULTS = paths.results_dir(config, "{camera}", "{variant}")
+CURVES = str(paths.train_curves(config, "{camera}", "{variant}"))
+METRICS_CSV = str(paths.metrics_csv(config, "{camera}", "{variant}"))
+SUMMARY = str(paths.summary_file(config, "{camera}", "{variant}"))
+SAMPLES = str(paths.samples_dir(config, "{camera}", "{variant}"))
 REPORT = paths.report_dir(config)
-# Where the sid_download rule puts an archive (a user's own archive needs no rule).
-SID_DOWNLOAD = str(Path(config["paths"]["data"]) / "sid" / "archives" / "{camera}{suffix}")
+COSTS = str(REPORT / paths.COSTS)
+TABLES = str(REPORT / paths.TABLES)
+FIGURES = [str(REPORT / paths.figure_name(camera)) for camera in CAMERAS]
+CURVE_FIGURES = [str(REPORT / paths.curves_name(camera)) for camera in CAMERAS]
+HEADLINE = paths.HEADLINE_METRICS
+WEIGHTS_STATUS = str(paths.weights_status(config))
+SID_DOWNLOAD = str(paths.download_path(config, "{camera}", "{suffix}"))
 LOGS = f"logs/{DATASET}"
-WEIGHTS_STATUS = str(Path(config["paths"]["weights"]) / "status.json")
+BENCHMARKS = f"{LOGS}/benchmarks"
 
-METRICS = "metrics.json"  # the run's headline numbers, declared as DVC metrics
-REPORT_OUTPUTS = [
-    str(REPORT / "tables.tex"),
-    METRICS,
-    *(str(REPORT / f"{kind}_{camera}.png") for kind in ("figure", "curves") for camera in CAMERAS),
-]
+REPORT_OUTPUTS = [TABLES, HEADLINE, *FIGURES, *CURVE_FIGURES]
+# How jobs run, never what they compute (see params.yaml); threads travel as `threads:`.
+RUNTIME = json.dumps(config["runtime"], sort_keys=True)
+
 
 wildcard_constraints:
-    camera="Sony|Fuji",
-    suffix=r"\.zip|\.tar\.gz|\.tgz|\.tar",
+    camera="|".join(paths.CAMERAS),
+    suffix="|".join(suffix.replace(".", r"\.") for suffix in paths.ARCHIVE_SUFFIXES),
     variant="[a-z0-9_]+",
+
+
+def settings(section):
+    """One whole configuration section as JSON, for a job's ``--settings``."""
+    return json.dumps(config[section], sort_keys=True)
+
+
+def per_run(pattern):
+    """``pattern`` for every (camera, variant), camera-major: the report's order."""
+    return expand(pattern, camera=CAMERAS, variant=VARIANTS)
 
 
 def sid_archive(wildcards):
     """The camera's SID archive (none when sid.root names an unpacked folder)."""
     if config["sid"]["root"]:
         return []
-    return str(archive_path(config, wildcards.camera))
+    return str(paths.archive_path(config, wildcards.camera))
 
 
-def sections(*names):
-    """JSON of the configuration sections a job depends on, passed as ``gianet --override``."""
-    picked = {}
-    for name in names:
-        head, _, tail = name.partition(".")
-        value = config[head] if not tail else {tail: config[head][tail]}
-        picked[head] = {**picked.get(head, {}), **value} if tail else value
-    return json.dumps(picked, sort_keys=True)
+def excluded_scenes(wildcards):
+    """Scenes left out of validation and test: SID's misaligned ones, on SID only."""
+    if DATASET != "sid":
+        return ""
+    return " ".join(str(scene) for scene in config["sid"]["exclude_scenes"])

@@ -7,16 +7,21 @@ if DATASET == "sid-synth":
         output:
             LISTS,
         params:
-            override=sections("dataset", "paths", "synth"),
+            settings=settings("synth"),
+        resources:
+            runtime=60,
+            mem_mb=4000,
         log:
             f"{LOGS}/synth_{{camera}}.log",
         conda:
             "../envs/gianet.yaml"
         shell:
-            "gianet synth --camera {wildcards.camera} --override {params.override:q} 2>&1 | tee {log}"
+            "gianet synth --camera {wildcards.camera} --lists {output:q} "
+            "--settings {params.settings:q} 2>&1 | tee {log:q}"
 
 else:
 
+    # Downloads run where the network is (a cluster's login node).
     localrules:
         sid_download,
 
@@ -24,29 +29,31 @@ else:
         output:
             SID_DOWNLOAD,
         params:
-            override=sections("dataset", "paths", "sid.archives", "sid.checksums"),
+            url=lambda wildcards: config["sid"]["archives"][wildcards.camera]["url"],
+            checksums=config["sid"]["checksums"],
         log:
             f"{LOGS}/sid_download_{{camera}}{{suffix}}.log",
         conda:
             "../envs/gianet.yaml"
         shell:
-            "gianet sid-download --camera {wildcards.camera} --override {params.override:q} "
-            "2>&1 | tee {log}"
+            "gianet sid-download --url {params.url:q} --out {output:q} "
+            "--checksums {params.checksums:q} 2>&1 | tee {log:q}"
 
     rule sid_unpack:
         input:
             sid_archive,
         output:
             LISTS,
-        params:
-            override=sections("dataset", "paths", "sid.root", "sid.archives"),
+        resources:
+            runtime=480,
+            mem_mb=4000,
         log:
             f"{LOGS}/sid_unpack_{{camera}}.log",
         conda:
             "../envs/gianet.yaml"
         shell:
-            "gianet sid-unpack --camera {wildcards.camera} --override {params.override:q} "
-            "2>&1 | tee {log}"
+            "gianet sid-unpack --camera {wildcards.camera} --lists {output:q} "
+            "--archive {input:q} 2>&1 | tee {log:q}"
 
 
 rule pack:
@@ -55,14 +62,20 @@ rule pack:
     output:
         MANIFEST,
     params:
-        override=sections(
-            "dataset", "paths", "sid.root", "sid.exclude_scenes", "evaluate.test_exposures"
-        ),
-    threads: workflow.cores
+        exclude_scenes=excluded_scenes,
+        test_exposures=config["evaluate"]["test_exposures"],
+    # One decoding process per thread; capped at --cores locally, `set-threads` on a cluster.
+    threads: 16
+    resources:
+        runtime=480,
+        mem_mb=16000,
     log:
         f"{LOGS}/pack_{{camera}}.log",
+    benchmark:
+        f"{BENCHMARKS}/pack_{{camera}}.tsv"
     conda:
         "../envs/gianet.yaml"
     shell:
-        "gianet pack --camera {wildcards.camera} --workers {threads} "
-        "--override {params.override:q} 2>&1 | tee {log}"
+        "gianet pack --camera {wildcards.camera} --lists {input:q} --manifest {output:q} "
+        "--exclude-scenes {params.exclude_scenes} --test-exposures {params.test_exposures} "
+        "--workers {threads} 2>&1 | tee {log:q}"

@@ -1,31 +1,41 @@
-"""Report: Table 4 costs, LaTeX tables beside the paper's numbers, figure grids."""
+"""Report: Table 4 costs, LaTeX tables beside the paper's numbers, figure grids, curves."""
 
 
 rule cost:
     output:
-        str(REPORT / "cost.json"),
-    params:
-        override=sections("dataset", "paths"),
+        COSTS,
     log:
         f"{LOGS}/cost.log",
     conda:
         "../envs/gianet.yaml"
     shell:
-        "gianet cost --out {output} --override {params.override:q} 2>&1 | tee {log}"
+        "gianet cost --out {output:q} 2>&1 | tee {log:q}"
 
 
 rule report:
     input:
-        costs=str(REPORT / "cost.json"),
-        summaries=expand(str(RESULTS / "summary.json"), camera=CAMERAS, variant=VARIANTS),
-        curves=expand(TRAIN_METRICS, camera=CAMERAS, variant=VARIANTS),
+        costs=COSTS,
+        summaries=per_run(SUMMARY),
+        samples=per_run(SAMPLES),
+        curves=per_run(CURVES),
     output:
-        REPORT_OUTPUTS,
+        tables=TABLES,
+        figures=FIGURES,
+        curve_figures=CURVE_FIGURES,
+        headline=HEADLINE,
     params:
-        override=sections("dataset", "paths", "cameras", "variants", "report"),
+        dataset=DATASET,
+        cameras=" ".join(CAMERAS),
+        variants=" ".join(VARIANTS),
+        figure_variants=" ".join(config["report"]["figure_variants"]),
     log:
         f"{LOGS}/report.log",
     conda:
         "../envs/gianet.yaml"
     shell:
-        "gianet report --costs {input.costs} --override {params.override:q} 2>&1 | tee {log}"
+        "gianet report --dataset {params.dataset} --cameras {params.cameras} "
+        "--variants {params.variants} --figure-variants {params.figure_variants} "
+        "--summaries {input.summaries:q} --samples {input.samples:q} "
+        "--curves {input.curves:q} --costs {input.costs:q} --tables {output.tables:q} "
+        "--figures {output.figures:q} --curve-figures {output.curve_figures:q} "
+        "--headline {output.headline:q} 2>&1 | tee {log:q}"

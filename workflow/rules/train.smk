@@ -8,20 +8,29 @@ place (fetched or copied by hand), `snakemake --forcerun fetch_weights` reevalua
 
 rule train:
     input:
-        MANIFEST,
+        manifest=MANIFEST,
     output:
         model=MODEL,
-        curves=TRAIN_METRICS,
+        curves=CURVES,
     params:
-        override=sections("dataset", "paths", "train"),
-    threads: config["train"]["threads"]
+        settings=settings("train"),
+    threads: config["runtime"]["threads"]
+    resources:
+        runtime=2880,
+        mem_mb=16000,
+        gpu=1,
+        gianet_runtime=RUNTIME,
     log:
         f"{LOGS}/train_{{camera}}_{{variant}}.log",
+    benchmark:
+        f"{BENCHMARKS}/train_{{camera}}_{{variant}}.tsv"
     conda:
         "../envs/gianet.yaml"
     shell:
         "gianet train --camera {wildcards.camera} --variant {wildcards.variant} "
-        "--override {params.override:q} 2>&1 | tee {log}"
+        "--manifest {input.manifest:q} --model {output.model:q} --curves {output.curves:q} "
+        "--settings {params.settings:q} --runtime {resources.gianet_runtime:q} "
+        "--threads {threads} 2>&1 | tee {log:q}"
 
 
 rule evaluate:
@@ -30,28 +39,49 @@ rule evaluate:
         manifest=MANIFEST,
         weights=WEIGHTS_STATUS,
     output:
-        csv=str(RESULTS / "metrics.csv"),
-        summary=str(RESULTS / "summary.json"),
+        csv=METRICS_CSV,
+        summary=SUMMARY,
+        samples=directory(SAMPLES),
     params:
-        override=sections("dataset", "paths", "train", "evaluate"),
-    threads: config["train"]["threads"]
+        dataset=DATASET,
+        metrics=" ".join(config["evaluate"]["metrics"]),
+        samples=config["evaluate"]["samples"],
+        max_input=config["train"]["max_input"],
+    threads: config["runtime"]["threads"]
+    resources:
+        runtime=240,
+        mem_mb=16000,
+        gpu=1,
+        gianet_runtime=RUNTIME,
     log:
         f"{LOGS}/evaluate_{{camera}}_{{variant}}.log",
+    benchmark:
+        f"{BENCHMARKS}/evaluate_{{camera}}_{{variant}}.tsv"
     conda:
         "../envs/gianet.yaml"
     shell:
-        "gianet evaluate --camera {wildcards.camera} --variant {wildcards.variant} "
-        "--override {params.override:q} 2>&1 | tee {log}"
+        "gianet evaluate --model {input.model:q} --manifest {input.manifest:q} "
+        "--weights {input.weights:q} --csv {output.csv:q} --summary {output.summary:q} "
+        "--samples-dir {output.samples:q} --dataset {params.dataset} "
+        "--metrics {params.metrics} --samples {params.samples} --max-input {params.max_input} "
+        "--runtime {resources.gianet_runtime:q} --threads {threads} 2>&1 | tee {log:q}"
+
+
+# Runs where the network is (a cluster's login node).
+localrules:
+    fetch_weights,
 
 
 rule fetch_weights:
     output:
         WEIGHTS_STATUS,
     params:
-        override=sections("paths", "evaluate.metrics", "evaluate.weights_checksums"),
+        metrics=" ".join(config["evaluate"]["metrics"]),
+        checksums=config["evaluate"]["weights_checksums"],
     log:
         f"{LOGS}/fetch_weights.log",
     conda:
         "../envs/gianet.yaml"
     shell:
-        "gianet fetch-weights --status {output} --override {params.override:q} 2>&1 | tee {log}"
+        "gianet fetch-weights --status {output:q} --metrics {params.metrics} "
+        "--checksums {params.checksums:q} 2>&1 | tee {log:q}"

@@ -27,13 +27,12 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
+from gianet.checksums import sha256_of
 from gianet.data.lists import Pair
 from gianet.data.raw import RawError, pack, read_ground_truth, read_mosaic
 from gianet.data.xtrans import xtrans_phase
 from gianet.errors import GianetError
-from gianet.hashing import sha256_of
-
-MANIFEST = "manifest.json"
+from gianet.paths import MANIFEST
 
 
 class CacheError(GianetError, RuntimeError):

@@ -21,7 +21,6 @@ of a complete, verified file.
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import re
 import time
@@ -32,8 +31,8 @@ from pathlib import Path
 import requests
 from tqdm import tqdm
 
+from gianet.checksums import hash_file, read_recorded, record_sha256, sha256_of
 from gianet.errors import GianetError
-from gianet.hashing import hash_file, sha256_of
 
 _RETRYABLE = (requests.ConnectionError, requests.Timeout, requests.exceptions.ChunkedEncodingError)
 _RETRYABLE_STATUS = {408, 429}
@@ -85,7 +84,7 @@ class _Checksum:
         """The digest given as ``expected_sha256``, else the one recorded for ``dest``."""
         if expected_sha256:
             return cls(dest.name, expected_sha256.lower(), "expected", checksum_file)
-        recorded = _recorded_sha256(checksum_file, dest.name)
+        recorded = read_recorded(checksum_file, dest.name)
         return cls(dest.name, recorded, f"recorded in {checksum_file}", checksum_file)
 
     def matches(self, sha256: str) -> bool:
@@ -104,9 +103,9 @@ class _Checksum:
 
     def record_if_new(self, sha256: str) -> bool:
         """Record ``sha256`` when the checksum file holds no digest for ``name`` yet."""
-        if self.checksum_file is None or _recorded_sha256(self.checksum_file, self.name):
+        if self.checksum_file is None or read_recorded(self.checksum_file, self.name):
             return False
-        _record_sha256(self.checksum_file, self.name, sha256)
+        record_sha256(self.checksum_file, self.name, sha256)
         return True
 
 
@@ -291,37 +290,3 @@ def _content_range(response: requests.Response) -> tuple[int | None, int | None]
         return None, None
     start, total = match["start"], match["total"]
     return (int(start) if start else None), (int(total) if total != "*" else None)
-
-
-def _read_checksums(checksum_file: Path) -> dict[str, str]:
-    """File name -> sha256 from a JSON or ``sha256sum``-format checksum file."""
-    text = checksum_file.read_text()
-    if checksum_file.suffix == ".json":
-        return {name: digest.lower() for name, digest in json.loads(text or "{}").items()}
-    entries = {}
-    for line in text.splitlines():
-        if line.strip() and not line.startswith("#"):
-            digest, name = line.split(maxsplit=1)
-            entries[name.lstrip("*")] = digest.lower()
-    return entries
-
-
-def _recorded_sha256(checksum_file: Path | None, name: str) -> str | None:
-    """The digest recorded for ``name``, or ``None`` when there is none."""
-    if checksum_file is None or not checksum_file.exists():
-        return None
-    return _read_checksums(checksum_file).get(name)
-
-
-def _record_sha256(checksum_file: Path, name: str, sha256: str) -> None:
-    """Add ``name``'s digest to ``checksum_file``, rewriting it atomically."""
-    entries = _read_checksums(checksum_file) if checksum_file.exists() else {}
-    entries[name] = sha256
-    if checksum_file.suffix == ".json":
-        text = json.dumps(entries, indent=2, sort_keys=True) + "\n"
-    else:
-        text = "".join(f"{digest}  {key}\n" for key, digest in sorted(entries.items()))
-    checksum_file.parent.mkdir(parents=True, exist_ok=True)
-    temporary = checksum_file.with_name(checksum_file.name + ".partial")
-    temporary.write_text(text)
-    os.replace(temporary, checksum_file)

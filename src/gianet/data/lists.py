@@ -134,8 +134,3 @@ def select_test_pairs(
         raise ValueError(f"exposures must be 'first' or 'all', got {exposures!r}")
     excluded = set(exclude_scenes)
     return [p for p in pairs if p.scene not in excluded and (exposures == "all" or p.shot == 0)]
-
-
-def list_path(root: str | Path, camera: str, split: str) -> Path:
-    """Where SID keeps a split list: ``ROOT/{camera}_{split}_list.txt``."""
-    return Path(root) / f"{camera}_{split}_list.txt"

@@ -1,6 +1,6 @@
 """The real See-in-the-Dark dataset: fetching its archives, unpacking them, its split lists.
 
-Three ways to have SID, set in params.yaml's ``sid`` section:
+Three ways to have SID, set in params.yaml's ``sid`` section (paths in :mod:`gianet.paths`):
 
 - nothing set: ``sid-download`` fetches ``sid.archives.<camera>.url`` into
   ``data/sid/archives/`` (resumable, retried, sha256 recorded in ``sid.checksums`` on the
@@ -18,48 +18,13 @@ import shutil
 from importlib import resources
 from pathlib import Path
 
-from gianet.data.download import download
 from gianet.data.extract import safe_extract
 from gianet.errors import GianetError
-from gianet.paths import SPLITS
+from gianet.paths import SPLITS, list_name
 
 
 class SidDataMissing(GianetError, RuntimeError):
     """The SID files are not where the configuration says; the message says what to do."""
-
-
-ARCHIVE_SUFFIXES = (".zip", ".tar.gz", ".tgz", ".tar")
-
-
-def archive_suffix(url: str) -> str:
-    """``.zip``, ``.tar.gz``, ``.tgz`` or ``.tar``, from the end of an archive's URL."""
-    for suffix in ARCHIVE_SUFFIXES:
-        if url.lower().endswith(suffix):
-            return suffix
-    raise SidDataMissing(f"{url}: the URL names no .zip or .tar(.gz) archive")
-
-
-def archive_path(params: dict, camera: str) -> Path:
-    """The camera's archive: the user's own (``sid.archives.<camera>.path``) or the download's,
-    ``data/sid/archives/<camera>.zip`` (suffix from the URL)."""
-    source = params["sid"]["archives"][camera]
-    if source["path"]:
-        return Path(source["path"])
-    folder = Path(params["paths"]["data"]) / "sid" / "archives"
-    return folder / f"{camera}{archive_suffix(source['url'])}"
-
-
-def download_archive(params: dict, camera: str, *, progress: bool = True) -> Path:
-    """Fetch the camera's archive (resumes a partial file; verifies the recorded sha256)."""
-    dest = archive_path(params, camera)
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    result = download(
-        params["sid"]["archives"][camera]["url"],
-        dest,
-        checksum_file=Path(params["sid"]["checksums"]),
-        progress=progress,
-    )
-    return result.path
 
 
 def unpack_archive(archive: Path, root: Path, camera: str, *, progress: bool = True) -> None:
@@ -87,7 +52,7 @@ def install_split_lists(root: str | Path, camera: str) -> list[Path]:
         )
     written = []
     for split in SPLITS:
-        name = f"{camera}_{split}_list.txt"
+        name = list_name(camera, split)
         target = root / name
         source = resources.files("gianet.data").joinpath("sid_lists", name)
         with resources.as_file(source) as path:

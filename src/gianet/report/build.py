@@ -1,17 +1,70 @@
-"""The report stage: tables, figure grids and the DVC metrics of one run."""
+"""The report stage: tables, figure grids, training curves and the DVC metrics of one run.
+
+Every file it reads and writes is handed to it: per trained run (a camera and a variant) the
+evaluation summary, the samples folder and the dvclive curves; per camera a figure grid and a
+curves figure to write.
+"""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
-from gianet import paths
+from gianet.errors import GianetError
+from gianet.paths import log_dir_of_curves
 from gianet.report.curves import plot_curves
 from gianet.report.figures import plot_grid, sample_rows
 from gianet.report.tables import read_summaries, write_tables
 
 #: Headline metrics copied into the DVC metrics file (``dvc exp show`` columns).
 HEADLINE = ("psnr", "ssim", "lpips", "pieapp")
+#: How a dataset's numbers are described in titles: sid-synth is never passed off as SID.
+DATASET_KIND = {"sid-synth": "synthetic data", "sid": "SID test set"}
+
+
+class ReportInputError(GianetError, ValueError):
+    """The files handed to the report do not match the runs it was told about."""
+
+
+@dataclass(frozen=True)
+class Run:
+    """What the report reads of one trained and evaluated (camera, variant)."""
+
+    camera: str
+    variant: str
+    summary: Path
+    samples: Path
+    curves: Path
+
+
+def runs_in_order(
+    cameras: Sequence[str],
+    variants: Sequence[str],
+    summaries: Sequence[Path],
+    samples: Sequence[Path],
+    curves: Sequence[Path],
+) -> list[Run]:
+    """Pair files given camera-major (``expand(..., camera=..., variant=...)``'s order) with
+    their (camera, variant).
+
+    Raises:
+        ReportInputError: a list's length is not cameras x variants.
+    """
+    keys = [(camera, variant) for camera in cameras for variant in variants]
+    for name, files in (("summaries", summaries), ("samples", samples), ("curves", curves)):
+        if len(files) != len(keys):
+            raise ReportInputError(
+                f"--{name}: {len(files)} paths for {len(keys)} runs "
+                f"({len(cameras)} cameras x {len(variants)} variants), camera-major"
+            )
+    return [
+        Run(camera, variant, Path(summary), Path(sample), Path(curve))
+        for (camera, variant), summary, sample, curve in zip(
+            keys, summaries, samples, curves, strict=True
+        )
+    ]
 
 
 def dvc_metrics(summaries: list[dict]) -> dict:
@@ -23,33 +76,51 @@ def dvc_metrics(summaries: list[dict]) -> dict:
     return metrics
 
 
-def build_report(params: dict, costs_path: Path, metrics_path: Path = Path("metrics.json")) -> None:
-    """Write ``report/{dataset}/tables.tex`` (+ one file per table), ``figure_{camera}.png``
-    and ``curves_{camera}.png`` per camera, and the DVC metrics file, from the evaluation
-    summaries and training logs of ``params``' run."""
-    report_dir = paths.report_dir(params)
-    summary_paths = [
-        paths.summary_file(params, camera, variant)
-        for camera in params["cameras"]
-        for variant in params["variants"]
-    ]
-    summaries = read_summaries(summary_paths)
-    write_tables(summaries, json.loads(Path(costs_path).read_text()), report_dir)
-    dataset = params["dataset"]
-    for camera in params["cameras"]:
-        camera_results = paths.camera_results_dir(params, camera)
-        stems, rows = sample_rows(camera_results, params["report"]["figure_variants"])
-        kind = {"sid-synth": "synthetic data", "sid": "SID test set"}[dataset]
+def build_report(
+    runs: Sequence[Run],
+    *,
+    dataset: str,
+    figure_variants: Sequence[str],
+    costs: Path,
+    tables: Path,
+    figures: dict[str, Path],
+    curve_figures: dict[str, Path],
+    headline: Path,
+) -> None:
+    """Write the tables (``tables`` and one file per table beside it), per camera a figure
+    grid and a curves figure, and the DVC metrics file ``headline``.
+
+    Args:
+        runs: every (camera, variant) of the run, with its files.
+        dataset: ``sid-synth`` or ``sid``, named in every caption and title.
+        figure_variants: the grid's columns between input and ground truth.
+        costs: JSON written by ``gianet cost``.
+        figures, curve_figures: camera -> PNG to write.
+
+    Raises:
+        ReportInputError: a summary's camera or variant is not the run it was given for.
+    """
+    summaries = read_summaries(run.summary for run in runs)
+    for run, summary in zip(runs, summaries, strict=True):
+        if (summary.get("camera"), summary.get("variant")) != (run.camera, run.variant):
+            raise ReportInputError(
+                f"{run.summary}: holds {summary.get('camera')}/{summary.get('variant')}, "
+                f"given as {run.camera}/{run.variant}; pass summaries camera-major"
+            )
+    write_tables(summaries, json.loads(Path(costs).read_text()), tables)
+    kind = DATASET_KIND[dataset]
+    for camera, figure in figures.items():
+        mine = {run.variant: run for run in runs if run.camera == camera}
+        stems, rows = sample_rows({v: mine[v].samples for v in figure_variants})
         plot_grid(
             rows,
-            report_dir / f"figure_{camera}.png",
+            figure,
             row_labels=stems,
             title=f"{camera} test images, {dataset} ({kind}); PSNR in dB against ground truth",
         )
-        logs = {v: paths.train_log_dir(params, camera, v) for v in params["variants"]}
         plot_curves(
-            logs,
-            report_dir / f"curves_{camera}.png",
+            {v: log_dir_of_curves(run.curves) for v, run in mine.items()},
+            Path(curve_figures[camera]),
             f"{camera} training curves, {dataset} ({kind})",
         )
-    metrics_path.write_text(json.dumps({dataset: dvc_metrics(summaries)}, indent=2))
+    Path(headline).write_text(json.dumps({dataset: dvc_metrics(summaries)}, indent=2))

@@ -2,15 +2,15 @@
 
 Drawn on a bare matplotlib ``Figure`` (Agg canvas), so no display and no pyplot state.
 
-The evaluation writes 8-bit sRGB PNGs per variant to
-``results/{dataset}/{camera}/{variant}/samples/{stem}_{input,output,gt}.png``.
-:func:`plot_grid` draws explicit panels; :func:`sample_rows` finds them under a camera's
-results folder and measures each panel's PSNR against the ground truth PNG.
+The evaluation writes 8-bit sRGB PNGs per variant into its samples folder
+(``{stem}_{input,output,gt}.png``, :func:`gianet.paths.sample_names`). :func:`plot_grid`
+draws explicit panels; :func:`sample_rows` finds them in the variants' samples folders and
+measures each panel's PSNR against the ground truth PNG.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,6 +20,7 @@ import torch
 from matplotlib.figure import Figure
 
 from gianet.metrics import psnr
+from gianet.paths import sample_names
 from gianet.variants import get_variant
 
 #: Width of one panel in inches; a panel's height follows the image's aspect ratio.
@@ -110,8 +111,7 @@ def plot_grid(
 
 
 def sample_rows(
-    camera_results: str | Path,
-    variants: Sequence[str],
+    sample_dirs: Mapping[str, str | Path],
     stems: Sequence[str] | None = None,
 ) -> tuple[list[str], list[list[Panel]]]:
     """Panels for :func:`plot_grid` from the evaluation's sample PNGs of one camera.
@@ -123,31 +123,34 @@ def sample_rows(
     indicative.
 
     Args:
-        camera_results: ``results/{dataset}/{camera}``, holding one folder per variant.
-        variants: variant names, one column each, in order.
-        stems: test images (``{stem}_output.png``), one row each; default: every stem that
-            all ``variants`` saved, sorted.
+        sample_dirs: variant name -> its evaluation's samples folder, one column each, in
+            order.
+        stems: test images (:func:`gianet.paths.sample_names`), one row each; default: every
+            stem that all variants saved, sorted.
 
     Returns:
         The stems (row labels) and the rows of panels.
     """
-    if not variants:
+    if not sample_dirs:
         raise ValueError("name at least one variant for the figure's columns")
-    folders = [Path(camera_results) / name / "samples" for name in variants]
+    variants, folders = list(sample_dirs), [Path(f) for f in sample_dirs.values()]
+    output_suffix = sample_names("")["output"]
     if stems is None:
         saved = [
-            {p.name.removesuffix("_output.png") for p in f.glob("*_output.png")} for f in folders
+            {p.name.removesuffix(output_suffix) for p in f.glob(f"*{output_suffix}")}
+            for f in folders
         ]
         stems = sorted(set.intersection(*saved))
         if not stems:
             raise FileNotFoundError(f"no sample PNGs common to {[str(f) for f in folders]}")
     rows = []
     for stem in stems:
-        truth_path = folders[0] / f"{stem}_gt.png"
+        names = sample_names(stem)
+        truth_path = folders[0] / names["gt"]
         truth = _read_rgb(truth_path)
-        row = [Panel(folders[0] / f"{stem}_input.png", "input")]
+        row = [Panel(folders[0] / names["input"], "input")]
         row += [
-            Panel(folder / f"{stem}_output.png", get_variant(name).label)
+            Panel(folder / names["output"], get_variant(name).label)
             for name, folder in zip(variants, folders, strict=True)
         ]
         row = [Panel(p.image, p.title, _psnr_8bit(_read_rgb(p.image), truth)) for p in row]

@@ -85,7 +85,7 @@ def escape_latex(text: str) -> str:
 
 
 def read_summaries(paths: Iterable[str | Path]) -> list[dict[str, Any]]:
-    """Load evaluation summaries (``results/{dataset}/{camera}/{variant}/summary.json``)."""
+    """Load evaluation summaries (:func:`gianet.paths.summary_file`)."""
     return [json.loads(Path(path).read_text()) for path in paths]
 
 
@@ -217,26 +217,27 @@ def cost_table(costs: Sequence[Mapping[str, Any]]) -> str:
 def write_tables(
     summaries: Sequence[Mapping[str, Any]],
     costs: Sequence[Mapping[str, Any]],
-    out_dir: str | Path,
+    combined: str | Path,
 ) -> dict[str, Path]:
-    """Write ``table1.tex`` to ``table3.tex``, ``table4_cost.tex`` and ``tables.tex`` (all four).
+    """Write all four tables to ``combined`` and each alone beside it (``table1.tex`` to
+    ``table3.tex``, ``table4_cost.tex``).
 
     Args:
         summaries: evaluation summaries of one dataset (see :func:`results_table`).
         costs: cost rows (see :func:`cost_table`).
-        out_dir: folder to write into, created if missing (e.g. ``report/sid-synth``).
+        combined: e.g. ``report/sid-synth/tables.tex``; its folder is created if missing.
 
     Returns:
         File name -> path written.
     """
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
+    combined = Path(combined)
+    combined.parent.mkdir(parents=True, exist_ok=True)
     sources = {f"table{t}.tex": results_table(t, summaries) for t in RESULT_TABLES}
     sources["table4_cost.tex"] = cost_table(costs)
-    sources["tables.tex"] = "\n".join(sources.values())
-    written = {}
+    written = {name: combined.with_name(name) for name in sources}
+    sources[combined.name] = "\n".join(sources.values())
+    written[combined.name] = combined
     for name, source in sources.items():
-        written[name] = out_dir / name
         written[name].write_text(source)
     return written
 

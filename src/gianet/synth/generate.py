@@ -27,6 +27,7 @@ from typing import Any
 import numpy as np
 from tqdm import tqdm
 
+from gianet.paths import list_name
 from gianet.synth.cameras import SynthCamera, get_camera
 from gianet.synth.dng import RawMetadata, encode_dng
 from gianet.synth.files import encode_rgb16_tiff, write_bytes_atomically
@@ -240,7 +241,7 @@ def generate_dataset(
 
     lists = {}
     for split, split_records in records.items():
-        relative = f"{camera}_{split}_list.txt"
+        relative = list_name(camera, split)
         rows = [row for record in split_records for row in record["list_rows"]]
         write_bytes_atomically(root / relative, "".join(f"{row}\n" for row in rows).encode())
         lists[split] = relative
