@@ -26,9 +26,17 @@ include: "workflow/rules/report.smk"
 
 localrules:
     all,
+    dataset,
 
 
 rule all:
     input:
         REPORT_OUTPUTS,
     default_target: True
+
+
+onsuccess:
+    # After a plain `snakemake` run, dvc.lock describes what was made (gianet/dvc_record.py).
+    from gianet.dvc_record import record_outputs
+
+    print(record_outputs(Path.cwd(), config["pipeline"]["record_in_dvc"]))

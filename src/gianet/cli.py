@@ -14,6 +14,7 @@ with status 2.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import sys
 from collections.abc import Callable
@@ -151,38 +152,48 @@ def _pack(args: argparse.Namespace) -> None:
 
 def _train(args: argparse.Namespace) -> None:
     from gianet.config import parse_section
+    from gianet.interrupt import note
     from gianet.train import train_variant
     from gianet.variants import get_variant
 
-    result = train_variant(
-        get_variant(args.variant),
-        Path(args.manifest).parent,
-        Path(args.model),
-        paths.log_dir_of_curves(args.curves),
-        parse_section(args.settings, "train"),
-        camera=args.camera,
-        runtime=_runtime(args),
-    )
+    history = paths.history_file(args.model)
+    note(history, f"training {args.variant} on {args.camera}: started")
+    try:
+        result = train_variant(
+            get_variant(args.variant),
+            Path(args.manifest).parent,
+            Path(args.model),
+            paths.log_dir_of_curves(args.curves),
+            parse_section(args.settings, "train"),
+            camera=args.camera,
+            runtime=_runtime(args),
+        )
+    except GianetError as exc:
+        note(history, f"stopped: {exc}")
+        raise
+    note(history, f"finished: {json.dumps(result.__dict__)}")
     print(json.dumps(result.__dict__))
 
 
 def _evaluate(args: argparse.Namespace) -> None:
     from gianet.evaluate import evaluate_variant
+    from gianet.interrupt import stop_raises
     from gianet.weights import torch_home_of
 
-    summary = evaluate_variant(
-        Path(args.model),
-        Path(args.manifest).parent,
-        csv_path=Path(args.csv),
-        summary_path=Path(args.summary),
-        samples_dir=Path(args.samples_dir),
-        dataset=args.dataset,
-        metrics=args.metrics,
-        torch_home=torch_home_of(Path(args.weights)),
-        samples=args.samples,
-        max_input=args.max_input,
-        runtime=_runtime(args),
-    )
+    with stop_raises(f"evaluating {args.model}"):
+        summary = evaluate_variant(
+            Path(args.model),
+            Path(args.manifest).parent,
+            csv_path=Path(args.csv),
+            summary_path=Path(args.summary),
+            samples_dir=Path(args.samples_dir),
+            dataset=args.dataset,
+            metrics=args.metrics,
+            torch_home=torch_home_of(Path(args.weights)),
+            samples=args.samples,
+            max_input=args.max_input,
+            runtime=_runtime(args),
+        )
     print(json.dumps(summary))
 
 
@@ -227,6 +238,7 @@ def _report(args: argparse.Namespace) -> None:
         figures=dict(zip(args.cameras, map(Path, args.figures), strict=True)),
         curve_figures=dict(zip(args.cameras, map(Path, args.curve_figures), strict=True)),
         headline=Path(args.headline),
+        curve_tables={"loss": Path(args.curve_tables[0]), "psnr": Path(args.curve_tables[1])},
     )
 
 
@@ -378,6 +390,13 @@ STAGES: tuple[Stage, ...] = (
             arg("--figures", nargs="+", required=True, help="figure grid PNG per camera"),
             arg("--curve-figures", nargs="+", required=True, help="curves PNG per camera"),
             arg("--headline", required=True, help="DVC metrics JSON to write"),
+            arg(
+                "--curve-tables",
+                nargs=2,
+                required=True,
+                metavar=("LOSS", "PSNR"),
+                help="TSVs of every run's training loss and validation PSNR (DVC plots)",
+            ),
         ),
         _report,
     ),
@@ -427,12 +446,24 @@ def parser() -> argparse.ArgumentParser:
     return top
 
 
+def _say(message: str) -> None:
+    """One message on stderr, even when the reader of our output has gone."""
+    with contextlib.suppress(OSError):
+        print(message, file=sys.stderr, flush=True)
+
+
 def main(argv: list[str] | None = None) -> int:
+    from gianet.interrupt import EXIT_INTERRUPTED, JobInterrupted, requeue_current_job
+
     args = parser().parse_args(argv)
     try:
         args.handler(args)
+    except JobInterrupted as exc:
+        _say(f"gianet {args.stage}: interrupted: {exc}")
+        _say(f"gianet {args.stage}: {requeue_current_job()}")
+        return EXIT_INTERRUPTED
     except GianetError as exc:
-        print(f"gianet {args.stage}: error: {exc}", file=sys.stderr)
+        _say(f"gianet {args.stage}: error: {exc}")
         return 2
     return 0
 

@@ -7,13 +7,13 @@ Everything a run produces is keyed by dataset, camera and variant::
 
     data/sid-synth/Sony_train_list.txt                   the dataset (SID layout)
     cache/sid-synth/Sony/manifest.json                   packed arrays (+ inputs/, gt/)
-    models/sid-synth/Sony/gia_net/model.pt               trained weights (+ train_state.pt)
+    models/sid-synth/Sony/gia_net/model.pt               weights (+ train_state.pt, history)
     results/sid-synth/Sony/gia_net/metrics.csv           one row per test image
     results/sid-synth/Sony/gia_net/summary.json          means of the variant
     results/sid-synth/Sony/gia_net/samples/              PNGs for the figure grid
     results/sid-synth/Sony/gia_net/train/metrics.json    dvclive curves (+ plots/metrics/)
     report/sid-synth/tables.tex                          tables, figures, curves, costs
-    metrics.json                                         headline numbers (DVC metrics)
+    metrics.json, curves/*.tsv                           headline numbers, curves (DVC)
 
 Functions take the validated configuration and return paths that may hold Snakemake
 wildcards (``camera="{camera}"``).
@@ -30,6 +30,7 @@ CAMERAS = ("Sony", "Fuji")
 MANIFEST = "manifest.json"
 MODEL = "model.pt"
 TRAIN_STATE = "train_state.pt"
+TRAIN_HISTORY = "train_history.log"
 METRICS_CSV = "metrics.csv"
 SUMMARY = "summary.json"
 SAMPLES = "samples"
@@ -40,6 +41,8 @@ COSTS = "cost.json"
 WEIGHTS_STATUS = "status.json"
 #: The run's headline numbers at the top of the working directory, declared as DVC metrics.
 HEADLINE_METRICS = "metrics.json"
+#: The run's training curves, every (camera, variant) in one table per series: DVC's plots.
+CURVE_TABLES = {"loss": "curves/train_loss.tsv", "psnr": "curves/val_psnr.tsv"}
 
 
 def list_name(camera: str, split: str) -> str:
@@ -128,6 +131,12 @@ def model_file(params: dict, camera: str, variant: str) -> Path:
 def state_file(model_path: str | Path) -> Path:
     """The resumable training state kept beside the final weights."""
     return Path(model_path).with_name(TRAIN_STATE)
+
+
+def history_file(model_path: str | Path) -> Path:
+    """Starts, interruptions and ends of a model's training, beside its weights; no rule's
+    output, so no rerun erases it."""
+    return Path(model_path).with_name(TRAIN_HISTORY)
 
 
 def results_dir(params: dict, camera: str, variant: str) -> Path:

@@ -17,9 +17,7 @@ from __future__ import annotations
 import contextlib
 import json
 import math
-import signal
 import time
-from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -28,8 +26,10 @@ from torch.utils.data import DataLoader
 from tqdm import tqdm
 
 from gianet.checkpoint import load_checkpoint, save_checkpoint, save_training_state
+from gianet.curves_log import open_curves
 from gianet.data.dataset import CropPolicy, FullFrames, PackedPairs, TrainPatches
 from gianet.errors import GianetError
+from gianet.interrupt import JobInterrupted, stop_requests
 from gianet.losses import build_loss
 from gianet.metrics import psnr
 from gianet.models import build_model
@@ -37,15 +37,12 @@ from gianet.paths import state_file
 from gianet.runtime import DEFAULT_RUNTIME, Runtime
 from gianet.variants import Variant
 
-#: Signals that ask a job to save its state and stop (SLURM sends them before time limits).
-STOP_SIGNALS = (signal.SIGTERM, signal.SIGUSR1)
-
 
 class TrainingDiverged(GianetError, RuntimeError):
     """The loss became NaN or infinite."""
 
 
-class TrainingInterrupted(GianetError, RuntimeError):
+class TrainingInterrupted(JobInterrupted):
     """A stop signal arrived; the state was saved and the job can be restarted."""
 
 
@@ -115,20 +112,6 @@ def learning_rate(epoch: int, train: dict) -> float:
     return train["lr"] * (train["lr_decay_factor"] if decayed else 1.0)
 
 
-@contextlib.contextmanager
-def stop_requests() -> Iterator[list[int]]:
-    """Collect SIGTERM/SIGUSR1 arrivals in a list instead of dying at once."""
-    received: list[int] = []
-    previous = {
-        sig: signal.signal(sig, lambda number, _: received.append(number)) for sig in STOP_SIGNALS
-    }
-    try:
-        yield received
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
-
-
 def train_variant(
     variant: Variant,
     cache_dir: str | Path,
@@ -156,8 +139,6 @@ def train_variant(
         TrainingDiverged: the loss became NaN or infinite (the last saved state is kept).
         TrainingInterrupted: SIGTERM/SIGUSR1 arrived (the state was saved just before).
     """
-    from dvclive import Live
-
     torch.manual_seed(train["seed"])
     torch.set_num_threads(runtime.threads)
     device = Device.choose(runtime, train["bf16"])
@@ -202,6 +183,11 @@ def train_variant(
             optimizer.load_state_dict(state["optimizer"])
             start_epoch = int(state["epochs_done"])
             partial = {"steps": int(state["steps"]), "loss_sum": float(state["loss_sum"])}
+            print(
+                f"{resume}: resuming {variant.name} on {camera} at epoch {start_epoch}, "
+                f"step {partial['steps']}",
+                flush=True,
+            )
         else:
             print(f"{resume}: saved under other settings; training from the start")
 
@@ -215,7 +201,7 @@ def train_variant(
     epoch_loss = math.nan
     with (
         stop_requests() as stops,
-        Live(str(log_dir), save_dvc_exp=False, dvcyaml=None, resume=start_epoch > 0) as live,
+        open_curves(log_dir, start_epoch) as live,
     ):
         epochs = range(start_epoch, train["epochs"])
         bar = tqdm(epochs, desc=f"{camera} {variant.name}", disable=not runtime.progress)

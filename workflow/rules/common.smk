@@ -30,12 +30,13 @@ TABLES = str(REPORT / paths.TABLES)
 FIGURES = [str(REPORT / paths.figure_name(camera)) for camera in CAMERAS]
 CURVE_FIGURES = [str(REPORT / paths.curves_name(camera)) for camera in CAMERAS]
 HEADLINE = paths.HEADLINE_METRICS
+CURVE_TABLES = [paths.CURVE_TABLES["loss"], paths.CURVE_TABLES["psnr"]]
 WEIGHTS_STATUS = str(paths.weights_status(config))
 SID_DOWNLOAD = str(paths.download_path(config, "{camera}", "{suffix}"))
 LOGS = f"logs/{DATASET}"
 BENCHMARKS = f"{LOGS}/benchmarks"
 
-REPORT_OUTPUTS = [TABLES, HEADLINE, *FIGURES, *CURVE_FIGURES]
+REPORT_OUTPUTS = [TABLES, HEADLINE, *CURVE_TABLES, *FIGURES, *CURVE_FIGURES]
 # How jobs run, never what they compute (see params.yaml); threads travel as `threads:`.
 RUNTIME = json.dumps(config["runtime"], sort_keys=True)
 

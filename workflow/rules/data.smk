@@ -79,3 +79,9 @@ rule pack:
         "gianet pack --camera {wildcards.camera} --lists {input:q} --manifest {output:q} "
         "--exclude-scenes {params.exclude_scenes} --test-exposures {params.test_exposures} "
         "--workers {threads} 2>&1 | tee {log:q}"
+
+
+# The dataset alone (DVC's `data` stage runs `snakemake dataset`).
+rule dataset:
+    input:
+        expand(LISTS, camera=CAMERAS),

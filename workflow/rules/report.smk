@@ -4,6 +4,9 @@
 rule cost:
     output:
         COSTS,
+    resources:
+        runtime=30,
+        mem_mb=4000,
     log:
         f"{LOGS}/cost.log",
     conda:
@@ -23,11 +26,15 @@ rule report:
         figures=FIGURES,
         curve_figures=CURVE_FIGURES,
         headline=HEADLINE,
+        curve_tables=CURVE_TABLES,
     params:
         dataset=DATASET,
         cameras=" ".join(CAMERAS),
         variants=" ".join(VARIANTS),
         figure_variants=" ".join(config["report"]["figure_variants"]),
+    resources:
+        runtime=60,
+        mem_mb=8000,
     log:
         f"{LOGS}/report.log",
     conda:
@@ -38,4 +45,5 @@ rule report:
         "--summaries {input.summaries:q} --samples {input.samples:q} "
         "--curves {input.curves:q} --costs {input.costs:q} --tables {output.tables:q} "
         "--figures {output.figures:q} --curve-figures {output.curve_figures:q} "
-        "--headline {output.headline:q} 2>&1 | tee {log:q}"
+        "--headline {output.headline:q} --curve-tables {output.curve_tables:q} "
+        "2>&1 | tee {log:q}"

@@ -1,9 +1,21 @@
 """Training and evaluation, one job per camera and variant, and the metrics' weights.
 
+Both GPU rules survive time limits (gianet/interrupt.py): on SLURM they ask for SIGTERM
+STOP_NOTICE seconds before the limit; training saves its state, the job requeues itself and
+resumes when it runs again. Their shell ignores the stop signals so that it and `tee` outlive
+the job and the interruption message lands in the log, which every run appends to.
+
 fetch_weights tries once to fetch the LPIPS and PieAPP weights into paths.weights; offline it
 still succeeds, and evaluation reports those metrics as unavailable. Once the weights are in
 place (fetched or copied by hand), `snakemake --forcerun fetch_weights` reevaluates with them.
 """
+
+# Seconds before a SLURM time limit at which a GPU job is told to stop (sbatch --signal);
+# SLURM delivers it up to a minute late. `--open-mode=append` keeps the SLURM log of every run
+# of a requeued job.
+STOP_NOTICE = 600
+SLURM_STOP_REQUEST = f"--signal=TERM@{STOP_NOTICE} --open-mode=append"
+
 
 
 rule train:
@@ -19,6 +31,7 @@ rule train:
         runtime=2880,
         mem_mb=16000,
         gpu=1,
+        slurm_extra=SLURM_STOP_REQUEST,
         gianet_runtime=RUNTIME,
     log:
         f"{LOGS}/train_{{camera}}_{{variant}}.log",
@@ -27,10 +40,11 @@ rule train:
     conda:
         "../envs/gianet.yaml"
     shell:
+        "trap '' TERM USR1; "
         "gianet train --camera {wildcards.camera} --variant {wildcards.variant} "
         "--manifest {input.manifest:q} --model {output.model:q} --curves {output.curves:q} "
         "--settings {params.settings:q} --runtime {resources.gianet_runtime:q} "
-        "--threads {threads} 2>&1 | tee {log:q}"
+        "--threads {threads} 2>&1 | tee -a {log:q}"
 
 
 rule evaluate:
@@ -52,6 +66,7 @@ rule evaluate:
         runtime=240,
         mem_mb=16000,
         gpu=1,
+        slurm_extra=SLURM_STOP_REQUEST,
         gianet_runtime=RUNTIME,
     log:
         f"{LOGS}/evaluate_{{camera}}_{{variant}}.log",
@@ -60,11 +75,12 @@ rule evaluate:
     conda:
         "../envs/gianet.yaml"
     shell:
+        "trap '' TERM USR1; "
         "gianet evaluate --model {input.model:q} --manifest {input.manifest:q} "
         "--weights {input.weights:q} --csv {output.csv:q} --summary {output.summary:q} "
         "--samples-dir {output.samples:q} --dataset {params.dataset} "
         "--metrics {params.metrics} --samples {params.samples} --max-input {params.max_input} "
-        "--runtime {resources.gianet_runtime:q} --threads {threads} 2>&1 | tee {log:q}"
+        "--runtime {resources.gianet_runtime:q} --threads {threads} 2>&1 | tee -a {log:q}"
 
 
 # Runs where the network is (a cluster's login node).

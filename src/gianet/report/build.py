@@ -14,7 +14,7 @@ from pathlib import Path
 
 from gianet.errors import GianetError
 from gianet.paths import log_dir_of_curves
-from gianet.report.curves import plot_curves
+from gianet.report.curves import plot_curves, write_curve_tables
 from gianet.report.figures import plot_grid, sample_rows
 from gianet.report.tables import read_summaries, write_tables
 
@@ -86,9 +86,10 @@ def build_report(
     figures: dict[str, Path],
     curve_figures: dict[str, Path],
     headline: Path,
+    curve_tables: dict[str, Path] | None = None,
 ) -> None:
     """Write the tables (``tables`` and one file per table beside it), per camera a figure
-    grid and a curves figure, and the DVC metrics file ``headline``.
+    grid and a curves figure, and for DVC the metrics file ``headline`` and curve tables.
 
     Args:
         runs: every (camera, variant) of the run, with its files.
@@ -96,6 +97,7 @@ def build_report(
         figure_variants: the grid's columns between input and ground truth.
         costs: JSON written by ``gianet cost``.
         figures, curve_figures: camera -> PNG to write.
+        curve_tables: series (``loss``, ``psnr``) -> TSV of every run's curve (DVC's plots).
 
     Raises:
         ReportInputError: a summary's camera or variant is not the run it was given for.
@@ -123,4 +125,7 @@ def build_report(
             Path(curve_figures[camera]),
             f"{camera} training curves, {dataset} ({kind})",
         )
+    if curve_tables:
+        logs = {(run.camera, run.variant): log_dir_of_curves(run.curves) for run in runs}
+        write_curve_tables(logs, curve_tables)
     Path(headline).write_text(json.dumps({dataset: dvc_metrics(summaries)}, indent=2))

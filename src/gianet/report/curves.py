@@ -1,12 +1,14 @@
 """Training curves from the dvclive logs: training loss and validation PSNR per epoch.
 
-dvclive writes ``results/{dataset}/{camera}/{variant}/train/plots/metrics/train/loss.tsv``
-and ``.../val/psnr.tsv`` (columns ``step`` and the value); ``dvc plots show`` draws any of
-them, and :func:`plot_curves` puts every variant of a camera in one figure for the report.
+dvclive writes ``<log>/plots/metrics/train/loss.tsv`` and ``.../val/psnr.tsv`` (columns
+``step`` and the value). :func:`plot_curves` puts every variant of a camera in one figure for
+the report; :func:`write_curve_tables` gathers every run into one table per series, which
+``dvc plots show`` draws (dvc.yaml), one line per run.
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -20,6 +22,8 @@ CURVES = (
     ("train/loss.tsv", "loss", "training loss"),
     ("val/psnr.tsv", "psnr", "validation PSNR (dB)"),
 )
+#: Columns of the tables :func:`write_curve_tables` writes, before the value's own column.
+TABLE_KEYS = ("run", "camera", "variant", "epoch")
 
 
 def read_curve(train_log: Path, relative: str) -> pd.DataFrame | None:
@@ -67,3 +71,49 @@ def _palette(count: int) -> list:
     """Distinct colours for up to 20 variants (matplotlib's tab20)."""
     cmap = colormaps["tab20"]
     return [cmap(i % 20) for i in range(count)]
+
+
+def write_curve_tables(
+    train_logs: dict[tuple[str, str], Path], tables: dict[str, Path]
+) -> dict[str, pd.DataFrame]:
+    """One long table per series over every run: ``run camera variant epoch <value>``.
+
+    Args:
+        train_logs: (camera, variant) -> its dvclive folder.
+        tables: series column (``loss``, ``psnr``) -> TSV to write; epochs count from 1.
+
+    Returns:
+        Series column -> the table written (empty, with its header, when nothing was logged).
+    """
+    written = {}
+    for relative, column, _ in CURVES:
+        if column not in tables:
+            continue
+        frames = []
+        for (camera, variant), log in train_logs.items():
+            curve = read_curve(log, relative)
+            if curve is None:
+                continue
+            frames.append(
+                pd.DataFrame(
+                    {
+                        "run": f"{camera}/{variant}",
+                        "camera": camera,
+                        "variant": variant,
+                        "epoch": curve["step"].astype(int) + 1,
+                        column: curve[column],
+                    }
+                )
+            )
+        table = (
+            pd.concat(frames, ignore_index=True)
+            if frames
+            else pd.DataFrame(columns=[*TABLE_KEYS, column])
+        )
+        out = Path(tables[column])
+        out.parent.mkdir(parents=True, exist_ok=True)
+        temporary = out.with_name(out.name + ".partial")
+        table.to_csv(temporary, sep="\t", index=False, float_format="%.8g")
+        os.replace(temporary, out)
+        written[column] = table
+    return written
