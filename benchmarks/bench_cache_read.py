@@ -7,7 +7,8 @@ real 12 MP (3000 x 4000) Bayer frame. The cache holds its packed mosaic (as `gia
 writes it) and a ground truth of the same geometry; a training sample is one random
 512 x 512 packed crop plus its 1024 x 1024 ground truth, amplified, as TrainPatches reads
 them. The decode side is what a loader without a cache does per sample: rawpy decode +
-pack (input) and rawpy postprocess (ground truth). Both sides are timed in this one run and their ratio printed.
+pack (input) and rawpy postprocess (ground truth). Both sides are timed in this one run and
+their ratio printed.
 """
 
 from __future__ import annotations

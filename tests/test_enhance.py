@@ -270,7 +270,9 @@ def test_cli_writes_the_image(tmp_path, bayer_checkpoint, capsys, grbg_raw):
     assert read_png16(out).shape == (512, 768, 3)
 
 
-def test_cli_without_ratio_prints_one_line_and_exits_2(tmp_path, bayer_checkpoint, capsys, grbg_raw):
+def test_cli_without_ratio_prints_one_line_and_exits_2(
+    tmp_path, bayer_checkpoint, capsys, grbg_raw
+):
     argv = ["enhance", str(grbg_raw), "--checkpoint", str(bayer_checkpoint)]
     assert main([*argv, "--out", str(tmp_path / "cli.png")]) == 2
     error = capsys.readouterr().err
