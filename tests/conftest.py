@@ -49,8 +49,9 @@ def pytest_terminal_summary(terminalreporter) -> None:
         if _OPTIONAL_SKIP in str(report.longrepr)
     ]
     if skipped:
+        tests = "1 test" if len(skipped) == 1 else f"{len(skipped)} tests"
         terminalreporter.write_line(
-            f"{len(skipped)} tests skipped: optional real raw files absent; set "
+            f"{tests} skipped: optional real raw files absent; set "
             f"{REALRAW_VARIABLE}=/path/to/folder to run them (tests/data/README.md lists them)"
         )
 

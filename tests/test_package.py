@@ -3,7 +3,9 @@ installed (not editable) copy loads each one through the package's own functions
 
 The wheel is built offline from a copy of the project (``pip wheel --no-build-isolation``,
 with the setuptools of the environment), installed with ``pip install --target`` and
-imported in a fresh interpreter whose only entry for gianet is that target.
+imported in a fresh interpreter whose only entry for gianet is that target. The conda
+environment of the rules (workflow/envs/gianet.yaml) pins every dependency and installs the
+project.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from __future__ import annotations
 import csv
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -19,6 +22,7 @@ import zipfile
 from pathlib import Path
 
 import pytest
+import yaml
 
 REPO = Path(__file__).parents[1]
 PACKAGE = REPO / "src" / "gianet"
@@ -144,3 +148,19 @@ def test_an_installed_copy_loads_every_resource(wheel, tmp_path):
         for row in csv.DictReader(handle):
             for key in ("params_millions", "flops_billions", "params_ratio", "flops_ratio"):
                 assert not row[key] or row[key] in loaded["costs"], (row["model"], key)
+
+
+def test_the_conda_environment_pins_every_dependency_and_installs_the_project():
+    tomllib = pytest.importorskip("tomllib")  # Python 3.11+
+    project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
+    required = {
+        re.split(r"[<>=!~ \[]", spec, maxsplit=1)[0].lower() for spec in project["dependencies"]
+    }
+    environment = yaml.safe_load((REPO / "workflow" / "envs" / "gianet.yaml").read_text())
+    conda = [d for d in environment["dependencies"] if isinstance(d, str)]
+    (pip_section,) = [d["pip"] for d in environment["dependencies"] if isinstance(d, dict)]
+    pinned = dict(line.split("==") for line in pip_section if "==" in line)
+    assert "python=3.11" in conda and "pip" in conda
+    assert required <= {name.lower() for name in pinned}, required - set(pinned)
+    assert all(re.fullmatch(r"\d+(\.\d+)*(\.post\d+)?", v) for v in pinned.values()), pinned
+    assert "-e ../.." in pip_section  # the project itself, from the repository root
