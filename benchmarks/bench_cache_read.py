@@ -2,17 +2,19 @@
 
     python benchmarks/bench_cache_read.py [RAW] [--repeats N]
 
-Default RAW: ../shared/realraw/GOPR0024.DNG, a real 12 MP (3000 x 4000) Bayer frame. The
-cache holds its packed mosaic (as `gianet pack` writes it) and a ground truth of the same
-geometry; a training sample is one random 512 x 512 packed crop plus its 1024 x 1024 ground
-truth, amplified, as TrainPatches reads them. The decode side is what a loader without a
-cache does per sample: rawpy decode + pack (input) and rawpy postprocess (ground truth).
-Both sides are timed in this one run and their ratio printed.
+Default RAW: GOPR0024.DNG in the folder named by GIANET_REALRAW (tests/data/README.md), a
+real 12 MP (3000 x 4000) Bayer frame. The cache holds its packed mosaic (as `gianet pack`
+writes it) and a ground truth of the same geometry; a training sample is one random
+512 x 512 packed crop plus its 1024 x 1024 ground truth, amplified, as TrainPatches reads
+them. The decode side is what a loader without a cache does per sample: rawpy decode +
+pack (input) and rawpy postprocess (ground truth). Both sides are timed in this one run and
+their ratio printed.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import tempfile
 import time
@@ -25,7 +27,8 @@ from gianet.data.dataset import CropPolicy, PackedPairs, TrainPatches
 from gianet.data.lists import Pair
 from gianet.data.raw import pack, read_ground_truth, read_mosaic
 
-DEFAULT_RAW = Path(__file__).parents[2] / "shared" / "realraw" / "GOPR0024.DNG"
+#: The optional real raws of tests/data/README.md live in the folder this variable names.
+REALRAW_VARIABLE = "GIANET_REALRAW"
 
 
 def timed(function, repeats: int) -> float:
@@ -40,9 +43,17 @@ def timed(function, repeats: int) -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("raw", nargs="?", type=Path, default=DEFAULT_RAW)
+    parser.add_argument(
+        "raw", nargs="?", type=Path, help=f"default: ${REALRAW_VARIABLE}/GOPR0024.DNG"
+    )
     parser.add_argument("--repeats", type=int, default=5)
     args = parser.parse_args()
+    if args.raw is None:
+        if not os.environ.get(REALRAW_VARIABLE):
+            parser.error(
+                f"give a RAW file, or set {REALRAW_VARIABLE} to a folder holding GOPR0024.DNG"
+            )
+        args.raw = Path(os.environ[REALRAW_VARIABLE]) / "GOPR0024.DNG"
     with tempfile.TemporaryDirectory() as folder:
         root = Path(folder) / "data"
         (root / "Sony" / "short").mkdir(parents=True)

@@ -1,4 +1,15 @@
-"""Shared fixtures: the real raw files of ../shared/realraw and small packed caches."""
+"""Shared fixtures: real camera raws and small packed caches.
+
+Real raws come in two kinds:
+
+- ``tests/data/colorchart.dng`` ships with the repository (MIT; see tests/data/README.md), and
+  :func:`grbg_raw` derives a GRBG file from its real pixels, so every test that needs "a real
+  Bayer raw" runs in every clone;
+- a few more files that cannot be redistributed here (licence or size; listed in
+  tests/data/README.md) are optional: the tests that need them skip unless the environment
+  variable ``GIANET_REALRAW`` names a folder holding them. The summary at the end of a run
+  counts those skips.
+"""
 
 from __future__ import annotations
 
@@ -9,14 +20,73 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-REALRAW = Path(os.environ.get("GIANET_REALRAW", Path(__file__).parents[2] / "shared" / "realraw"))
+DATA = Path(__file__).parent / "data"
+#: A real Canon raw: RGGB, black 2056, white 15000, 1156 x 1734 visible (tests/data/README.md).
+COLORCHART = DATA / "colorchart.dng"
+#: The environment variable naming a folder with the optional raws of tests/data/README.md.
+REALRAW_VARIABLE = "GIANET_REALRAW"
+_OPTIONAL_SKIP = "optional real raw"
+#: Exposure time written into :func:`grbg_raw` (the source records none).
+GRBG_EXPOSURE = 1 / 250
 
 
-def realraw(name: str) -> Path:
-    """Path of a real camera raw from shared/realraw; skips when the folder is absent."""
-    path = REALRAW / name
-    if not path.exists():
-        pytest.skip(f"{path} not present (set GIANET_REALRAW to the realraw folder)")
+def optional_raw(name: str) -> Path:
+    """A real raw from the ``GIANET_REALRAW`` folder; skips the test when it is not there."""
+    folder = os.environ.get(REALRAW_VARIABLE)
+    if not folder:
+        pytest.skip(f"{_OPTIONAL_SKIP} {name}: set {REALRAW_VARIABLE} to a folder holding it")
+    path = Path(folder) / name
+    if not path.is_file():
+        pytest.skip(f"{_OPTIONAL_SKIP} {name} is not in {REALRAW_VARIABLE}={folder}")
+    return path
+
+
+def pytest_terminal_summary(terminalreporter) -> None:
+    """One line: how many tests skipped for want of optional raw files, and how to run them."""
+    skipped = [
+        report
+        for report in terminalreporter.stats.get("skipped", [])
+        if _OPTIONAL_SKIP in str(report.longrepr)
+    ]
+    if skipped:
+        tests = "1 test" if len(skipped) == 1 else f"{len(skipped)} tests"
+        terminalreporter.write_line(
+            f"{tests} skipped: optional real raw files absent; set "
+            f"{REALRAW_VARIABLE}=/path/to/folder to run them (tests/data/README.md lists them)"
+        )
+
+
+@pytest.fixture(scope="session")
+def grbg_raw(tmp_path_factory) -> Path:
+    """A 512 x 768 GRBG DNG of colorchart.dng's real pixels, under a non-ASCII file name.
+
+    The mosaic is colorchart's visible area from row 0 and column 1, so its top-left 2 x 2
+    is G R / B G; its black (2056) and white (15000) levels are colorchart's, and it records
+    an exposure time of :data:`GRBG_EXPOSURE`. The colour matrix is nominal (the source has
+    none): the tests use the file for its CFA, levels, pixels and tags, not its colours.
+    """
+    import rawpy
+
+    from gianet.synth.cameras import SONY_A7S2_XYZ_TO_CAMERA
+    from gianet.synth.dng import RawMetadata, write_dng
+    from gianet.synth.unprocess import as_shot_neutral
+
+    with rawpy.imread(str(COLORCHART)) as raw:
+        mosaic = np.array(raw.raw_image_visible[0:512, 1:769], dtype=np.uint16)
+        red, green, blue, _ = raw.camera_whitebalance
+    meta = RawMetadata(
+        cfa_pattern=np.array([[1, 0], [2, 1]], dtype=np.uint8),
+        black_level=2056,
+        white_level=15000,
+        xyz_to_camera=SONY_A7S2_XYZ_TO_CAMERA,
+        as_shot_neutral=as_shot_neutral(np.array([red, green, blue]) / green),
+        exposure_time=GRBG_EXPOSURE,
+        iso=100,
+        f_number=5.6,
+        model="colorchart GRBG crop",
+    )
+    path = tmp_path_factory.mktemp("raw") / "colorchart_grbg_é.dng"
+    write_dng(path, mosaic, meta)
     return path
 
 

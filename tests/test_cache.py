@@ -9,7 +9,7 @@ import pytest
 from gianet.data.cache import CacheError, build_cache, load_manifest, open_array
 from gianet.data.lists import parse_list
 from gianet.data.raw import pack, read_mosaic
-from tests.conftest import realraw
+from tests.conftest import COLORCHART
 
 
 @pytest.fixture()
@@ -18,7 +18,7 @@ def small_dataset(tmp_path):
     root = tmp_path / "data"
     for folder in ("Sony/short", "Sony/long"):
         (root / folder).mkdir(parents=True)
-    source = realraw("colorchart.dng")
+    source = COLORCHART
     for name in ("short/00001_00_0.1s.dng", "short/00001_01_0.04s.dng", "long/00001_00_10s.dng"):
         shutil.copy(source, root / "Sony" / name)
     (root / "Sony_train_list.txt").write_text(

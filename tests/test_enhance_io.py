@@ -13,7 +13,7 @@ from gianet.data import exposure
 from gianet.data.exposure import exposure_time_tag, libraw_shutter_time, read_exposure
 from gianet.image16 import encode_png16, write_rgb16
 from gianet.tiling import tile_spans
-from tests.conftest import realraw
+from tests.conftest import COLORCHART, GRBG_EXPOSURE, optional_raw
 
 DC50 = "RAW_KODAK_DC50_é.KDC"
 # torchvision's PNG decoder (libpng) is deprecated in favour of TorchCodec but still the one
@@ -77,19 +77,19 @@ def test_write_rgb16_refuses_other_suffixes(tmp_path):
 
 
 def test_exposure_from_the_ifd0_tag_of_a_kodak_kdc():
-    found = read_exposure(realraw(DC50))
+    found = read_exposure(optional_raw(DC50))
     assert found is not None and found.source == "ExposureTime tag"
     assert found.seconds == pytest.approx(1 / 230, rel=1e-3)
 
 
 def test_exposure_from_the_exif_ifd_of_a_gopro_dng():
-    found = read_exposure(realraw("GOPR0024.DNG"))
+    found = read_exposure(optional_raw("GOPR0024.DNG"))
     assert found is not None and found.source == "ExposureTime tag"
     assert found.seconds == pytest.approx(1 / 455)
 
 
 def test_a_recorded_zero_exposure_is_unknown_although_libraw_claims_one_second():
-    path = realraw("colorchart.dng")
+    path = COLORCHART
     assert exposure_time_tag(path) == 0.0
     # LibRaw turns the APEX ShutterSpeedValue 0 into 2**-0 = 1 s: not to be trusted.
     assert libraw_shutter_time(path) == 1.0
@@ -98,19 +98,24 @@ def test_a_recorded_zero_exposure_is_unknown_although_libraw_claims_one_second()
 
 def test_a_sid_style_name_wins_over_the_file(tmp_path):
     link = tmp_path / "10003_00_0.1s.dng"
-    link.symlink_to(realraw("colorchart.dng"))
+    link.symlink_to(COLORCHART)
     assert read_exposure(link) == exposure.Exposure(0.1, "file name")
 
 
-def test_libraw_shutter_time_when_the_file_is_not_tiff(monkeypatch):
+def test_exposure_from_the_tag_of_a_dng(grbg_raw):
+    found = read_exposure(grbg_raw)
+    assert found == exposure.Exposure(GRBG_EXPOSURE, "ExposureTime tag")
+
+
+def test_libraw_shutter_time_when_the_file_is_not_tiff(monkeypatch, grbg_raw):
     monkeypatch.setattr(exposure, "exposure_time_tag", lambda path: None)
-    found = read_exposure(realraw(DC50))
+    found = read_exposure(grbg_raw)
     assert found is not None and found.source == "LibRaw shutter time"
-    assert found.seconds == pytest.approx(1 / 230, rel=1e-3)
+    assert found.seconds == pytest.approx(GRBG_EXPOSURE, rel=1e-6)
 
 
 def test_non_tiff_file_without_shutter_time_is_unknown():
-    path = realraw("marginal/RAW_KODAK_C330_FORMAT_NONE_YRGB.raw")
+    path = optional_raw("marginal/RAW_KODAK_C330_FORMAT_NONE_YRGB.raw")
     assert exposure_time_tag(path) is None
     assert read_exposure(path) is None
 

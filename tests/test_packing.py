@@ -6,7 +6,7 @@ import rawpy
 
 from gianet.data.raw import Mosaic, RawError, pack, read_ground_truth, read_mosaic
 from gianet.data.xtrans import pack_xtrans, sid_xtrans_pattern
-from tests.conftest import realraw
+from tests.conftest import COLORCHART, optional_raw
 
 BAYER = {
     "RGGB": [[0, 1], [1, 2]],
@@ -107,20 +107,35 @@ def test_xtrans_at_another_phase_is_aligned_to_sid_tile_first():
 
 
 def test_real_colorchart_dng_is_rggb_with_black_2056():
-    mosaic = read_mosaic(realraw("colorchart.dng"))
+    mosaic = read_mosaic(COLORCHART)
     assert mosaic.pattern_name == "RGGB"
     assert np.all(mosaic.black == 2056) and mosaic.white == 15000
     packed, scale = pack(mosaic)
     assert packed.shape == (4, 578, 867)
-    with rawpy.imread(str(realraw("colorchart.dng"))) as raw:
+    with rawpy.imread(str(COLORCHART)) as raw:
         visible = raw.raw_image_visible.astype(np.int32)
     assert np.array_equal(packed[0], np.clip(visible[0:1156:2, 0:1734:2] - 2056, 0, None))
     assert np.array_equal(packed[3], np.clip(visible[1:1156:2, 0:1734:2] - 2056, 0, None))
     assert np.allclose(scale, 15000 - 2056)
 
 
-def test_real_kodak_dc50_is_grbg_and_packs_red_from_column_one():
-    mosaic = read_mosaic(realraw("RAW_KODAK_DC50_é.KDC"))
+def test_real_grbg_pixels_pack_into_the_same_channels_as_rggb(grbg_raw):
+    mosaic = read_mosaic(grbg_raw)  # colorchart's pixels from column 1: G R / B G
+    assert mosaic.pattern_name == "GRBG"
+    assert np.all(mosaic.black == 2056) and mosaic.white == 15000
+    packed, scale = pack(mosaic)
+    assert packed.shape == (4, 256, 384)
+    rggb, rggb_scale = pack(read_mosaic(COLORCHART))
+    # Red sits in column 1 of the GRBG file, column 2 of colorchart: one packed column on.
+    assert np.array_equal(packed[0], rggb[0, :256, 1:385])
+    assert np.array_equal(packed[1], rggb[1, :256, 0:384])
+    assert np.array_equal(packed[2], rggb[2, :256, 0:384])
+    assert np.array_equal(packed[3], rggb[3, :256, 1:385])
+    assert np.array_equal(scale, rggb_scale)
+
+
+def test_real_kodak_kdc_with_a_non_ascii_name_is_grbg():
+    mosaic = read_mosaic(optional_raw("RAW_KODAK_DC50_é.KDC"))
     assert mosaic.pattern_name == "GRBG"
     packed, _ = pack(mosaic)
     assert packed.shape == (4, 256, 384)
@@ -129,7 +144,7 @@ def test_real_kodak_dc50_is_grbg_and_packs_red_from_column_one():
 
 
 def test_real_kodak_c330_is_not_a_mosaic_and_is_refused():
-    path = realraw("marginal/RAW_KODAK_C330_FORMAT_NONE_YRGB.raw")
+    path = optional_raw("marginal/RAW_KODAK_C330_FORMAT_NONE_YRGB.raw")
     with pytest.raises(RawError, match="no colour-filter mosaic") as error:
         read_mosaic(path)
     assert str(path) in str(error.value)
@@ -137,7 +152,7 @@ def test_real_kodak_c330_is_not_a_mosaic_and_is_refused():
 
 def test_truncated_raw_is_refused_naming_the_file(tmp_path):
     broken = tmp_path / "00001_00_0.1s.dng"
-    broken.write_bytes(realraw("colorchart.dng").read_bytes()[:1_000_000])
+    broken.write_bytes(COLORCHART.read_bytes()[:1_000_000])
     with pytest.raises(RawError, match="truncated") as error:
         read_mosaic(broken)
     assert str(broken) in str(error.value)
@@ -152,10 +167,10 @@ def test_a_file_that_is_no_raw_is_refused(tmp_path):
         read_mosaic(text)
 
 
-def test_ground_truth_from_raw_uses_sid_postprocess_and_16_bit_images_load(tmp_path):
+def test_ground_truth_from_raw_uses_sid_postprocess_and_16_bit_images_load(tmp_path, grbg_raw):
     import imageio.v3 as iio
 
-    gt = read_ground_truth(realraw("RAW_KODAK_DC50_é.KDC"))
+    gt = read_ground_truth(grbg_raw)
     assert gt.dtype == np.uint16 and gt.shape == (3, 512, 768)
     image = (np.arange(2 * 3 * 3) * 7000).reshape(2, 3, 3).astype(np.uint16)
     iio.imwrite(tmp_path / "gt.tif", image)

@@ -7,7 +7,7 @@ one value per image with ``reduction="none"`` (shape ``(N,)``), or their mean or
 float64, so SSIM on a full 12 MP frame (4240 x 2832) needs about 350 MB beyond its inputs
 (measured on CPU), and PSNR far less.
 
-Evaluation clips the network output to ``[0, 1]`` before calling these (DESIGN.md section 4);
+Evaluation clips the network output to ``[0, 1]`` before calling these (docs/reference.md, Metrics);
 values outside ``[0, data_range]`` are an error here, never silently clipped.
 """
 

@@ -1,6 +1,6 @@
 """Short-exposure noise: the Sony A7S2 model calibrated by ELD (Wei et al., CVPR 2020).
 
-Model (DESIGN.md section 5), all natural logarithms, noise in raw DN:
+Model (docs/reference.md, sid-synth), all natural logarithms, noise in raw DN:
 
 - system gain K log-uniform in [0.0939, 6.0106] DN/e-;
 - shot noise: electrons ~ Poisson(signal / K), back to DN times K;
