@@ -37,6 +37,4 @@ rule all:
 
 onsuccess:
     # After a plain `snakemake` run, dvc.lock describes what was made (gianet/dvc_record.py).
-    from gianet.dvc_record import record_outputs
-
-    print(record_outputs(Path.cwd(), config["pipeline"]["record_in_dvc"]))
+    print(record_outputs(Path.cwd(), config))

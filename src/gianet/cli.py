@@ -226,7 +226,6 @@ def _report(args: argparse.Namespace) -> None:
         args.cameras,
         args.variants,
         [Path(p) for p in args.summaries],
-        [Path(p) for p in args.samples],
         [Path(p) for p in args.curves],
     )
     build_report(
@@ -383,7 +382,6 @@ STAGES: tuple[Stage, ...] = (
             arg("--variants", nargs="+", required=True),
             arg("--figure-variants", nargs="+", required=True),
             arg("--summaries", nargs="+", required=True, help="camera-major, as expand()"),
-            arg("--samples", nargs="+", required=True, help="samples folders, same order"),
             arg("--curves", nargs="+", required=True, help="dvclive metrics.json, same order"),
             arg("--costs", required=True, help="JSON written by `gianet cost`"),
             arg("--tables", required=True, help="tables.tex to write (+ one file per table)"),

@@ -13,6 +13,7 @@ output, ground truth) for the figure.
 from __future__ import annotations
 
 import json
+import os
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -87,8 +88,9 @@ def evaluate_variant(
 
     Returns:
         The summary: ``{"dataset", "camera", "variant", "n_images", "psnr", "ssim", "lpips",
-        "pieapp", "seconds_per_image", "unavailable"}`` with ``None`` for metrics not
-        computed and, in ``unavailable``, why a requested one could not be.
+        "pieapp", "seconds_per_image", "unavailable", "samples", "samples_dir"}`` with
+        ``None`` for metrics not computed, in ``unavailable`` why a requested one could not
+        be, and the saved images' stems in ``samples`` (folder relative to the summary).
     """
     torch.set_num_threads(runtime.threads)
     device = runtime.torch_device()
@@ -101,7 +103,7 @@ def evaluate_variant(
     sample_dir = Path(samples_dir)
     sample_dir.mkdir(parents=True, exist_ok=True)
     frames = FullFrames(pairs)
-    rows = []
+    rows, saved = [], []
     for inputs, target, index in tqdm(
         frames, desc=f"evaluating {model_path}", disable=not runtime.progress
     ):
@@ -125,7 +127,9 @@ def evaluate_variant(
         row |= {name: measure(output, truth).item() for name, measure in measures.items()}
         rows.append(row | {"seconds": seconds})
         if index < samples:
-            names = sample_names(Path(pair.short).name.rsplit(".", 1)[0])
+            stem = Path(pair.short).name.rsplit(".", 1)[0]
+            names = sample_names(stem)
+            saved.append(stem)
             iio.imwrite(sample_dir / names["output"], to_png8(output[0].cpu()))
             iio.imwrite(sample_dir / names["gt"], to_png8(target))
             iio.imwrite(sample_dir / names["input"], to_png8(preview_input(inputs, pairs.cfa)))
@@ -140,6 +144,9 @@ def evaluate_variant(
         **{m: (float(table[m].mean()) if m in table else None) for m in METRICS},
         "seconds_per_image": float(table["seconds"].mean()),
         "unavailable": unavailable,
+        # The figure's PNGs: stems, in the folder given relative to this summary.
+        "samples": saved,
+        "samples_dir": os.path.relpath(sample_dir, Path(summary_path).parent),
     }
     Path(summary_path).write_text(json.dumps(summary, indent=2))
     return summary

@@ -8,10 +8,19 @@ resource, which Snakemake never treats as a reason to rerun.
 
 import json
 
+from pathlib import Path
+
 from gianet import paths
 from gianet.config import validate
+from gianet.dvc_record import adopt_checkout, record_outputs
 
 validate(config, source="params.yaml (with any --configfile/--config overrides)")
+
+# Outputs DVC put in place (dvc pull, exp apply) are taken as up to date when dvc.lock vouches
+# for them, before Snakemake judges them by their timestamps (gianet/dvc_record.py).
+ADOPTED = workflow.is_main_process and adopt_checkout(Path.cwd(), config, workflow.main_snakefile)
+if ADOPTED:
+    print(ADOPTED)
 
 DATASET = config["dataset"]
 CAMERAS = config["cameras"]
@@ -45,6 +54,18 @@ wildcard_constraints:
     camera="|".join(paths.CAMERAS),
     suffix="|".join(suffix.replace(".", r"\.") for suffix in paths.ARCHIVE_SUFFIXES),
     variant="[a-z0-9_]+",
+
+
+def dataset_identity():
+    """JSON of what decides the dataset's bytes: sid-synth's generator settings, or where SID
+    comes from. Training and evaluation take the packed cache as `ancient` input (rebuilding
+    a damaged or missing cache retrains nothing) and this as a param instead: a different
+    dataset still reruns them."""
+    if DATASET == "sid-synth":
+        source = config["synth"]
+    else:
+        source = {key: config["sid"][key] for key in ("root", "archives")}
+    return json.dumps({"dataset": DATASET, "source": source}, sort_keys=True)
 
 
 def settings(section):

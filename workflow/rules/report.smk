@@ -19,7 +19,6 @@ rule report:
     input:
         costs=COSTS,
         summaries=per_run(SUMMARY),
-        samples=per_run(SAMPLES),
         curves=per_run(CURVES),
     output:
         tables=TABLES,
@@ -42,7 +41,7 @@ rule report:
     shell:
         "gianet report --dataset {params.dataset} --cameras {params.cameras} "
         "--variants {params.variants} --figure-variants {params.figure_variants} "
-        "--summaries {input.summaries:q} --samples {input.samples:q} "
+        "--summaries {input.summaries:q} "
         "--curves {input.curves:q} --costs {input.costs:q} --tables {output.tables:q} "
         "--figures {output.figures:q} --curve-figures {output.curve_figures:q} "
         "--headline {output.headline:q} --curve-tables {output.curve_tables:q} "

@@ -20,12 +20,13 @@ SLURM_STOP_REQUEST = f"--signal=TERM@{STOP_NOTICE} --open-mode=append"
 
 rule train:
     input:
-        manifest=MANIFEST,
+        manifest=ancient(MANIFEST),
     output:
         model=MODEL,
         curves=CURVES,
     params:
         settings=settings("train"),
+        data=dataset_identity(),
     threads: config["runtime"]["threads"]
     resources:
         runtime=2880,
@@ -50,13 +51,18 @@ rule train:
 rule evaluate:
     input:
         model=MODEL,
-        manifest=MANIFEST,
+        manifest=ancient(MANIFEST),
         weights=WEIGHTS_STATUS,
     output:
         csv=METRICS_CSV,
         summary=SUMMARY,
-        samples=directory(SAMPLES),
     params:
+        # Sample PNGs for the figure: the summary names them, so the folder is no output
+        # (a directory output's timestamp would not survive DVC's checkouts).
+        samples_dir=SAMPLES,
+        data=dataset_identity(),
+        exclude_scenes=excluded_scenes,
+        test_exposures=config["evaluate"]["test_exposures"],
         dataset=DATASET,
         metrics=" ".join(config["evaluate"]["metrics"]),
         samples=config["evaluate"]["samples"],
@@ -78,7 +84,7 @@ rule evaluate:
         "trap '' TERM USR1; "
         "gianet evaluate --model {input.model:q} --manifest {input.manifest:q} "
         "--weights {input.weights:q} --csv {output.csv:q} --summary {output.summary:q} "
-        "--samples-dir {output.samples:q} --dataset {params.dataset} "
+        "--samples-dir {params.samples_dir:q} --dataset {params.dataset} "
         "--metrics {params.metrics} --samples {params.samples} --max-input {params.max_input} "
         "--runtime {resources.gianet_runtime:q} --threads {threads} 2>&1 | tee -a {log:q}"
 

@@ -1,8 +1,8 @@
 """The report stage: tables, figure grids, training curves and the DVC metrics of one run.
 
 Every file it reads and writes is handed to it: per trained run (a camera and a variant) the
-evaluation summary, the samples folder and the dvclive curves; per camera a figure grid and a
-curves figure to write.
+evaluation summary (which names the sample images it saved) and the dvclive curves; per
+camera a figure grid and a curves figure to write.
 """
 
 from __future__ import annotations
@@ -35,7 +35,6 @@ class Run:
     camera: str
     variant: str
     summary: Path
-    samples: Path
     curves: Path
 
 
@@ -43,7 +42,6 @@ def runs_in_order(
     cameras: Sequence[str],
     variants: Sequence[str],
     summaries: Sequence[Path],
-    samples: Sequence[Path],
     curves: Sequence[Path],
 ) -> list[Run]:
     """Pair files given camera-major (``expand(..., camera=..., variant=...)``'s order) with
@@ -53,17 +51,15 @@ def runs_in_order(
         ReportInputError: a list's length is not cameras x variants.
     """
     keys = [(camera, variant) for camera in cameras for variant in variants]
-    for name, files in (("summaries", summaries), ("samples", samples), ("curves", curves)):
+    for name, files in (("summaries", summaries), ("curves", curves)):
         if len(files) != len(keys):
             raise ReportInputError(
                 f"--{name}: {len(files)} paths for {len(keys)} runs "
                 f"({len(cameras)} cameras x {len(variants)} variants), camera-major"
             )
     return [
-        Run(camera, variant, Path(summary), Path(sample), Path(curve))
-        for (camera, variant), summary, sample, curve in zip(
-            keys, summaries, samples, curves, strict=True
-        )
+        Run(camera, variant, Path(summary), Path(curve))
+        for (camera, variant), summary, curve in zip(keys, summaries, curves, strict=True)
     ]
 
 
@@ -111,9 +107,20 @@ def build_report(
             )
     write_tables(summaries, json.loads(Path(costs).read_text()), tables)
     kind = DATASET_KIND[dataset]
+    saved = {
+        (run.camera, run.variant): (run.summary.parent / summary["samples_dir"], summary["samples"])
+        for run, summary in zip(runs, summaries, strict=True)
+    }
     for camera, figure in figures.items():
         mine = {run.variant: run for run in runs if run.camera == camera}
-        stems, rows = sample_rows({v: mine[v].samples for v in figure_variants})
+        columns = {v: saved[camera, v][0] for v in figure_variants}
+        stems = sorted(set.intersection(*(set(saved[camera, v][1]) for v in figure_variants)))
+        if not stems:
+            raise ReportInputError(
+                f"{camera}: the evaluations of {', '.join(figure_variants)} saved no sample "
+                "image in common; set evaluate.samples to 1 or more"
+            )
+        stems, rows = sample_rows(columns, stems)
         plot_grid(
             rows,
             figure,
