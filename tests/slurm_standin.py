@@ -148,7 +148,6 @@ def run(job_id: str) -> int:
             old.unlink()
         write_json(folder / "runs.json", runs)
         env = os.environ | {"SLURM_JOB_ID": job_id, "SLURM_JOBID": job_id}
-        env["SLURM_RESTART_COUNT"] = str(runs - 1)
         Path(output).parent.mkdir(parents=True, exist_ok=True)
         with open(output, "a" if append else "w") as log:
             batch = subprocess.Popen(
@@ -272,7 +271,8 @@ COMMANDS = {
 
 
 def install(bin_dir: Path, state_dir: Path) -> dict[str, str]:
-    """Write the shims into ``bin_dir``; return the environment that puts them first."""
+    """Write the shims into ``bin_dir``; return the environment variables that put them first
+    on PATH and say where the stand-in keeps its state."""
     bin_dir.mkdir(parents=True, exist_ok=True)
     for name in COMMANDS:
         shim = bin_dir / name
@@ -280,10 +280,9 @@ def install(bin_dir: Path, state_dir: Path) -> dict[str, str]:
             f'#!/bin/sh\nexec {shlex.quote(sys.executable)} {shlex.quote(__file__)} {name} "$@"\n'
         )
         shim.chmod(0o755)
-    return {
-        "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}",
-        "STANDIN_SLURM_DIR": str(state_dir),
-    }
+    # The shims, then this Python's environment (gianet, snakemake), then the rest.
+    path = os.pathsep.join([str(bin_dir), str(Path(sys.executable).parent), os.environ["PATH"]])
+    return {"PATH": path, "STANDIN_SLURM_DIR": str(state_dir)}
 
 
 def submitted(state_dir: Path) -> list[dict]:

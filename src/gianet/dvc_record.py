@@ -96,13 +96,12 @@ def remember_lock(workdir: str | Path) -> None:
     os.replace(temporary, marker)
 
 
-def record_outputs(
-    workdir: str | Path, config: dict, timeout: float = 3600, *, relink: bool = True
-) -> str:
+def record_outputs(workdir: str | Path, config: dict, timeout: float = 3600) -> str:
     """Run ``dvc commit --force`` for :data:`STAGES` in ``workdir``; say what happened.
 
-    Then ``dvc checkout --relink``, which turns every output into a link to DVC's cache
-    (``dvc commit`` alone leaves the workspace files as they are).
+    With the project's cache type (``hardlink`` first, .dvc/config) the commit links each
+    output into DVC's cache: no second copy, and the files keep their timestamps, so
+    Snakemake still sees them as it made them.
 
     Never raises: a run whose outputs are complete stays successful when DVC cannot record
     them; the message says how to record them by hand.
@@ -111,13 +110,10 @@ def record_outputs(
     if reason is not None:
         return f"DVC record skipped: {reason}"
     start = time.monotonic()
-    commands = [["dvc", "commit", "--force", "--quiet", *STAGES]]
-    if relink:
-        commands.append(["dvc", "checkout", "--relink", "--quiet", *STAGES])
-    for command in commands:
-        failure = _run(command, workdir, timeout)
-        if failure:
-            return f"DVC record failed ({failure}); run `{' '.join(command)}` by hand"
+    command = ["dvc", "commit", "--force", "--quiet", *STAGES]
+    failure = _run(command, workdir, timeout)
+    if failure:
+        return f"DVC record failed ({failure}); run `{' '.join(command)}` by hand"
     remember_lock(workdir)
     return (
         f"DVC record: dvc.lock now describes the outputs of stages {', '.join(STAGES)} "

@@ -121,11 +121,9 @@ def requeue_current_job(timeout: float = 60.0) -> str:
 def note(history: str | Path, message: str) -> None:
     """Append one timestamped line to a job's history file, a log that no rerun erases
     (Snakemake deletes a rule's log before running the job again; this file is no rule's
-    output). Lines name the SLURM job and its restart count when there is one."""
+    output). Lines name the SLURM job when there is one."""
     job = slurm_job_id()
-    where = (
-        f" [SLURM job {job}, restart {os.environ.get('SLURM_RESTART_COUNT', '0')}]" if job else ""
-    )
+    where = f" [SLURM job {job}]" if job else ""
     line = f"{time.strftime('%Y-%m-%dT%H:%M:%S%z')}{where} {message}\n"
     history = Path(history)
     history.parent.mkdir(parents=True, exist_ok=True)
