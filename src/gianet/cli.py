@@ -7,8 +7,11 @@ settings travel as one whole params.yaml section in JSON (``--settings``) and th
 section as ``--runtime``; both are validated against the same schema as params.yaml.
 
 Each stage is declared once, in :data:`STAGES`: its name, help, arguments and handler.
-Errors that a user can fix are printed as one clear message, without a traceback, and exit
-with status 2.
+:func:`main` is the one error boundary: every error a user can fix (gianet's own, the
+operating system's such as a full disk or a permission, the device's such as a missing GPU or
+its memory; see :func:`gianet.errors.explain`) is printed as one line naming the file or key
+and the fix, without a traceback, and exits with status 2; ``gianet --debug STAGE ...`` shows
+the traceback instead.
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from gianet import paths
-from gianet.errors import GianetError
+from gianet.errors import GianetError, explain
 
 METRIC_NAMES = ("psnr", "ssim", "lpips", "pieapp")
 
@@ -81,9 +84,10 @@ def _settings(section: str) -> Arg:
 def _runtime(args: argparse.Namespace):
     from gianet.runtime import DEFAULT_RUNTIME, Runtime
 
+    threads = getattr(args, "threads", None)
     if args.runtime == "{}":
-        return DEFAULT_RUNTIME if args.threads is None else Runtime(threads=args.threads)
-    return Runtime.from_json(args.runtime, threads=args.threads)
+        return DEFAULT_RUNTIME if threads is None else Runtime(threads=threads)
+    return Runtime.from_json(args.runtime, threads=threads)
 
 
 def _dataset_root(lists: list[str], camera: str) -> Path:
@@ -118,9 +122,17 @@ def _synth(args: argparse.Namespace) -> None:
 def _sid_download(args: argparse.Namespace) -> None:
     from gianet.data.download import download
 
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    print(download(args.url, out, checksum_file=Path(args.checksums)).path)
+    runtime = _runtime(args)
+    result = download(
+        args.url,
+        Path(args.out),
+        expected_sha256=args.sha256 or None,
+        checksum_file=Path(args.checksums),
+        retries=runtime.download_retries,
+        timeout=runtime.download_timeout,
+        progress=runtime.progress,
+    )
+    print(result.path)
 
 
 def _sid_unpack(args: argparse.Namespace) -> None:
@@ -146,7 +158,9 @@ def _pack(args: argparse.Namespace) -> None:
     # Validation follows the test protocol (SID's own code never validates).
     for split in ("val", "test"):
         splits[split] = select_test_pairs(splits[split], args.exclude_scenes, args.test_exposures)
-    build_cache(root, splits, manifest.parent, workers=args.workers)
+    build_cache(
+        root, splits, manifest.parent, workers=args.workers, full_check=args.verify == "full"
+    )
 
 
 def _train(args: argparse.Namespace) -> None:
@@ -230,6 +244,17 @@ def _report(args: argparse.Namespace) -> None:
     )
 
 
+def _check_params(args: argparse.Namespace) -> None:
+    from gianet.config import deep_merge, load_params, read_yaml
+
+    override: dict = {}
+    for path in args.configfile:
+        override = deep_merge(override, read_yaml(Path(path)))
+    load_params(args.params, override or None)
+    merged = f" with {', '.join(args.configfile)} merged over it" if args.configfile else ""
+    print(f"{args.params}: valid{merged}")
+
+
 def _variants(args: argparse.Namespace) -> None:
     from gianet.variants import VARIANTS
 
@@ -271,6 +296,14 @@ STAGES: tuple[Stage, ...] = (
             arg("--url", required=True, help="the archive's URL (http, https or file)"),
             arg("--out", required=True, help="where the archive goes"),
             arg("--checksums", required=True, help="sha256 file: recorded once, then verified"),
+            arg(
+                "--sha256",
+                nargs="?",
+                default="",
+                help="the archive's known sha256 (pinned in params.yaml); none (or no value): "
+                "the one recorded in --checksums",
+            ),
+            RUNTIME,
         ),
         _sid_download,
     ),
@@ -309,6 +342,13 @@ STAGES: tuple[Stage, ...] = (
                 help="first: each scene's _00 shots (SID's test code) | all",
             ),
             arg("--workers", type=int, default=1, help="decoding processes"),
+            arg(
+                "--verify",
+                choices=("fast", "full"),
+                default="fast",
+                help="how cached arrays are checked before reuse: fast (size, header and "
+                "sampled blocks) or full (the sha256 of every byte); a bad one is rebuilt",
+            ),
         ),
         _pack,
     ),
@@ -381,6 +421,20 @@ STAGES: tuple[Stage, ...] = (
         ),
         _report,
     ),
+    Stage(
+        "check-params",
+        "validate a params file as the workflow does (schema and every constraint)",
+        (
+            arg("params", help="the params file, e.g. params.yaml"),
+            arg(
+                "--configfile",
+                nargs="*",
+                default=[],
+                help="files merged over it, as snakemake --configfile",
+            ),
+        ),
+        _check_params,
+    ),
     Stage("variants", "list the declared variants", (), _variants),
     Stage(
         "enhance",
@@ -399,9 +453,9 @@ STAGES: tuple[Stage, ...] = (
             arg(
                 "--tile",
                 type=int,
-                help="run windows of this many packed pixels (multiple of 16, > 192) to save "
-                "memory; GIA's global pooling then sees one window at a time (default: whole "
-                "frame)",
+                help="run windows of this many packed pixels (multiple of 16, at least 288) to "
+                "save memory; GIA's global pooling then sees one window at a time (default: "
+                "whole frame)",
             ),
             arg(
                 "--max-input",
@@ -418,6 +472,7 @@ STAGES: tuple[Stage, ...] = (
 
 def parser() -> argparse.ArgumentParser:
     top = argparse.ArgumentParser(prog="gianet", description=__doc__.splitlines()[0])
+    top.add_argument("--debug", action="store_true", help="show the full traceback of any error")
     commands = top.add_subparsers(dest="stage", required=True)
     for stage in STAGES:
         sub = commands.add_parser(stage.name, help=stage.help, description=stage.help)
@@ -428,11 +483,22 @@ def parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run one stage; returns the exit status (0, 2 for an error a user can fix, 130 when
+    interrupted). Other exceptions are bugs and keep their traceback."""
     args = parser().parse_args(argv)
+    if args.debug:
+        args.handler(args)
+        return 0
     try:
         args.handler(args)
-    except GianetError as exc:
-        print(f"gianet {args.stage}: error: {exc}", file=sys.stderr)
+    except KeyboardInterrupt:
+        print(f"gianet {args.stage}: interrupted; finished files are kept", file=sys.stderr)
+        return 130
+    except Exception as exc:
+        message = explain(exc)
+        if message is None:
+            raise
+        print(f"gianet {args.stage}: error: {message}", file=sys.stderr)
         return 2
     return 0
 

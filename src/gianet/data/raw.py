@@ -64,6 +64,10 @@ class Mosaic:
 
 
 def _open_error(path: Path, exc: Exception) -> RawError:
+    if not path.exists():
+        return RawError(f"{path}: no such file; check the path (or restore the file)")
+    if path.is_dir():
+        return RawError(f"{path}: is a folder, not a raw file; give the file's path")
     return RawError(
         f"{path}: cannot be read as a camera raw file ({type(exc).__name__}: {exc}). "
         "It may be truncated or not a raw file at all: download or copy it again, or "

@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from gianet import atomic
 from gianet.errors import GianetError
 from gianet.paths import log_dir_of_curves
 from gianet.report.curves import plot_curves
@@ -123,4 +124,4 @@ def build_report(
             Path(curve_figures[camera]),
             f"{camera} training curves, {dataset} ({kind})",
         )
-    Path(headline).write_text(json.dumps({dataset: dvc_metrics(summaries)}, indent=2))
+    atomic.write_json(headline, {dataset: dvc_metrics(summaries)}, indent=2)

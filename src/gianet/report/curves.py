@@ -14,6 +14,7 @@ import pandas as pd
 from matplotlib import colormaps
 from matplotlib.figure import Figure
 
+from gianet import atomic
 from gianet.variants import get_variant
 
 CURVES = (
@@ -58,9 +59,7 @@ def plot_curves(train_logs: dict[str, Path], out_path: Path, title: str) -> Path
     axes[0].set_yscale("log")
     axes[1].legend(fontsize=7, ncol=2, loc="lower right")
     figure.suptitle(title, fontsize=11)
-    out_path.parent.mkdir(parents=True, exist_ok=True)
-    figure.savefig(out_path, dpi=120)
-    return out_path
+    return atomic.write_with(out_path, lambda handle: figure.savefig(handle, format="png", dpi=120))
 
 
 def _palette(count: int) -> list:
