@@ -4,6 +4,7 @@ timeouts and the heartbeat."""
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import io
 import json
@@ -19,6 +20,7 @@ from pathlib import Path
 
 import pytest
 
+from gianet import atomic
 from gianet.cli import main
 from gianet.data.download import DownloadError, download
 
@@ -480,3 +482,26 @@ def test_a_malformed_checksum_file_is_one_line_with_the_fix(server, tmp_path: Pa
     error = capsys.readouterr().err
     assert code == 2 and error.count("\n") == 1
     assert "line 1 is not '<64-digit sha256>  <file name>'" in error and "delete the" in error
+
+
+def test_a_refused_final_rename_keeps_the_complete_part(
+    server, tmp_path: Path, monkeypatch
+) -> None:
+    state, url = server
+    dest, checksum_file = tmp_path / NAME, tmp_path / "sid.sha256"
+    dest_replace = atomic.os.replace
+
+    def refuse_dest(source, target):
+        if Path(target) == dest:
+            raise OSError(errno.EROFS, "Read-only file system", str(target))
+        return dest_replace(source, target)
+
+    with monkeypatch.context() as patch:
+        patch.setattr(atomic.os, "replace", refuse_dest)
+        with pytest.raises(OSError):
+            fetch(url, dest, checksum_file=checksum_file)
+
+    assert not dest.exists() and dest.with_name(NAME + ".part").read_bytes() == PAYLOAD
+    result = fetch(url, dest, checksum_file=checksum_file)  # a rerun renames the kept bytes
+    assert result.fetched == 0 and dest.read_bytes() == PAYLOAD
+    assert state.ranges == [None, f"bytes={len(PAYLOAD)}-"]

@@ -53,6 +53,29 @@ def check_writable_target(path: Path) -> None:
         )
 
 
+def check_output_path(path: str | Path) -> None:
+    """Refuse, before any work is done for it, a result path that cannot be written: a
+    folder, a path under a file, or one in a folder the user may not write to.
+
+    Raises:
+        OutputPathError: naming ``path``, the reason and the fix.
+    """
+    path = Path(path)
+    check_writable_target(path)
+    folder = path.absolute().parent
+    while not folder.exists() and folder != folder.parent:
+        folder = folder.parent
+    if not folder.is_dir():
+        raise OutputPathError(
+            f"{path}: cannot be written: {folder} is a file, not a folder; choose another path"
+        )
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise OutputPathError(
+            f"{path}: cannot be written: the folder {folder} is not writable for you; fix its "
+            "permissions or choose another path"
+        )
+
+
 def sync_folder(folder: Path) -> None:
     """fsync a folder so that renames inside it are durable (a no-op where unsupported)."""
     try:

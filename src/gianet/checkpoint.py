@@ -6,6 +6,8 @@ A checkpoint is a plain dictionary of tensors, strings and numbers, so it loads 
 
 from __future__ import annotations
 
+import io
+import warnings
 from pathlib import Path
 
 import torch
@@ -33,8 +35,11 @@ REQUIRED_KEYS = (
 
 def _atomic_save(path: Path, value: dict) -> None:
     """``torch.save`` through :mod:`gianet.atomic` (the folder is created if a scheduler
-    removed it)."""
-    atomic.write_with(path, lambda handle: torch.save(value, handle))
+    removed it). The bytes are made in memory first, so that a full disk surfaces as the
+    operating system's error rather than as torch's internal one."""
+    buffer = io.BytesIO()
+    torch.save(value, buffer)
+    atomic.write_bytes(path, buffer.getbuffer())
 
 
 def save_checkpoint(path: str | Path, model: torch.nn.Module, meta: dict) -> None:
@@ -81,7 +86,9 @@ def load_checkpoint(path: str | Path) -> dict:
             f"this one starts with {head!r}); {_FIX}"
         )
     try:
-        checkpoint = torch.load(path, map_location="cpu", weights_only=True)
+        with warnings.catch_warnings():  # torch warns about pickle protocols of foreign files
+            warnings.filterwarnings("ignore", message="Detected pickle protocol")
+            checkpoint = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # torch raises many types for damaged files
         detail = str(exc)
         if "Weights only load failed" in detail:

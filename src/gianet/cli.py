@@ -50,12 +50,17 @@ def arg(*flags: str, **options) -> Arg:
 
 @dataclass(frozen=True)
 class Stage:
-    """A subcommand: ``gianet <name> ARGS`` calls ``handler(args)``."""
+    """A subcommand: ``gianet <name> ARGS`` calls ``handler(args)``.
+
+    ``outputs`` names the arguments (argparse destinations) that are files the stage writes;
+    :func:`main` checks that each can be written before the stage starts its work.
+    """
 
     name: str
     help: str
     arguments: tuple[Arg, ...]
     handler: Callable[[argparse.Namespace], object]
+    outputs: tuple[str, ...] = ()
 
 
 # Arguments several stages share.
@@ -288,6 +293,7 @@ STAGES: tuple[Stage, ...] = (
         "generate the sid-synth dataset for one camera",
         (CAMERA, LISTS, _settings("synth")),
         _synth,
+        outputs=("lists",),
     ),
     Stage(
         "sid-download",
@@ -306,6 +312,7 @@ STAGES: tuple[Stage, ...] = (
             RUNTIME,
         ),
         _sid_download,
+        outputs=("out", "checksums"),
     ),
     Stage(
         "sid-unpack",
@@ -320,6 +327,7 @@ STAGES: tuple[Stage, ...] = (
             ),
         ),
         _sid_unpack,
+        outputs=("lists",),
     ),
     Stage(
         "pack",
@@ -351,6 +359,7 @@ STAGES: tuple[Stage, ...] = (
             ),
         ),
         _pack,
+        outputs=("manifest",),
     ),
     Stage(
         "train",
@@ -366,6 +375,7 @@ STAGES: tuple[Stage, ...] = (
             THREADS,
         ),
         _train,
+        outputs=("model", "curves"),
     ),
     Stage(
         "evaluate",
@@ -385,6 +395,7 @@ STAGES: tuple[Stage, ...] = (
             THREADS,
         ),
         _evaluate,
+        outputs=("csv", "summary"),
     ),
     Stage(
         "fetch-weights",
@@ -395,12 +406,14 @@ STAGES: tuple[Stage, ...] = (
             arg("--checksums", required=True, help="sha256 file: recorded once, then verified"),
         ),
         _fetch_weights,
+        outputs=("status", "checksums"),
     ),
     Stage(
         "cost",
         "parameters and FLOPs of every variant at full Sony and Fuji frames (Table 4)",
         (arg("--out", required=True, help="JSON file to write"),),
         _cost,
+        outputs=("out",),
     ),
     Stage(
         "report",
@@ -420,6 +433,7 @@ STAGES: tuple[Stage, ...] = (
             arg("--headline", required=True, help="DVC metrics JSON to write"),
         ),
         _report,
+        outputs=("tables", "figures", "curve_figures", "headline"),
     ),
     Stage(
         "check-params",
@@ -466,6 +480,7 @@ STAGES: tuple[Stage, ...] = (
             arg("--device", help="torch device (default: cuda if available, else cpu)"),
         ),
         _enhance,
+        outputs=("out",),
     ),
 )
 
@@ -478,8 +493,20 @@ def parser() -> argparse.ArgumentParser:
         sub = commands.add_parser(stage.name, help=stage.help, description=stage.help)
         for argument in stage.arguments:
             argument.add_to(sub)
-        sub.set_defaults(handler=stage.handler)
+        sub.set_defaults(handler=stage.handler, outputs=stage.outputs)
     return top
+
+
+def _run(args: argparse.Namespace) -> None:
+    """Check the stage's output paths, then run it."""
+    from gianet.atomic import check_output_path
+
+    for name in args.outputs:
+        value = getattr(args, name)
+        for path in value if isinstance(value, list) else [value]:
+            if path:
+                check_output_path(path)
+    args.handler(args)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -487,10 +514,10 @@ def main(argv: list[str] | None = None) -> int:
     interrupted). Other exceptions are bugs and keep their traceback."""
     args = parser().parse_args(argv)
     if args.debug:
-        args.handler(args)
+        _run(args)
         return 0
     try:
-        args.handler(args)
+        _run(args)
     except KeyboardInterrupt:
         print(f"gianet {args.stage}: interrupted; finished files are kept", file=sys.stderr)
         return 130

@@ -27,14 +27,13 @@ frame; a warning says so.
 from __future__ import annotations
 
 import math
-import os
 import warnings
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from gianet.atomic import check_writable_target
+from gianet.atomic import check_output_path
 from gianet.checkpoint import load_model
 from gianet.data.dataset import GT_MAX, amplify
 from gianet.data.exposure import read_exposure
@@ -118,9 +117,10 @@ def check_arguments(raw_path: Path, out_path: Path, max_input: float, tile: int 
     """Refuse what would fail or mislead later, before the raw is decoded.
 
     Raises:
-        EnhanceError: a missing raw or a folder; an output that is a folder, in a folder that
-            cannot be written, or with another suffix; a clip that is not a positive number;
-            a tile that is misaligned or whose useful core is small.
+        EnhanceError: a missing raw or a folder; an output with another suffix; a clip that
+            is not a positive number; a tile that is misaligned or whose useful core is small.
+        gianet.atomic.OutputPathError: an output that is a folder or in a folder that cannot
+            be written.
     """
     if not raw_path.exists():
         raise EnhanceError(f"{raw_path}: no such raw file; check the path")
@@ -131,14 +131,7 @@ def check_arguments(raw_path: Path, out_path: Path, max_input: float, tile: int 
             f"{out_path}: the output is written as 16-bit RGB, so name it with one of "
             f"{', '.join(RGB16_SUFFIXES)}"
         )
-    check_writable_target(out_path)
-    folder = next((p for p in [out_path.parent, *out_path.parent.parents] if p.exists()), None)
-    if folder is not None and (not folder.is_dir() or not os.access(folder, os.W_OK | os.X_OK)):
-        raise EnhanceError(
-            f"{out_path}: cannot be written ({folder} is "
-            f"{'not a folder' if not folder.is_dir() else 'not writable for you'}); choose "
-            "another --out"
-        )
+    check_output_path(out_path)
     if not (math.isfinite(max_input) and max_input > 0):
         raise EnhanceError(
             f"--max-input must be a positive number (training's clip, 1.0 in SID), got {max_input}"
