@@ -13,7 +13,7 @@ from pathlib import Path
 import torch
 
 from gianet import atomic
-from gianet.errors import GianetError
+from gianet.errors import GianetError, one_line
 from gianet.models import build_model
 
 
@@ -93,17 +93,17 @@ def load_checkpoint(path: str | Path) -> dict:
         detail = str(exc)
         if "Weights only load failed" in detail:
             reason = next(
-                (line.strip() for line in detail.splitlines() if "Unsupported" in line),
+                (line for line in detail.splitlines() if "Unsupported" in line),
                 detail.splitlines()[0],
             )
             raise CheckpointError(
                 f"{path}: refused: the file holds more than weights (it would run code when "
-                f"loaded: {reason[:200]}). {_FIX[0].upper()}{_FIX[1:]}."
+                f"loaded: {one_line(reason)}). {_FIX[0].upper()}{_FIX[1:]}."
             ) from None
-        first = detail.splitlines()[0][:200] if detail else ""
+        first = detail.splitlines()[0] if detail else ""
         raise CheckpointError(
             f"{path}: not a readable checkpoint, perhaps truncated or damaged "
-            f"({type(exc).__name__}: {first}); retrain or copy it again"
+            f"({type(exc).__name__}: {one_line(first)}); retrain or copy it again"
         ) from None
     problem = _checkpoint_problem(checkpoint)
     if problem:
@@ -170,7 +170,7 @@ def load_model(path: str | Path, cfa: str | None = None) -> tuple[torch.nn.Modul
     except (ValueError, TypeError, KeyError, RuntimeError) as exc:
         raise CheckpointError(
             f"{path}: its weights do not fit the network it describes "
-            f"({checkpoint['arch']} {checkpoint['arch_args']}: {str(exc).splitlines()[0][:200]}); "
+            f"({checkpoint['arch']} {checkpoint['arch_args']}: {one_line(exc)}); "
             f"{_FIX}"
         ) from None
     return model.eval(), checkpoint

@@ -12,7 +12,7 @@ import re
 from pathlib import Path
 
 from gianet import atomic
-from gianet.errors import GianetError
+from gianet.errors import GianetError, one_line
 
 BLOCK = 1 << 20
 _SHA256 = re.compile(r"[0-9a-fA-F]{64}")
@@ -72,7 +72,7 @@ def _json_checksums(checksum_file: Path, text: str) -> dict[str, str]:
     try:
         value = json.loads(text or "{}")
     except json.JSONDecodeError as exc:
-        raise _malformed(checksum_file, f"is not valid JSON ({exc})") from None
+        raise _malformed(checksum_file, f"is not valid JSON ({one_line(exc)})") from None
     if not isinstance(value, dict):
         raise _malformed(checksum_file, "is not a JSON object of file name -> sha256")
     for name, digest in value.items():

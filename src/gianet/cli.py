@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -153,9 +154,7 @@ def _pack(args: argparse.Namespace) -> None:
     from gianet.data.cache import build_cache
     from gianet.data.lists import parse_list, select_test_pairs
 
-    manifest = Path(args.manifest)
-    if manifest.name != paths.MANIFEST:
-        raise UsageError(f"--manifest: the cache's index is named {paths.MANIFEST}: {manifest}")
+    manifest = _manifest_path(args.manifest)
     root = _dataset_root(args.lists, args.camera)
     splits = {
         split: parse_list(path, root) for split, path in zip(paths.SPLITS, args.lists, strict=True)
@@ -168,19 +167,38 @@ def _pack(args: argparse.Namespace) -> None:
     )
 
 
+def _manifest_path(manifest: str) -> Path:
+    path = Path(manifest)
+    if path.name != paths.MANIFEST:
+        raise UsageError(f"--manifest: the cache's index is named {paths.MANIFEST}: {manifest}")
+    return path
+
+
+def _cache_dir(manifest: str, splits: tuple[str, ...]) -> Path:
+    """The cache folder of ``--manifest``, checked to hold the splits a stage reads."""
+    from gianet.data.cache import load_manifest
+
+    folder = _manifest_path(manifest).parent
+    load_manifest(folder, splits)
+    return folder
+
+
 def _train(args: argparse.Namespace) -> None:
     from gianet.config import parse_section
     from gianet.train import train_variant
     from gianet.variants import get_variant
 
+    variant = get_variant(args.variant)
+    settings = parse_section(args.settings, "train")
+    runtime = _runtime(args)
     result = train_variant(
-        get_variant(args.variant),
-        Path(args.manifest).parent,
+        variant,
+        _cache_dir(args.manifest, ("train", "val")),
         Path(args.model),
         paths.log_dir_of_curves(args.curves),
-        parse_section(args.settings, "train"),
+        settings,
         camera=args.camera,
-        runtime=_runtime(args),
+        runtime=runtime,
     )
     print(json.dumps(result.__dict__))
 
@@ -189,9 +207,14 @@ def _evaluate(args: argparse.Namespace) -> None:
     from gianet.evaluate import evaluate_variant
     from gianet.weights import torch_home_of
 
+    if not (math.isfinite(args.max_input) and args.max_input > 0):
+        raise UsageError(
+            f"--max-input must be a positive number (train.max_input), got {args.max_input}"
+        )
+    runtime = _runtime(args)
     summary = evaluate_variant(
         Path(args.model),
-        Path(args.manifest).parent,
+        _cache_dir(args.manifest, ("test",)),
         csv_path=Path(args.csv),
         summary_path=Path(args.summary),
         samples_dir=Path(args.samples_dir),
@@ -200,7 +223,7 @@ def _evaluate(args: argparse.Namespace) -> None:
         torch_home=torch_home_of(Path(args.weights)),
         samples=args.samples,
         max_input=args.max_input,
-        runtime=_runtime(args),
+        runtime=runtime,
     )
     print(json.dumps(summary))
 

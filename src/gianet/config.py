@@ -17,7 +17,7 @@ from typing import Any
 import jsonschema
 import yaml
 
-from gianet.errors import GianetError
+from gianet.errors import GianetError, one_line
 from gianet.paths import archive_suffix
 from gianet.variants import VARIANTS
 
@@ -253,8 +253,9 @@ def read_yaml(path: Path) -> dict:
     try:
         params = yaml.safe_load(text)
     except yaml.YAMLError as exc:
-        detail = " ".join(str(exc).split())
-        raise ConfigError(f"{path}: not valid YAML ({detail}); fix the syntax there") from None
+        raise ConfigError(
+            f"{path}: not valid YAML ({one_line(exc, 300)}); fix the syntax there"
+        ) from None
     except RecursionError:
         raise ConfigError(f"{path}: nested too deeply to be a configuration") from None
     if not isinstance(params, dict):
@@ -303,8 +304,9 @@ def validate_sections(settings: dict, source: str) -> dict:
     return _check_relations(settings, source)
 
 
-def parse_section(text: str, section: str) -> dict:
-    """One whole params.yaml section given as JSON (``--settings``, as a rule passes it).
+def parse_section(text: str, section: str, flag: str = "--settings") -> dict:
+    """One whole params.yaml section given as JSON (``--settings``, or ``flag``, as a rule
+    passes it).
 
     Raises:
         ConfigError: not a JSON object, or not a valid ``section``.
@@ -312,7 +314,7 @@ def parse_section(text: str, section: str) -> dict:
     try:
         value: Any = json.loads(text)
     except (json.JSONDecodeError, RecursionError) as exc:
-        raise ConfigError(f"--settings: not valid JSON ({exc}): {text[:200]}") from None
+        raise ConfigError(f"{flag}: not valid JSON ({one_line(exc)}): {one_line(text)}") from None
     if not isinstance(value, dict):
-        raise ConfigError(f"--settings: expected a JSON object, the {section} section")
-    return validate_sections({section: value}, f"--settings ({section} section)")[section]
+        raise ConfigError(f"{flag}: expected a JSON object, the {section} section")
+    return validate_sections({section: value}, f"{flag} ({section} section)")[section]

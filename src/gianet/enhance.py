@@ -38,7 +38,7 @@ from gianet.checkpoint import load_model
 from gianet.data.dataset import GT_MAX, amplify
 from gianet.data.exposure import read_exposure
 from gianet.data.raw import pack, read_mosaic
-from gianet.errors import GianetError
+from gianet.errors import GianetError, one_line
 from gianet.image16 import RGB16_SUFFIXES, write_rgb16
 from gianet.tiling import TILE_ALIGN, TILE_MARGIN, run_tiled, tiling_caveat
 
@@ -96,7 +96,7 @@ def resolve_device(name: str | None) -> torch.device:
         device = torch.device(name)
     except (RuntimeError, ValueError, TypeError) as exc:
         raise EnhanceError(
-            f"--device {name!r} is not a torch device ({str(exc).splitlines()[0][:120]}); use "
+            f"--device {name!r} is not a torch device ({one_line(exc, 120)}); use "
             "cpu, cuda, cuda:N or auto"
         ) from None
     if device.type == "cuda":

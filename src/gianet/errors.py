@@ -43,6 +43,13 @@ _CUDA_MISSING = (
 )
 
 
+def one_line(detail: object, limit: int = 200) -> str:
+    """An exception's or a library's text as one line of at most ``limit`` characters, for
+    quoting inside a message."""
+    text = " ".join(str(detail).split())
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
 def explain(error: BaseException) -> str | None:
     """One message, naming the file or setting and the fix, for an error a user can fix;
     ``None`` for anything else (a bug, which keeps its traceback).

@@ -43,7 +43,7 @@ class Runtime:
         Raises:
             ConfigError: not JSON, or a key missing, unknown or of the wrong type.
         """
-        section = parse_section(text, "runtime")
+        section = parse_section(text, "runtime", flag="--runtime")
         return cls(**section | ({} if threads is None else {"threads": threads}))
 
     def torch_device(self) -> torch.device:

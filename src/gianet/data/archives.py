@@ -15,7 +15,7 @@ import zipfile
 import zlib
 from pathlib import Path
 
-from gianet.errors import GianetError
+from gianet.errors import GianetError, one_line
 
 _ZIP_SIGNATURES = (b"PK\x03\x04", b"PK\x05\x06")
 _GZIP_SIGNATURE = b"\x1f\x8b"
@@ -90,7 +90,7 @@ def _verify_zip(path: Path) -> None:
         with zipfile.ZipFile(path) as bundle:
             infos = bundle.infolist()
     except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, ValueError, OSError) as exc:
-        raise _incomplete(path, f"its central directory cannot be read ({exc})") from None
+        raise _incomplete(path, f"its central directory cannot be read ({one_line(exc)})") from None
     for info in infos:
         if info.header_offset + info.compress_size > size:
             raise _incomplete(path, f"member {info.filename!r} runs past the end of the file")
@@ -105,7 +105,7 @@ def _verify_tar_gz(path: Path) -> None:
             while stream.read(_BLOCK):  # the gzip trailer: CRC and length of the whole stream
                 pass
     except (tarfile.TarError, EOFError, zlib.error, gzip.BadGzipFile) as exc:
-        detail = f"its compressed stream or member list ends early ({exc})"
+        detail = f"its compressed stream or member list ends early ({one_line(exc)})"
         raise _incomplete(path, detail) from None
 
 
@@ -121,7 +121,7 @@ def _verify_tar(path: Path) -> None:
             bundle.fileobj.seek(end)
             trailer = bundle.fileobj.read(2 * _TAR_BLOCK)
     except (tarfile.TarError, EOFError, OSError) as exc:
-        raise _incomplete(path, f"its member list cannot be read ({exc})") from None
+        raise _incomplete(path, f"its member list cannot be read ({one_line(exc)})") from None
     if end > size or trailer != bytes(2 * _TAR_BLOCK):
         raise _incomplete(path, "it ends before the tar end-of-archive blocks")
 

@@ -45,7 +45,7 @@ from gianet.checksums import sha256_of
 from gianet.data.lists import Pair
 from gianet.data.raw import RawError, pack, read_ground_truth, read_mosaic
 from gianet.data.xtrans import xtrans_phase
-from gianet.errors import GianetError
+from gianet.errors import GianetError, one_line
 from gianet.paths import MANIFEST
 
 #: Sampled blocks of the fast check: how many, and their size in bytes.
@@ -126,7 +126,7 @@ def array_problem(cache_dir: str | Path, meta: dict, *, full: bool = False) -> s
     except IsADirectoryError:
         return "is a folder, not an array"
     except (OSError, ValueError, SyntaxError, TypeError, EOFError) as exc:
-        return f"is not a readable .npy array ({' '.join(str(exc).split())[:120]})"
+        return f"is not a readable .npy array ({one_line(exc, 120)})"
     if "array_bytes" in meta and size != meta["array_bytes"]:
         return f"holds {size} bytes, the manifest records {meta['array_bytes']}"
     if dtype != np.uint16 or list(shape) != meta["shape"]:
@@ -331,12 +331,16 @@ def _collect(source: str, meta: dict | None, error: str | None, entries: dict, e
 _PAIR_FIELDS = {field.name for field in fields(Pair)}
 
 
-def load_manifest(cache_dir: str | Path) -> dict:
+def load_manifest(cache_dir: str | Path, splits: tuple[str, ...] = ()) -> dict:
     """Read and check ``manifest.json``: its entries, its splits and what they refer to.
 
+    Args:
+        cache_dir: the cache folder.
+        splits: splits the caller needs (``gianet pack`` writes train, val and test).
+
     Raises:
-        CacheError: the manifest is missing, unreadable or not one ``gianet pack`` writes;
-            the message names it and the command that rebuilds it.
+        CacheError: the manifest is missing, unreadable, not one ``gianet pack`` writes, or
+            lacks a split asked for; the message names it and the command that rebuilds it.
     """
     path = Path(cache_dir) / MANIFEST
     try:
@@ -344,9 +348,12 @@ def load_manifest(cache_dir: str | Path) -> dict:
     except FileNotFoundError:
         raise CacheError(f"{path}: no cache manifest; {_REBUILD}") from None
     except (OSError, UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
-        detail = " ".join(str(exc).split())[:200]
+        detail = one_line(exc)
         raise CacheError(f"{path}: cannot read the cache manifest ({detail}); {_REBUILD}") from None
     problem = _manifest_problem(manifest)
+    missing = [split for split in splits if problem is None and split not in manifest["splits"]]
+    if missing:
+        problem = f"it has no {', '.join(missing)} split"
     if problem:
         raise CacheError(f"{path}: not a manifest written by gianet pack: {problem}; {_REBUILD}")
     return manifest
@@ -380,6 +387,26 @@ def _manifest_problem(manifest: object) -> str | None:
                     return f"split {split!r} refers to {pair[key]!r}, which has no {kind} entry"
             if not pair["ratio"] > 0:
                 return f"split {split!r} holds a pair with ratio {pair['ratio']!r}"
+            problem = _pair_problem(entries[pair["short"]], entries[pair["long"]])
+            if problem:
+                return f"the pair {pair['short']!r}, {pair['long']!r}: {problem}"
+    return None
+
+
+_CHANNELS = {"bayer": 4, "xtrans": 9}
+
+
+def _pair_problem(short: dict, long: dict) -> str | None:
+    """Whether a packed input and its ground truth fit together (as pack checks them)."""
+    if "cfa" not in short:
+        return "the input entry has no CFA"
+    channels, height, width = short["shape"]
+    if channels != _CHANNELS[short["cfa"]] or long["shape"][0] != 3:
+        return f"shapes {short['shape']} and {long['shape']} are not a {short['cfa']} input and RGB"
+    upscale = 2 if short["cfa"] == "bayer" else 3
+    dy, dx = short["offset"]
+    if long["shape"][1] < upscale * height + dy or long["shape"][2] < upscale * width + dx:
+        return f"the ground truth {long['shape']} is smaller than the input {short['shape']} needs"
     return None
 
 
@@ -394,7 +421,7 @@ def _entry_problem(meta: object) -> str | None:
         or not all(isinstance(n, int) and not isinstance(n, bool) and n > 0 for n in shape)
     ):
         return "names no array of three positive dimensions"
-    if meta.get("kind", "input") == "input" and "scale" in meta:
+    if meta.get("kind", "input") == "input" and ("scale" in meta or "cfa" in meta):
         scale, offset = meta.get("scale"), meta.get("offset")
         if meta.get("cfa") not in ("bayer", "xtrans"):
             return "has no CFA (bayer or xtrans)"

@@ -54,7 +54,7 @@ from gianet.data.archives import (
     describe_start,
     verify_archive,
 )
-from gianet.errors import GianetError
+from gianet.errors import GianetError, one_line
 
 _RETRYABLE = (requests.ConnectionError, requests.Timeout, requests.exceptions.ChunkedEncodingError)
 _RETRYABLE_STATUS = {408, 429}
@@ -358,7 +358,8 @@ def _fetch(
         except (*_RETRYABLE, _TransientError, IncompleteArchive) as error:
             last_error = error
     raise DownloadError(
-        f"{fetch.url}: download failed after {retries + 1} attempts (last error: {last_error}). "
+        f"{fetch.url}: download failed after {retries + 1} attempts "
+        f"(last error: {one_line(last_error)}). "
         f"{partial.size} bytes ({partial.received} of them by this run) are kept in "
         f"{partial.path}; running again resumes from there (delete it to start afresh)."
     )
@@ -414,7 +415,7 @@ def _get_following_redirects(
                 url, headers=headers, stream=True, timeout=fetch.timeout, allow_redirects=False
             )
         except (requests.exceptions.InvalidURL, requests.exceptions.InvalidSchema) as exc:
-            raise DownloadError(f"{url}: not a usable URL ({exc}); fix it") from None
+            raise DownloadError(f"{url}: not a usable URL ({one_line(exc)}); fix it") from None
         if not response.is_redirect:
             return response
         target = urljoin(url, response.headers["Location"])

@@ -39,7 +39,7 @@ from typing import IO
 from tqdm import tqdm
 
 from gianet.atomic import default_mode
-from gianet.errors import GianetError
+from gianet.errors import GianetError, one_line
 
 #: Completion marker written inside a target once every member is in place.
 MARKER = ".extracted.json"
@@ -128,7 +128,7 @@ def safe_extract(
                 shutil.rmtree(staging, ignore_errors=True)
                 raise
     except _CORRUPT as error:
-        raise _corrupt(archive, target, str(error)) from error
+        raise _corrupt(archive, target, one_line(error)) from error
     _move_into_place(staging, target)
     return [target / name for name in files]
 
@@ -145,7 +145,7 @@ def _read_marker(target: Path) -> dict | None:
     try:
         record = json.loads(marker.read_text(encoding="utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise _bad_marker(marker, f"not JSON ({exc})") from None
+        raise _bad_marker(marker, f"not JSON ({one_line(exc)})") from None
     files = record.get("files") if isinstance(record, dict) else None
     folders = record.get("folders", []) if isinstance(record, dict) else None
     listed = [files, folders]
@@ -418,13 +418,14 @@ def _copy_member(archive: Path, member: _Member, path: Path, target: Path, bar: 
         try:
             source = member.reader()
         except (*_CORRUPT, OSError) as exc:
-            raise _corrupt(archive, target, f"member {member.name!r}: {exc}") from None
+            raise _corrupt(archive, target, f"member {member.name!r}: {one_line(exc)}") from None
         with source:
             while True:
                 try:
                     block = source.read(_BLOCK)
                 except (*_CORRUPT, OSError) as exc:
-                    raise _corrupt(archive, target, f"member {member.name!r}: {exc}") from None
+                    detail = f"member {member.name!r}: {one_line(exc)}"
+                    raise _corrupt(archive, target, detail) from None
                 if not block:
                     break
                 written += len(block)
