@@ -11,6 +11,8 @@ import pytest
 import torch
 
 from gianet.cli import main
+from gianet.data.cache import CacheError
+from gianet.errors import explain
 from gianet.report import costs
 
 
@@ -92,3 +94,20 @@ def test_settings_that_are_not_json_name_the_flag(capsys, tmp_path):
     lists = [str(tmp_path / f"Sony_{split}_list.txt") for split in ("train", "val", "test")]
     code, stderr = run(["synth", "--camera", "Sony", "--lists", *lists, "--settings", "{"], capsys)
     assert code == 2 and "--settings: not valid JSON" in stderr and stderr.count("\n") == 1
+
+
+class _DamagedCache(torch.utils.data.Dataset):
+    def __len__(self) -> int:
+        return 1
+
+    def __getitem__(self, index: int):
+        raise CacheError("cache/x.npy: the cached array is missing; run `gianet pack`")
+
+
+def test_an_error_raised_in_a_data_loading_worker_is_still_one_line():
+    loader = torch.utils.data.DataLoader(_DamagedCache(), num_workers=1)
+    with pytest.raises(CacheError) as raised:
+        next(iter(loader))
+    assert "Traceback" in str(raised.value)  # torch prepends the worker's traceback
+
+    assert explain(raised.value) == "cache/x.npy: the cached array is missing; run `gianet pack`"

@@ -505,3 +505,14 @@ def test_a_refused_final_rename_keeps_the_complete_part(
     result = fetch(url, dest, checksum_file=checksum_file)  # a rerun renames the kept bytes
     assert result.fetched == 0 and dest.read_bytes() == PAYLOAD
     assert state.ranges == [None, f"bytes={len(PAYLOAD)}-"]
+
+
+def test_an_existing_error_page_at_dest_is_moved_aside_not_recorded(tmp_path: Path) -> None:
+    dest, checksum_file = tmp_path / NAME, tmp_path / "sid.sha256"
+    dest.write_bytes(ERROR_PAGE)  # left by an older run that trusted it
+
+    with pytest.raises(DownloadError, match="is not a zip archive"):
+        fetch("http://127.0.0.1:9/never-asked.zip", dest, checksum_file=checksum_file)
+
+    assert not dest.exists() and not checksum_file.exists()
+    assert dest.with_name(NAME + ".rejected").read_bytes() == ERROR_PAGE

@@ -58,7 +58,7 @@ def explain(error: BaseException) -> str | None:
     (say, one per file that failed).
     """
     if isinstance(error, GianetError):
-        return str(error)
+        return _unwrap_worker_message(error)
     device = _device_problem(error)
     if device is not None:
         return device
@@ -72,6 +72,24 @@ def explain(error: BaseException) -> str | None:
         where = f"{' -> '.join(names)}: " if names else ""
         return f"{where}{_OS_FIXES[error.errno]}"
     return None
+
+
+_WORKER_TRACEBACK = "Original Traceback (most recent call last):"
+
+
+def _unwrap_worker_message(error: GianetError) -> str:
+    """The message itself, also for an error raised in a data-loading worker: torch raises it
+    again in the main process with the worker's traceback prepended to the message."""
+    text = str(error)
+    if _WORKER_TRACEBACK not in text:
+        return text
+    lines = text.split(_WORKER_TRACEBACK, 1)[1].splitlines()
+    names = {f"{type(error).__module__}.{type(error).__qualname__}: ", f"{type(error).__name__}: "}
+    for index, line in enumerate(lines):
+        for name in names:
+            if line.startswith(name):
+                return "\n".join([line[len(name) :], *lines[index + 1 :]]).strip()
+    return lines[-1].strip() if lines else text
 
 
 def _device_problem(error: BaseException) -> str | None:

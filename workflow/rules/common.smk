@@ -9,13 +9,13 @@ A damaged cache reruns ``pack``. Snakemake judges a job by its output's existenc
 recorded settings, never by its content, so a cached array overwritten with garbage or cut
 short would otherwise stay "up to date". When the DAG is built (in the main process only, not
 in each job), the fast check of every existing cache runs (size, ``.npy`` header and sampled
-blocks of each array against its manifest; about a second for SID's ~3000 arrays on a local
-disk), and the manifest of a damaged cache is moved to ``manifest.json.damaged``: ``pack``'s
-output is then missing, so ``pack`` is scheduled (``snakemake -n`` shows it, with the jobs that
-read the cache after it, as for any rerun), rebuilds only the arrays that fail and writes the
-manifest again. Moving the manifest, rather than forcing the job through a ``params`` value or
-an extra input, is what keeps the repair to exactly one run: Snakemake records those, and the
-value recorded while damaged would differ from the one after the repair and rerun ``pack`` and
+blocks of each array against its manifest: 64 KiB read per array, whatever its size), and the
+manifest of a damaged cache is moved to ``manifest.json.damaged``. ``pack``'s output is then
+missing, so ``pack`` is scheduled (``snakemake -n`` shows it, with the jobs that read the cache
+after it, as for any rerun); it rebuilds only the arrays that fail and writes the manifest
+again. Moving the manifest, rather than forcing the job through a ``params`` value or an extra
+input, is what keeps the repair to exactly one run: Snakemake records those, and the value
+recorded while damaged would differ from the one after the repair and rerun ``pack`` and
 everything after it a second time. The manifest is an index that no longer matches its
 arrays, so retiring it loses nothing (it is kept beside it, for inspection, until ``pack``
 writes a new one).
@@ -54,7 +54,7 @@ BENCHMARKS = f"{LOGS}/benchmarks"
 
 REPORT_OUTPUTS = [TABLES, HEADLINE, *FIGURES, *CURVE_FIGURES]
 
-if workflow.is_main_process:
+if getattr(workflow, "is_main_process", True):
     for camera in CAMERAS:
         manifest = paths.manifest(config, camera)
         damaged = retire_if_damaged(manifest)
