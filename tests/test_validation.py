@@ -3,6 +3,7 @@ check-params` and `snakemake -n` stop on it, naming the file, the key and the fi
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -116,3 +117,14 @@ def test_snakemake_dry_run_stops_on_an_ms_ssim_patch_below_the_minimum(tmp_path)
     assert dry.returncode != 0
     assert "train.patch: variant sid_net_msssim trains with MS-SSIM" in said
     assert "Raise train.patch or drop sid_net_msssim" in said
+
+
+def test_a_training_job_checks_its_variants_crops_before_any_work(capsys, tmp_path):
+    train = yaml.safe_load((REPO / "params.yaml").read_text())["train"] | {"patch": 64}
+    code = main(["train", "--camera", "Sony", "--variant", "sid_net_msssim", "--manifest",
+                 str(tmp_path / "manifest.json"), "--model", str(tmp_path / "model.pt"),
+                 "--curves", str(tmp_path / "train" / "metrics.json"), "--settings",
+                 json.dumps(train)])  # fmt: skip
+    stderr = capsys.readouterr().err
+    assert code == 2 and "--settings (train section): train.patch: variant sid_net_msssim" in stderr
+    assert list(tmp_path.iterdir()) == []

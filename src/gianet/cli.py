@@ -184,12 +184,13 @@ def _cache_dir(manifest: str, splits: tuple[str, ...]) -> Path:
 
 
 def _train(args: argparse.Namespace) -> None:
-    from gianet.config import parse_section
+    from gianet.config import check_variant_crops, parse_section
     from gianet.train import train_variant
     from gianet.variants import get_variant
 
     variant = get_variant(args.variant)
     settings = parse_section(args.settings, "train")
+    check_variant_crops(settings, variant.name, args.camera, "--settings (train section)")
     runtime = _runtime(args)
     result = train_variant(
         variant,

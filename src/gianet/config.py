@@ -170,7 +170,6 @@ def packed_frame(params: dict, camera: str) -> tuple[int, int]:
 def _check_crops(params: dict, camera: str, source: str) -> None:
     """Training crops of every variant fit the camera's frames, and are large enough for
     MS-SSIM where the variant's loss uses it (so nothing fails after synthesis and packing)."""
-    train = params["train"]
     height, width = packed_frame(params, camera)
     frames = (
         f"{camera}'s SID frames ({height} x {width} packed pixels)"
@@ -179,25 +178,37 @@ def _check_crops(params: dict, camera: str, source: str) -> None:
         "synth.width divided by the packing)"
     )
     for name in params["variants"]:
-        variant = VARIANTS[name]
-        if variant.crops == "fixed":
-            key, smallest, largest = "train.patch", train["patch"], train["patch"]
-        else:
-            low, high = train["multi_size_b"]
-            key = "train.multi_size_a x train.multi_size_b"
-            smallest, largest = train["multi_size_a"] * low, train["multi_size_a"] * high
-        if largest > min(height, width):
-            raise ConfigError(
-                f"{source}: {key}: variant {name} crops squares of up to {largest} packed "
-                f"pixels, larger than {frames}; make the crops smaller or the frames larger"
-            )
-        needed = -(-MS_SSIM_MIN_SIDE // UPSCALE[camera])
-        if variant.loss == "l1+ms-ssim" and smallest < needed:
-            raise ConfigError(
-                f"{source}: {key}: variant {name} trains with MS-SSIM, which needs outputs of "
-                f"at least {MS_SSIM_MIN_SIDE} px, so {camera} crops of at least {needed} "
-                f"packed pixels; its smallest crop is {smallest}. Raise {key} or drop {name}"
-            )
+        check_variant_crops(params["train"], name, camera, source, (min(height, width), frames))
+
+
+def check_variant_crops(
+    train: dict, name: str, camera: str, source: str, frame: tuple[int, str] | None = None
+) -> None:
+    """One variant's training crops on one camera: at least MS-SSIM's minimum when its loss
+    uses it, and no larger than ``frame`` (the frames' shorter side and how to name them).
+
+    Raises:
+        ConfigError: naming ``source``, the key and the fix.
+    """
+    variant = VARIANTS[name]
+    if variant.crops == "fixed":
+        key, smallest, largest = "train.patch", train["patch"], train["patch"]
+    else:
+        low, high = train["multi_size_b"]
+        key = "train.multi_size_a x train.multi_size_b"
+        smallest, largest = train["multi_size_a"] * low, train["multi_size_a"] * high
+    if frame is not None and largest > frame[0]:
+        raise ConfigError(
+            f"{source}: {key}: variant {name} crops squares of up to {largest} packed "
+            f"pixels, larger than {frame[1]}; make the crops smaller or the frames larger"
+        )
+    needed = -(-MS_SSIM_MIN_SIDE // UPSCALE[camera])
+    if variant.loss == "l1+ms-ssim" and smallest < needed:
+        raise ConfigError(
+            f"{source}: {key}: variant {name} trains with MS-SSIM, which needs outputs of "
+            f"at least {MS_SSIM_MIN_SIDE} px, so {camera} crops of at least {needed} "
+            f"packed pixels; its smallest crop is {smallest}. Raise {key} or drop {name}"
+        )
 
 
 def deep_merge(base: dict, override: dict) -> dict:
