@@ -1,12 +1,18 @@
-"""download(): resume, retry and sha256 checks against a local HTTP server on 127.0.0.1."""
+"""download(): resume, retry, archive and sha256 checks against a local HTTP server on
+127.0.0.1: error pages, bodies cut short without a length, redirects, pinned checksums,
+timeouts and the heartbeat."""
 
 from __future__ import annotations
 
+import errno
 import hashlib
+import io
 import json
 import random
 import re
 import threading
+import time
+import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -14,11 +20,23 @@ from pathlib import Path
 
 import pytest
 
+from gianet import atomic
+from gianet.cli import main
 from gianet.data.download import DownloadError, download
 
-PAYLOAD = random.Random(0).randbytes(300_000)
+
+def _zip_payload() -> bytes:
+    """A real zip archive of about 300 kB of random bytes (stored, so it stays that large)."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_STORED) as bundle:
+        bundle.writestr("Sony/short/00001_00_0.1s.ARW", random.Random(0).randbytes(300_000))
+    return buffer.getvalue()
+
+
+PAYLOAD = _zip_payload()
 SHA256 = hashlib.sha256(PAYLOAD).hexdigest()
 NAME = "Sony2025.zip"
+ERROR_PAGE = b"<!DOCTYPE html><html><body>Quota exceeded</body></html>"
 
 
 @dataclass
@@ -29,6 +47,10 @@ class ServerState:
     drop: int = 0
     fail: int = 0
     ignore_range: bool = False
+    no_length: bool = False  # answer without Content-Length, ending the body by closing
+    html: bool = False  # send ERROR_PAGE as text/html with HTTP 200
+    redirect: str | None = None  # answer 302 to this Location
+    delay: float = 0.0  # seconds before answering
     ranges: list[str | None] = field(default_factory=list)
 
 
@@ -40,29 +62,51 @@ class RangeHandler(BaseHTTPRequestHandler):
     def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
         state: ServerState = self.server.state
         state.ranges.append(self.headers.get("Range"))
-        if self.path != f"/{NAME}":
+        time.sleep(state.delay)
+        if state.redirect and self.path != "/moved/" + NAME:
+            return self._empty(302, {"Location": state.redirect})
+        if self.path not in (f"/{NAME}", f"/moved/{NAME}"):
             return self._empty(404)
         if state.fail:
             state.fail -= 1
             return self._empty(503)
+        if state.html:
+            return self._body(200, ERROR_PAGE, {"Content-Type": "text/html"})
         size = len(state.payload)
         match = re.fullmatch(r"bytes=(\d+)-", self.headers.get("Range", ""))
         start = int(match[1]) if match and not state.ignore_range else None
         if start is not None and start >= size:
             return self._empty(416, {"Content-Range": f"bytes */{size}"})
         body = state.payload[start or 0 :]
-        self.send_response(200 if start is None else 206)
+        headers = {"Content-Type": "application/zip"}
         if start is not None:
-            self.send_header("Content-Range", f"bytes {start}-{size - 1}/{size}")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
+            headers["Content-Range"] = f"bytes {start}-{size - 1}/{size}"
         if state.drop:
             state.drop -= 1
-            self.wfile.write(body[: len(body) // 2])
+            body = body[: len(body) // 2] if state.no_length else body
             self.close_connection = True
-            return None
-        self.wfile.write(body)
+            if not state.no_length:  # promise the whole body, send half
+                self._head(200 if start is None else 206, len(body), headers)
+                self.wfile.write(body[: len(body) // 2])
+                return None
+        self._body(200 if start is None else 206, body, headers)
         return None
+
+    def _head(self, status: int, length: int | None, headers: dict[str, str]) -> None:
+        self.send_response(status)
+        for key, value in headers.items():
+            self.send_header(key, value)
+        if length is not None:
+            self.send_header("Content-Length", str(length))
+        self.end_headers()
+
+    def _body(self, status: int, body: bytes, headers: dict[str, str]) -> None:
+        """Send ``body``; without a length the connection's end marks the body's end."""
+        state: ServerState = self.server.state
+        if state.no_length:
+            self.close_connection = True
+        self._head(status, None if state.no_length else len(body), headers)
+        self.wfile.write(body)
 
     def _empty(self, status: int, headers: dict[str, str] | None = None) -> None:
         self.send_response(status)
@@ -251,3 +295,224 @@ def test_missing_file_is_not_retried(server, tmp_path: Path) -> None:
         fetch(url.replace(NAME, "Sony.zip"), tmp_path / NAME)
 
     assert len(state.ranges) == 1 and not (tmp_path / NAME).exists()
+
+
+# A response is accepted as the archive only once it is verified as one.
+
+
+def test_an_error_page_answered_with_200_is_refused_and_not_recorded(
+    server, tmp_path: Path
+) -> None:
+    state, url = server
+    state.html = True
+    dest, checksum_file = tmp_path / NAME, tmp_path / "sid.sha256"
+
+    with pytest.raises(
+        DownloadError, match="is not a zip archive: it starts like an HTML"
+    ) as raised:
+        fetch(url, dest, checksum_file=checksum_file)
+
+    assert "check the URL" in str(raised.value) and "\n" not in str(raised.value)
+    assert not dest.exists() and not checksum_file.exists()
+    assert not dest.with_name(NAME + ".part").exists()
+    assert dest.with_name(NAME + ".rejected").read_bytes() == ERROR_PAGE
+    state.html = False  # the real archive is then accepted and recorded
+    assert fetch(url, dest, checksum_file=checksum_file).recorded
+    assert checksum_file.read_text() == f"{SHA256}  {NAME}\n"
+
+
+def test_an_html_answer_for_a_file_that_is_no_archive_is_refused(server, tmp_path: Path) -> None:
+    state, url = server
+    state.html = True
+    dest = tmp_path / "weights.pth"
+
+    with pytest.raises(DownloadError, match="with an HTML page instead of weights.pth"):
+        fetch(url, dest, checksum_file=tmp_path / "sums.sha256")
+
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_body_cut_short_without_a_length_is_resumed(server, tmp_path: Path) -> None:
+    state, url = server
+    state.no_length, state.drop = True, 1
+    dest, checksum_file = tmp_path / NAME, tmp_path / "sid.sha256"
+
+    result = fetch(url, dest, checksum_file=checksum_file)
+
+    assert state.ranges == [None, f"bytes={len(PAYLOAD) // 2}-"]
+    assert dest.read_bytes() == PAYLOAD and result.sha256 == SHA256
+    assert checksum_file.read_text() == f"{SHA256}  {NAME}\n"
+
+
+def test_a_body_always_cut_short_is_never_recorded(server, tmp_path: Path) -> None:
+    state, url = server
+    state.no_length, state.ignore_range, state.drop = True, True, 100
+    dest, checksum_file = tmp_path / NAME, tmp_path / "sid.sha256"
+
+    with pytest.raises(DownloadError, match="incomplete or damaged archive.*central directory"):
+        fetch(url, dest, checksum_file=checksum_file, retries=2)
+
+    assert not dest.exists() and not checksum_file.exists()
+    assert dest.with_name(NAME + ".part").read_bytes() == PAYLOAD[: len(PAYLOAD) // 2]
+
+
+def test_redirects_are_followed_within_http(server, tmp_path: Path) -> None:
+    state, url = server
+    state.redirect = f"/moved/{NAME}"
+
+    result = fetch(url, tmp_path / NAME)
+
+    assert result.requests == 2 and (tmp_path / NAME).read_bytes() == PAYLOAD
+
+
+@pytest.mark.parametrize(
+    ("location", "message"),
+    [
+        ("ftp://127.0.0.1/Sony2025.zip", "redirects to ftp://127.0.0.1/Sony2025.zip, a ftp URL"),
+        ("file:///etc/passwd", "redirects to file:///etc/passwd, a file URL"),
+        (f"/{NAME}", "more than 10 redirects"),
+    ],
+)
+def test_redirects_elsewhere_are_refused_in_one_line(
+    server, tmp_path: Path, location: str, message: str
+) -> None:
+    state, url = server
+    state.redirect = location
+
+    with pytest.raises(DownloadError, match=message) as raised:
+        fetch(url, tmp_path / NAME)
+
+    assert "\n" not in str(raised.value) and list(tmp_path.iterdir()) == []
+
+
+def test_file_urls_are_refused_with_the_fix(tmp_path: Path, capsys) -> None:
+    archive = tmp_path / "Sony.zip"
+    archive.write_bytes(PAYLOAD)
+    out = tmp_path / "out" / NAME
+
+    code = main(["sid-download", "--url", archive.as_uri(), "--out", str(out), "--checksums", "s"])
+
+    error = capsys.readouterr().err
+    assert code == 2 and error.count("\n") == 1 and "Traceback" not in error
+    assert "file:// URLs are not downloaded" in error and "sid.archives.<camera>.path" in error
+    assert not out.parent.exists()
+
+
+def test_a_pinned_checksum_is_checked_and_must_agree_with_the_recorded_one(
+    server, tmp_path: Path
+) -> None:
+    _, url = server
+    dest, checksum_file = tmp_path / NAME, tmp_path / "sid.sha256"
+
+    with pytest.raises(DownloadError, match="pinned in params.yaml"):
+        fetch(url, dest, expected_sha256="1" * 64, checksum_file=checksum_file)
+    assert not dest.exists() and not checksum_file.exists()
+
+    assert fetch(url, dest, expected_sha256=SHA256.upper(), checksum_file=checksum_file).recorded
+    checksum_file.write_text(f"{'2' * 64}  {NAME}\n")
+    with pytest.raises(DownloadError, match="remove that stale line"):
+        fetch(url, dest, expected_sha256=SHA256, checksum_file=checksum_file)
+    with pytest.raises(DownloadError, match="is not 64 hex digits"):
+        fetch(url, dest, expected_sha256="abc")
+
+
+def test_a_silent_server_shows_a_heartbeat(server, tmp_path: Path, capsys) -> None:
+    state, url = server
+    state.delay = 0.7
+
+    fetch(url, tmp_path / NAME, heartbeat=0.2)
+
+    assert "Sony2025.zip: waiting for the server, nothing received for" in capsys.readouterr().err
+
+
+def test_timeout_and_retries_come_from_the_runtime_settings(server, tmp_path: Path, capsys) -> None:
+    state, url = server
+    state.delay = 1.5
+    runtime = _runtime_json(download_timeout=0.3, download_retries=1)
+    out = tmp_path / NAME
+
+    start = time.monotonic()
+    code = main(
+        [
+            "sid-download",
+            "--url",
+            url,
+            "--out",
+            str(out),
+            "--checksums",
+            "s.sha256",
+            "--runtime",
+            runtime,
+        ]
+    )
+
+    error = capsys.readouterr().err
+    assert code == 2 and time.monotonic() - start < 5
+    assert "download failed after 2 attempts" in error and "timed out" in error
+    assert len(state.ranges) == 2
+
+
+def _runtime_json(**changes: object) -> str:
+    """params.yaml's runtime section with ``changes``, as the rule passes it."""
+    import yaml
+
+    section = yaml.safe_load(Path("params.yaml").read_text())["runtime"]
+    return json.dumps(section | {"progress": False} | changes)
+
+
+def test_a_malformed_checksum_file_is_one_line_with_the_fix(server, tmp_path: Path, capsys) -> None:
+    _, url = server
+    sums = tmp_path / "sid.sha256"
+    sums.write_text("not-a-digest\n")
+
+    code = main(
+        [
+            "sid-download",
+            "--url",
+            url,
+            "--out",
+            str(tmp_path / NAME),
+            "--checksums",
+            str(sums),
+            "--runtime",
+            _runtime_json(),
+        ]
+    )
+
+    error = capsys.readouterr().err
+    assert code == 2 and error.count("\n") == 1
+    assert "line 1 is not '<64-digit sha256>  <file name>'" in error and "delete the" in error
+
+
+def test_a_refused_final_rename_keeps_the_complete_part(
+    server, tmp_path: Path, monkeypatch
+) -> None:
+    state, url = server
+    dest, checksum_file = tmp_path / NAME, tmp_path / "sid.sha256"
+    dest_replace = atomic.os.replace
+
+    def refuse_dest(source, target):
+        if Path(target) == dest:
+            raise OSError(errno.EROFS, "Read-only file system", str(target))
+        return dest_replace(source, target)
+
+    with monkeypatch.context() as patch:
+        patch.setattr(atomic.os, "replace", refuse_dest)
+        with pytest.raises(OSError):
+            fetch(url, dest, checksum_file=checksum_file)
+
+    assert not dest.exists() and dest.with_name(NAME + ".part").read_bytes() == PAYLOAD
+    result = fetch(url, dest, checksum_file=checksum_file)  # a rerun renames the kept bytes
+    assert result.fetched == 0 and dest.read_bytes() == PAYLOAD
+    assert state.ranges == [None, f"bytes={len(PAYLOAD)}-"]
+
+
+def test_an_existing_error_page_at_dest_is_moved_aside_not_recorded(tmp_path: Path) -> None:
+    dest, checksum_file = tmp_path / NAME, tmp_path / "sid.sha256"
+    dest.write_bytes(ERROR_PAGE)  # left by an older run that trusted it
+
+    with pytest.raises(DownloadError, match="is not a zip archive"):
+        fetch("http://127.0.0.1:9/never-asked.zip", dest, checksum_file=checksum_file)
+
+    assert not dest.exists() and not checksum_file.exists()
+    assert dest.with_name(NAME + ".rejected").read_bytes() == ERROR_PAGE

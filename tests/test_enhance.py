@@ -180,8 +180,8 @@ def test_bad_suffix_and_tile_fail_before_any_work(tmp_path, grbg_raw):
     missing = tmp_path / "no-such-checkpoint.pt"
     with pytest.raises(EnhanceError, match=r"\.png, \.tif, \.tiff"):
         enhance_file(grbg_raw, missing, tmp_path / "out.jpg", ratio=100)
-    for tile in (200, 192, 100):
-        with pytest.raises(EnhanceError, match="multiple of 16 above 192"):
+    for tile in (200, 208, 192, 100):
+        with pytest.raises(EnhanceError, match="multiple of 16 of at least 288"):
             enhance_file(grbg_raw, missing, tmp_path / "out.png", ratio=100, tile=tile)
 
 

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import errno
 import io
 import json
 import random
+import shutil
 import stat
 import tarfile
 import zipfile
@@ -12,6 +14,8 @@ from pathlib import Path
 
 import pytest
 
+from gianet.atomic import default_mode
+from gianet.data import extract
 from gianet.data.extract import MARKER, ExtractError, safe_extract
 
 _RNG = random.Random(0)
@@ -118,14 +122,14 @@ def test_stale_or_incomplete_extraction_is_redone(tmp_path: Path) -> None:
     target = tmp_path / "sid"
     first = safe_extract(archive, target, progress=False)
     first[0].unlink()
-    (target / "leftover.txt").write_text("from the old extraction")
+    first[1].write_bytes(b"edited")
     interrupted = tmp_path / ".sid.partial-crashed"
     (interrupted / "Sony").mkdir(parents=True)
 
     again = safe_extract(archive, target, progress=False)
 
     assert again == first and first[0].read_bytes() == SID_FILES["Sony/long/00001_00_10s.ARW"]
-    assert not (target / "leftover.txt").exists()
+    assert first[1].read_bytes() == SID_FILES["Sony/short/00001_00_0.1s.ARW"]
     assert sorted(path.name for path in tmp_path.iterdir()) == ["Sony2025.zip", "sid"]
 
 
@@ -259,3 +263,148 @@ def test_truncated_tar_gz_leaves_no_target(tmp_path: Path) -> None:
         safe_extract(archive, tmp_path / "sid", progress=False)
 
     assert all_paths(tmp_path) == {archive}
+
+
+# Nothing that extraction did not create is ever deleted.
+
+
+def test_a_users_file_at_the_target_is_kept_and_reported(tmp_path: Path) -> None:
+    archive = write_zip(tmp_path / "Sony2025.zip", SID_FILES)
+    (tmp_path / "sid").write_text("my notes")
+
+    with pytest.raises(ExtractError, match="is a file, not a folder made by an earlier") as raised:
+        safe_extract(archive, tmp_path / "sid", progress=False)
+
+    assert "move it away" in str(raised.value) and "\n" not in str(raised.value)
+    assert (tmp_path / "sid").read_text() == "my notes"
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["Sony2025.zip", "sid"]
+
+
+def test_files_added_inside_an_earlier_extraction_are_kept_and_named(tmp_path: Path) -> None:
+    archive = write_zip(tmp_path / "Sony2025.zip", SID_FILES)
+    target = tmp_path / "sid"
+    safe_extract(archive, target, progress=False)
+    (target / "Sony" / "short" / "mine.ARW").write_bytes(b"the user's own raw")
+    write_zip(archive, {"Sony/short/00001_00_0.1s.ARW": b"new version"})  # forces re-extraction
+
+    with pytest.raises(ExtractError, match=r"did not write \(Sony/short/mine.ARW\)"):
+        safe_extract(archive, target, progress=False)
+
+    assert (target / "Sony" / "short" / "mine.ARW").read_bytes() == b"the user's own raw"
+    assert (target / "Sony/long/00001_00_10s.ARW").exists()  # the old extraction is untouched
+    (target / "Sony" / "short" / "mine.ARW").rename(tmp_path / "mine.ARW")
+    files = safe_extract(archive, target, progress=False)
+    assert [path.read_bytes() for path in files] == [b"new version"]
+
+
+def test_an_empty_archive_folder_is_recognised_as_made_by_the_extraction(tmp_path: Path) -> None:
+    archive = write_zip(tmp_path / "Sony2025.zip", {**SID_FILES, "Sony/empty/": b""})
+    target = tmp_path / "sid"
+    safe_extract(archive, target, progress=False)
+    write_zip(archive, {"Sony/short/00001_00_0.1s.ARW": b"new version"})
+
+    safe_extract(archive, target, progress=False)
+
+    assert not (target / "Sony" / "empty").exists()
+
+
+@pytest.mark.parametrize(
+    ("content", "problem"),
+    [
+        (b"{not json", "not JSON"),
+        (b'{"files": "all"}', "not the record gianet writes"),
+        (b'{"files": ["../../etc/passwd"]}', "lists '../../etc/passwd'"),
+        (b"\xff\xfe", "not JSON"),
+    ],
+)
+def test_a_damaged_marker_stops_with_the_fix_and_deletes_nothing(
+    tmp_path: Path, content: bytes, problem: str
+) -> None:
+    archive = write_zip(tmp_path / "Sony2025.zip", SID_FILES)
+    target = tmp_path / "sid"
+    safe_extract(archive, target, progress=False)
+    (target / MARKER).write_bytes(content)
+    before = all_paths(tmp_path)
+
+    with pytest.raises(ExtractError, match=f"extraction marker is damaged: {problem}") as raised:
+        safe_extract(archive, target, progress=False)
+
+    assert "delete that folder and run again" in str(raised.value)
+    assert all_paths(tmp_path) == before
+
+
+# Members that cannot be written as stored are refused before anything is written.
+
+
+def test_duplicate_members_are_refused(tmp_path: Path) -> None:
+    archive = tmp_path / "Sony2025.zip"
+    with pytest.warns(UserWarning, match="Duplicate name"), zipfile.ZipFile(archive, "w") as bundle:
+        bundle.writestr("Sony/short/00001_00_0.1s.ARW", b"first")
+        bundle.writestr("Sony/short/00001_00_0.1s.ARW", b"second")
+
+    with pytest.raises(ExtractError, match="is stored twice"):
+        safe_extract(archive, tmp_path / "sid", progress=False)
+
+    assert all_paths(tmp_path) == {archive}
+
+
+def test_a_member_that_is_both_a_file_and_a_folder_is_refused(tmp_path: Path) -> None:
+    archive = write_zip(tmp_path / "Sony2025.zip", {"Sony/short": b"file", "Sony/short/x": b"y"})
+
+    with pytest.raises(ExtractError, match="'Sony/short' is a file, and '.*' makes it a folder"):
+        safe_extract(archive, tmp_path / "sid", progress=False)
+
+    assert all_paths(tmp_path) == {archive}
+
+
+def test_an_over_long_member_name_is_one_clear_error(tmp_path: Path) -> None:
+    archive = write_zip(tmp_path / "Sony2025.zip", {"Sony/" + "x" * 300 + ".ARW": b"raw"})
+
+    with pytest.raises(ExtractError, match="longer than this file system allows"):
+        safe_extract(archive, tmp_path / "sid", progress=False)
+
+    assert all_paths(tmp_path) == {archive}
+
+
+def test_an_archive_larger_than_the_free_space_is_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    archive = write_zip(tmp_path / "bomb.zip", {"zeros.bin": bytes(20 << 20)})  # 20 MiB of zeros
+    assert archive.stat().st_size < 100_000
+    real = shutil.disk_usage
+    monkeypatch.setattr(shutil, "disk_usage", lambda path: real(path)._replace(free=70 << 20))
+
+    with pytest.raises(ExtractError, match=r"add up to 0.02 GiB \(\d+ times the archive's size"):
+        safe_extract(archive, tmp_path / "sid", progress=False)
+
+    assert all_paths(tmp_path) == {archive}
+
+
+def test_a_full_disk_during_extraction_leaves_no_target(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    archive = write_zip(tmp_path / "Sony2025.zip", SID_FILES)
+
+    class FullDisk(io.FileIO):
+        def write(self, data: bytes) -> int:
+            raise OSError(errno.ENOSPC, "No space left on device", self.name)
+
+    monkeypatch.setattr(extract, "open", lambda path, mode: FullDisk(path, mode), raising=False)
+
+    with pytest.raises(ExtractError, match="the disk filled up while extracting") as raised:
+        safe_extract(archive, tmp_path / "sid", progress=False)
+
+    assert "Free space" in str(raised.value) and "\n" not in str(raised.value)
+    assert all_paths(tmp_path) == {archive}
+
+
+def test_extracted_folders_have_the_usual_permissions(tmp_path: Path) -> None:
+    archive = write_zip(tmp_path / "Sony2025.zip", SID_FILES)
+
+    files = safe_extract(archive, tmp_path / "sid", progress=False)
+
+    usual = default_mode(folder=True)
+    assert usual != 0o700
+    assert stat.S_IMODE((tmp_path / "sid").stat().st_mode) == usual
+    assert stat.S_IMODE(files[0].parent.stat().st_mode) == usual
+    assert stat.S_IMODE(files[0].stat().st_mode) == default_mode()

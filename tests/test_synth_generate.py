@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 import rawpy
 
+from gianet import atomic
 from gianet.synth import generate_dataset
 from gianet.synth.cameras import XTRANS_PATTERN
-from gianet.synth.files import write_bytes_atomically
 
 SPLITS = {"train": 2, "val": 1, "test": 1}
 SPLIT_DIGIT = {"train": "0", "test": "1", "val": "2"}
@@ -170,8 +170,8 @@ def test_bad_arguments_name_the_argument_and_the_fix(tmp_path, camera, overrides
 
 def test_failed_write_leaves_the_old_file_and_no_partial_file(tmp_path):
     path = tmp_path / "file.dng"
-    write_bytes_atomically(path, b"complete")
+    atomic.write_bytes(path, b"complete")
     with pytest.raises(TypeError):
-        write_bytes_atomically(path, object())  # fails while writing
+        atomic.write_bytes(path, object())  # fails while writing
     assert path.read_bytes() == b"complete"
     assert [p.name for p in tmp_path.iterdir()] == ["file.dng"]

@@ -8,10 +8,18 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
+import re
 from pathlib import Path
 
+from gianet import atomic
+from gianet.errors import GianetError, one_line
+
 BLOCK = 1 << 20
+_SHA256 = re.compile(r"[0-9a-fA-F]{64}")
+
+
+class ChecksumFileError(GianetError, ValueError):
+    """A checksum file cannot be read; the message names the file, the line and the fix."""
 
 
 def hash_file(path: Path) -> hashlib._Hash:
@@ -29,16 +37,55 @@ def sha256_of(path: Path) -> str:
 
 
 def read_checksums(checksum_file: Path) -> dict[str, str]:
-    """File name -> sha256 from a JSON or ``sha256sum``-format checksum file."""
-    text = checksum_file.read_text()
+    """File name -> sha256 from a JSON or ``sha256sum``-format checksum file.
+
+    Raises:
+        ChecksumFileError: the file is not UTF-8, not JSON (for ``.json``), or holds an entry
+            that is not a file name and a 64-digit hex sha256.
+    """
+    checksum_file = Path(checksum_file)
+    try:
+        text = checksum_file.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise _malformed(checksum_file, "is not UTF-8 text") from None
+    except IsADirectoryError:
+        raise ChecksumFileError(
+            f"{checksum_file}: is a folder, not a checksum file; point the checksums setting "
+            "at a file (it is created on the first download)"
+        ) from None
     if checksum_file.suffix == ".json":
-        return {name: digest.lower() for name, digest in json.loads(text or "{}").items()}
+        return _json_checksums(checksum_file, text)
     entries = {}
-    for line in text.splitlines():
-        if line.strip() and not line.startswith("#"):
-            digest, name = line.split(maxsplit=1)
-            entries[name.lstrip("*")] = digest.lower()
+    for number, line in enumerate(text.splitlines(), 1):
+        if not line.strip() or line.startswith("#"):
+            continue
+        fields = line.split(maxsplit=1)
+        if len(fields) != 2 or not _SHA256.fullmatch(fields[0]):
+            raise _malformed(
+                checksum_file, f"line {number} is not '<64-digit sha256>  <file name>'"
+            )
+        entries[fields[1].strip().lstrip("*")] = fields[0].lower()
     return entries
+
+
+def _json_checksums(checksum_file: Path, text: str) -> dict[str, str]:
+    try:
+        value = json.loads(text or "{}")
+    except json.JSONDecodeError as exc:
+        raise _malformed(checksum_file, f"is not valid JSON ({one_line(exc)})") from None
+    if not isinstance(value, dict):
+        raise _malformed(checksum_file, "is not a JSON object of file name -> sha256")
+    for name, digest in value.items():
+        if not isinstance(digest, str) or not _SHA256.fullmatch(digest):
+            raise _malformed(checksum_file, f"the entry {name!r} is not a 64-digit hex sha256")
+    return {name: digest.lower() for name, digest in value.items()}
+
+
+def _malformed(checksum_file: Path, problem: str) -> ChecksumFileError:
+    return ChecksumFileError(
+        f"{checksum_file}: {problem}. gianet writes this file; fix that entry or delete the "
+        "file (its digests are then recorded again on the next verified download)"
+    )
 
 
 def read_recorded(checksum_file: Path | None, name: str) -> str | None:
@@ -56,7 +103,4 @@ def record_sha256(checksum_file: Path, name: str, sha256: str) -> None:
         text = json.dumps(entries, indent=2, sort_keys=True) + "\n"
     else:
         text = "".join(f"{digest}  {key}\n" for key, digest in sorted(entries.items()))
-    checksum_file.parent.mkdir(parents=True, exist_ok=True)
-    temporary = checksum_file.with_name(checksum_file.name + ".partial")
-    temporary.write_text(text)
-    os.replace(temporary, checksum_file)
+    atomic.write_text(checksum_file, text)

@@ -7,8 +7,11 @@ settings travel as one whole params.yaml section in JSON (``--settings``) and th
 section as ``--runtime``; both are validated against the same schema as params.yaml.
 
 Each stage is declared once, in :data:`STAGES`: its name, help, arguments and handler.
-Errors that a user can fix are printed as one clear message, without a traceback, and exit
-with status 2.
+:func:`main` is the one error boundary: every error a user can fix (gianet's own, the
+operating system's such as a full disk or a permission, the device's such as a missing GPU or
+its memory; see :func:`gianet.errors.explain`) is printed as one line naming the file or key
+and the fix, without a traceback, and exits with status 2; ``gianet --debug STAGE ...`` shows
+the traceback instead.
 """
 
 from __future__ import annotations
@@ -16,13 +19,14 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import math
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 from gianet import paths
-from gianet.errors import GianetError
+from gianet.errors import GianetError, explain
 
 METRIC_NAMES = ("psnr", "ssim", "lpips", "pieapp")
 
@@ -48,12 +52,17 @@ def arg(*flags: str, **options) -> Arg:
 
 @dataclass(frozen=True)
 class Stage:
-    """A subcommand: ``gianet <name> ARGS`` calls ``handler(args)``."""
+    """A subcommand: ``gianet <name> ARGS`` calls ``handler(args)``.
+
+    ``outputs`` names the arguments (argparse destinations) that are files the stage writes;
+    :func:`main` checks that each can be written before the stage starts its work.
+    """
 
     name: str
     help: str
     arguments: tuple[Arg, ...]
     handler: Callable[[argparse.Namespace], object]
+    outputs: tuple[str, ...] = ()
 
 
 # Arguments several stages share.
@@ -82,9 +91,10 @@ def _settings(section: str) -> Arg:
 def _runtime(args: argparse.Namespace):
     from gianet.runtime import DEFAULT_RUNTIME, Runtime
 
+    threads = getattr(args, "threads", None)
     if args.runtime == "{}":
-        return DEFAULT_RUNTIME if args.threads is None else Runtime(threads=args.threads)
-    return Runtime.from_json(args.runtime, threads=args.threads)
+        return DEFAULT_RUNTIME if threads is None else Runtime(threads=threads)
+    return Runtime.from_json(args.runtime, threads=threads)
 
 
 def _dataset_root(lists: list[str], camera: str) -> Path:
@@ -119,9 +129,17 @@ def _synth(args: argparse.Namespace) -> None:
 def _sid_download(args: argparse.Namespace) -> None:
     from gianet.data.download import download
 
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    print(download(args.url, out, checksum_file=Path(args.checksums)).path)
+    runtime = _runtime(args)
+    result = download(
+        args.url,
+        Path(args.out),
+        expected_sha256=args.sha256 or None,
+        checksum_file=Path(args.checksums),
+        retries=runtime.download_retries,
+        timeout=runtime.download_timeout,
+        progress=runtime.progress,
+    )
+    print(result.path)
 
 
 def _sid_unpack(args: argparse.Namespace) -> None:
@@ -137,9 +155,7 @@ def _pack(args: argparse.Namespace) -> None:
     from gianet.data.cache import build_cache
     from gianet.data.lists import parse_list, select_test_pairs
 
-    manifest = Path(args.manifest)
-    if manifest.name != paths.MANIFEST:
-        raise UsageError(f"--manifest: the cache's index is named {paths.MANIFEST}: {manifest}")
+    manifest = _manifest_path(args.manifest)
     root = _dataset_root(args.lists, args.camera)
     splits = {
         split: parse_list(path, root) for split, path in zip(paths.SPLITS, args.lists, strict=True)
@@ -147,26 +163,48 @@ def _pack(args: argparse.Namespace) -> None:
     # Validation follows the test protocol (SID's own code never validates).
     for split in ("val", "test"):
         splits[split] = select_test_pairs(splits[split], args.exclude_scenes, args.test_exposures)
-    build_cache(root, splits, manifest.parent, workers=args.workers)
+    build_cache(
+        root, splits, manifest.parent, workers=args.workers, full_check=args.verify == "full"
+    )
+
+
+def _manifest_path(manifest: str) -> Path:
+    path = Path(manifest)
+    if path.name != paths.MANIFEST:
+        raise UsageError(f"--manifest: the cache's index is named {paths.MANIFEST}: {manifest}")
+    return path
+
+
+def _cache_dir(manifest: str, splits: tuple[str, ...]) -> Path:
+    """The cache folder of ``--manifest``, checked to hold the splits a stage reads."""
+    from gianet.data.cache import load_manifest
+
+    folder = _manifest_path(manifest).parent
+    load_manifest(folder, splits)
+    return folder
 
 
 def _train(args: argparse.Namespace) -> None:
-    from gianet.config import parse_section
+    from gianet.config import check_variant_crops, parse_section
     from gianet.interrupt import note
     from gianet.train import train_variant
     from gianet.variants import get_variant
 
+    variant = get_variant(args.variant)
+    settings = parse_section(args.settings, "train")
+    check_variant_crops(settings, variant.name, args.camera, "--settings (train section)")
+    runtime = _runtime(args)
     history = paths.history_file(args.model)
     note(history, f"training {args.variant} on {args.camera}: started")
     try:
         result = train_variant(
-            get_variant(args.variant),
-            Path(args.manifest).parent,
+            variant,
+            _cache_dir(args.manifest, ("train", "val")),
             Path(args.model),
             paths.log_dir_of_curves(args.curves),
-            parse_section(args.settings, "train"),
+            settings,
             camera=args.camera,
-            runtime=_runtime(args),
+            runtime=runtime,
         )
     except GianetError as exc:
         note(history, f"stopped: {exc}")
@@ -180,10 +218,15 @@ def _evaluate(args: argparse.Namespace) -> None:
     from gianet.interrupt import stop_raises
     from gianet.weights import torch_home_of
 
+    if not (math.isfinite(args.max_input) and args.max_input > 0):
+        raise UsageError(
+            f"--max-input must be a positive number (train.max_input), got {args.max_input}"
+        )
+    runtime = _runtime(args)
     with stop_raises(f"evaluating {args.model}"):
         summary = evaluate_variant(
             Path(args.model),
-            Path(args.manifest).parent,
+            _cache_dir(args.manifest, ("test",)),
             csv_path=Path(args.csv),
             summary_path=Path(args.summary),
             samples_dir=Path(args.samples_dir),
@@ -192,7 +235,7 @@ def _evaluate(args: argparse.Namespace) -> None:
             torch_home=torch_home_of(Path(args.weights)),
             samples=args.samples,
             max_input=args.max_input,
-            runtime=_runtime(args),
+            runtime=runtime,
         )
     print(json.dumps(summary))
 
@@ -241,6 +284,17 @@ def _report(args: argparse.Namespace) -> None:
     )
 
 
+def _check_params(args: argparse.Namespace) -> None:
+    from gianet.config import deep_merge, load_params, read_yaml
+
+    override: dict = {}
+    for path in args.configfile:
+        override = deep_merge(override, read_yaml(Path(path)))
+    load_params(args.params, override or None)
+    merged = f" with {', '.join(args.configfile)} merged over it" if args.configfile else ""
+    print(f"{args.params}: valid{merged}")
+
+
 def _variants(args: argparse.Namespace) -> None:
     from gianet.variants import VARIANTS
 
@@ -274,6 +328,7 @@ STAGES: tuple[Stage, ...] = (
         "generate the sid-synth dataset for one camera",
         (CAMERA, LISTS, _settings("synth")),
         _synth,
+        outputs=("lists",),
     ),
     Stage(
         "sid-download",
@@ -282,8 +337,17 @@ STAGES: tuple[Stage, ...] = (
             arg("--url", required=True, help="the archive's URL (http, https or file)"),
             arg("--out", required=True, help="where the archive goes"),
             arg("--checksums", required=True, help="sha256 file: recorded once, then verified"),
+            arg(
+                "--sha256",
+                nargs="?",
+                default="",
+                help="the archive's known sha256 (pinned in params.yaml); none (or no value): "
+                "the one recorded in --checksums",
+            ),
+            RUNTIME,
         ),
         _sid_download,
+        outputs=("out", "checksums"),
     ),
     Stage(
         "sid-unpack",
@@ -298,6 +362,7 @@ STAGES: tuple[Stage, ...] = (
             ),
         ),
         _sid_unpack,
+        outputs=("lists",),
     ),
     Stage(
         "pack",
@@ -320,8 +385,16 @@ STAGES: tuple[Stage, ...] = (
                 help="first: each scene's _00 shots (SID's test code) | all",
             ),
             arg("--workers", type=int, default=1, help="decoding processes"),
+            arg(
+                "--verify",
+                choices=("fast", "full"),
+                default="fast",
+                help="how cached arrays are checked before reuse: fast (size, header and "
+                "sampled blocks) or full (the sha256 of every byte); a bad one is rebuilt",
+            ),
         ),
         _pack,
+        outputs=("manifest",),
     ),
     Stage(
         "train",
@@ -337,6 +410,7 @@ STAGES: tuple[Stage, ...] = (
             THREADS,
         ),
         _train,
+        outputs=("model", "curves"),
     ),
     Stage(
         "evaluate",
@@ -356,6 +430,7 @@ STAGES: tuple[Stage, ...] = (
             THREADS,
         ),
         _evaluate,
+        outputs=("csv", "summary"),
     ),
     Stage(
         "fetch-weights",
@@ -366,12 +441,14 @@ STAGES: tuple[Stage, ...] = (
             arg("--checksums", required=True, help="sha256 file: recorded once, then verified"),
         ),
         _fetch_weights,
+        outputs=("status", "checksums"),
     ),
     Stage(
         "cost",
         "parameters and FLOPs of every variant at full Sony and Fuji frames (Table 4)",
         (arg("--out", required=True, help="JSON file to write"),),
         _cost,
+        outputs=("out",),
     ),
     Stage(
         "report",
@@ -397,6 +474,21 @@ STAGES: tuple[Stage, ...] = (
             ),
         ),
         _report,
+        outputs=("tables", "figures", "curve_figures", "headline", "curve_tables"),
+    ),
+    Stage(
+        "check-params",
+        "validate a params file as the workflow does (schema and every constraint)",
+        (
+            arg("params", help="the params file, e.g. params.yaml"),
+            arg(
+                "--configfile",
+                nargs="*",
+                default=[],
+                help="files merged over it, as snakemake --configfile",
+            ),
+        ),
+        _check_params,
     ),
     Stage("variants", "list the declared variants", (), _variants),
     Stage(
@@ -416,9 +508,9 @@ STAGES: tuple[Stage, ...] = (
             arg(
                 "--tile",
                 type=int,
-                help="run windows of this many packed pixels (multiple of 16, > 192) to save "
-                "memory; GIA's global pooling then sees one window at a time (default: whole "
-                "frame)",
+                help="run windows of this many packed pixels (multiple of 16, at least 288) to "
+                "save memory; GIA's global pooling then sees one window at a time (default: "
+                "whole frame)",
             ),
             arg(
                 "--max-input",
@@ -429,18 +521,20 @@ STAGES: tuple[Stage, ...] = (
             arg("--device", help="torch device (default: cuda if available, else cpu)"),
         ),
         _enhance,
+        outputs=("out",),
     ),
 )
 
 
 def parser() -> argparse.ArgumentParser:
     top = argparse.ArgumentParser(prog="gianet", description=__doc__.splitlines()[0])
+    top.add_argument("--debug", action="store_true", help="show the full traceback of any error")
     commands = top.add_subparsers(dest="stage", required=True)
     for stage in STAGES:
         sub = commands.add_parser(stage.name, help=stage.help, description=stage.help)
         for argument in stage.arguments:
             argument.add_to(sub)
-        sub.set_defaults(handler=stage.handler)
+        sub.set_defaults(handler=stage.handler, outputs=stage.outputs)
     return top
 
 
@@ -450,18 +544,42 @@ def _say(message: str) -> None:
         print(message, file=sys.stderr, flush=True)
 
 
+def _run(args: argparse.Namespace) -> None:
+    """Check the stage's output paths, then run it."""
+    from gianet.atomic import check_output_path
+
+    for name in args.outputs:
+        value = getattr(args, name)
+        for path in value if isinstance(value, list) else [value]:
+            if path:
+                check_output_path(path)
+    args.handler(args)
+
+
 def main(argv: list[str] | None = None) -> int:
+    """Run one stage; returns the exit status: 0; 2 for an error a user can fix; 75 when a
+    stop signal interrupted it (a rerun resumes it; in a SLURM job it is requeued); 130 on
+    Ctrl-C. Other exceptions are bugs and keep their traceback."""
     from gianet.interrupt import EXIT_INTERRUPTED, JobInterrupted, requeue_current_job
 
     args = parser().parse_args(argv)
+    if args.debug:
+        _run(args)
+        return 0
     try:
-        args.handler(args)
+        _run(args)
     except JobInterrupted as exc:
         _say(f"gianet {args.stage}: interrupted: {exc}")
         _say(f"gianet {args.stage}: {requeue_current_job()}")
         return EXIT_INTERRUPTED
-    except GianetError as exc:
-        _say(f"gianet {args.stage}: error: {exc}")
+    except KeyboardInterrupt:
+        _say(f"gianet {args.stage}: interrupted; finished files are kept")
+        return 130
+    except Exception as exc:
+        message = explain(exc)
+        if message is None:
+            raise
+        _say(f"gianet {args.stage}: error: {message}")
         return 2
     return 0
 

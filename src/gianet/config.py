@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy
 import json
+import math
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -16,13 +17,29 @@ from typing import Any
 import jsonschema
 import yaml
 
-from gianet.errors import GianetError
+from gianet.errors import GianetError, one_line
 from gianet.paths import archive_suffix
 from gianet.variants import VARIANTS
 
 
 class ConfigError(GianetError, ValueError):
     """A configuration value is missing, unknown or of the wrong type."""
+
+
+#: Colour-filter period of each camera's mosaic (Bayer 2 x 2, X-Trans 6 x 6) and how many raw
+#: pixels one packed pixel spans per side (the network's upscale: 2, and 3 for X-Trans).
+CFA_PERIOD = {"Sony": 2, "Fuji": 6}
+UPSCALE = {"Sony": 2, "Fuji": 3}
+#: Packed frame sizes (height, width) of the real SID data: Sony ARW 2848 x 4256 packed 2 x 2;
+#: Fuji RAF 4032 x 6030 (cut to multiples of 6 as SID's code does) packed 3 x 3.
+SID_PACKED_FRAMES = {"Sony": (1424, 2128), "Fuji": (1344, 2010)}
+#: MS-SSIM's smallest image side, gianet.losses.MS_SSIM_MIN_SIDE (piq's 5 scales and 11-px
+#: window: 10 * 2**4 + 1); repeated here because gianet.losses imports torch, and a test keeps
+#: the two equal.
+MS_SSIM_MIN_SIDE = 161
+#: A configuration holds a few hundred values; more nodes than this are an alias bomb or a
+#: self-referencing YAML anchor, refused before validation walks them.
+MAX_NODES = 100_000
 
 
 def schema() -> dict:
@@ -39,7 +56,7 @@ def _describe(error: jsonschema.ValidationError, source: str) -> str:
     where = _key_path(error)
     if error.validator == "additionalProperties":
         allowed = sorted(error.schema.get("properties", {}))
-        unknown = sorted(set(error.instance) - set(allowed))
+        unknown = sorted(map(str, set(error.instance) - set(allowed)))
         prefix = f"{where}." if error.absolute_path else ""
         keys = ", ".join(f"{prefix}{k}" for k in unknown)
         return (
@@ -48,7 +65,8 @@ def _describe(error: jsonschema.ValidationError, source: str) -> str:
         )
     if error.validator == "required":
         return f"{source}: {where}: {error.message}. Add it (see params.yaml in the repository)."
-    return f"{source}: {where}: {error.message}. Fix the value of {where}."
+    message = error.message if len(error.message) <= 300 else error.message[:300] + " ..."
+    return f"{source}: {where}: {message}. Fix the value of {where}."
 
 
 def validate(params: dict, source: str = "params.yaml") -> dict:
@@ -64,16 +82,19 @@ def validate(params: dict, source: str = "params.yaml") -> dict:
     Raises:
         ConfigError: naming ``source``, the key and the fix.
     """
+    _check_values(params, source)
     validator = jsonschema.Draft202012Validator(schema())
-    errors = sorted(validator.iter_errors(params), key=lambda e: list(e.absolute_path))
+    errors = sorted(validator.iter_errors(params), key=lambda e: list(map(str, e.absolute_path)))
     if errors:
         raise ConfigError("\n".join(_describe(e, source) for e in errors))
     return _check_relations(params, source)
 
 
 def _check_relations(params: dict, source: str) -> dict:
-    """What the schema cannot say: variants that exist, consistent ranges. Checks only the
-    sections present (a job's settings hold a few)."""
+    """What the schema cannot say: variants that exist, consistent ranges, archives given as
+    http(s) URLs, sid-synth frames that fit the cameras' mosaics, and training crops that fit
+    the frames and MS-SSIM's smallest size. Checks only the sections present (a job's settings
+    hold a few)."""
     named = params.get("variants", []) + params.get("report", {}).get("figure_variants", [])
     unknown = [v for v in named if v not in VARIANTS]
     if unknown:
@@ -89,19 +110,105 @@ def _check_relations(params: dict, source: str) -> dict:
                 "the figure can only show variants that are trained"
             )
     for camera, archive in params.get("sid", {}).get("archives", {}).items():
-        if not archive["path"]:
-            try:
-                archive_suffix(archive["url"])
-            except ValueError as exc:
-                raise ConfigError(
-                    f"{source}: sid.archives.{camera}.url: {exc}; give the archive's URL "
-                    f"or set sid.archives.{camera}.path to an archive you have"
-                ) from None
+        _check_archive(camera, archive, source)
     if "train" in params:
         low, high = params["train"]["multi_size_b"]
         if low > high:
             raise ConfigError(f"{source}: train.multi_size_b: [{low}, {high}] must be [low, high].")
+    if "synth" in params and params.get("dataset") == "sid-synth":
+        for camera in params.get("cameras", []):
+            check_synth_frame(params["synth"], camera, source)
+    if all(key in params for key in ("dataset", "cameras", "variants", "train", "synth")):
+        for camera in params["cameras"]:
+            _check_crops(params, camera, source)
     return params
+
+
+def _check_archive(camera: str, archive: dict, source: str) -> None:
+    key = f"sid.archives.{camera}"
+    scheme = archive["url"].split("://", 1)[0].lower()
+    if scheme not in ("http", "https"):
+        local = " (a local file goes in path, not in the URL)" if scheme == "file" else ""
+        raise ConfigError(
+            f"{source}: {key}.url: {scheme}:// URLs are not downloaded{local}; give the "
+            f"archive's http(s) URL, or set {key}.path to an archive you have"
+        )
+    if not archive["path"]:
+        try:
+            archive_suffix(archive["url"])
+        except ValueError as exc:
+            raise ConfigError(
+                f"{source}: {key}.url: {exc}; give the archive's URL or set {key}.path to an "
+                "archive you have"
+            ) from None
+
+
+def check_synth_frame(synth: dict, camera: str, source: str) -> None:
+    """sid-synth's frame must tile the camera's colour-filter pattern.
+
+    Raises:
+        ConfigError: naming ``synth.height`` or ``synth.width`` and the nearest valid value.
+    """
+    period = CFA_PERIOD[camera]
+    for key in ("height", "width"):
+        size = synth[key]
+        if size % period:
+            raise ConfigError(
+                f"{source}: synth.{key}: {size} is not a multiple of {camera}'s colour-filter "
+                f"period {period}; use {max(period, size - size % period)}"
+            )
+
+
+def packed_frame(params: dict, camera: str) -> tuple[int, int]:
+    """(height, width) in packed pixels of the camera's frames in the configured dataset."""
+    if params["dataset"] == "sid":
+        return SID_PACKED_FRAMES[camera]
+    upscale = UPSCALE[camera]
+    return params["synth"]["height"] // upscale, params["synth"]["width"] // upscale
+
+
+def _check_crops(params: dict, camera: str, source: str) -> None:
+    """Training crops of every variant fit the camera's frames, and are large enough for
+    MS-SSIM where the variant's loss uses it (so nothing fails after synthesis and packing)."""
+    height, width = packed_frame(params, camera)
+    frames = (
+        f"{camera}'s SID frames ({height} x {width} packed pixels)"
+        if params["dataset"] == "sid"
+        else f"{camera}'s sid-synth frames ({height} x {width} packed pixels, synth.height and "
+        "synth.width divided by the packing)"
+    )
+    for name in params["variants"]:
+        check_variant_crops(params["train"], name, camera, source, (min(height, width), frames))
+
+
+def check_variant_crops(
+    train: dict, name: str, camera: str, source: str, frame: tuple[int, str] | None = None
+) -> None:
+    """One variant's training crops on one camera: at least MS-SSIM's minimum when its loss
+    uses it, and no larger than ``frame`` (the frames' shorter side and how to name them).
+
+    Raises:
+        ConfigError: naming ``source``, the key and the fix.
+    """
+    variant = VARIANTS[name]
+    if variant.crops == "fixed":
+        key, smallest, largest = "train.patch", train["patch"], train["patch"]
+    else:
+        low, high = train["multi_size_b"]
+        key = "train.multi_size_a x train.multi_size_b"
+        smallest, largest = train["multi_size_a"] * low, train["multi_size_a"] * high
+    if frame is not None and largest > frame[0]:
+        raise ConfigError(
+            f"{source}: {key}: variant {name} crops squares of up to {largest} packed "
+            f"pixels, larger than {frame[1]}; make the crops smaller or the frames larger"
+        )
+    needed = -(-MS_SSIM_MIN_SIDE // UPSCALE[camera])
+    if variant.loss == "l1+ms-ssim" and smallest < needed:
+        raise ConfigError(
+            f"{source}: {key}: variant {name} trains with MS-SSIM, which needs outputs of "
+            f"at least {MS_SSIM_MIN_SIDE} px, so {camera} crops of at least {needed} "
+            f"packed pixels; its smallest crop is {smallest}. Raise {key} or drop {name}"
+        )
 
 
 def deep_merge(base: dict, override: dict) -> dict:
@@ -129,19 +236,65 @@ def load_params(path: str | Path = "params.yaml", override: dict | None = None) 
         ConfigError: the file is missing, not YAML, or fails validation.
     """
     path = Path(path)
-    try:
-        params = yaml.safe_load(path.read_text())
-    except FileNotFoundError:
-        raise ConfigError(f"{path}: no such configuration file; pass --params PATH") from None
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: not valid YAML: {exc}") from None
-    if not isinstance(params, dict):
-        raise ConfigError(f"{path}: expected a mapping of keys to values at the top level")
+    params = read_yaml(path)
     source = str(path)
     if override:
         params = deep_merge(params, override)
         source = f"{path} (with command-line overrides)"
     return validate(params, source)
+
+
+def read_yaml(path: Path) -> dict:
+    """A configuration file's mapping, read as UTF-8 YAML.
+
+    Raises:
+        ConfigError: the file is missing, a folder, not UTF-8, not YAML, not a mapping, or
+            an alias bomb (see :data:`MAX_NODES`).
+    """
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: no such configuration file; check the path") from None
+    except IsADirectoryError:
+        raise ConfigError(f"{path}: is a folder, not a configuration file; name the file") from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(
+            f"{path}: not UTF-8 text (byte {exc.start} is invalid); save it as UTF-8"
+        ) from None
+    try:
+        params = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise ConfigError(
+            f"{path}: not valid YAML ({one_line(exc, 300)}); fix the syntax there"
+        ) from None
+    except RecursionError:
+        raise ConfigError(f"{path}: nested too deeply to be a configuration") from None
+    if not isinstance(params, dict):
+        raise ConfigError(f"{path}: expected a mapping of keys to values at the top level")
+    return params
+
+
+def _check_values(params: Any, source: str) -> None:
+    """Refuse what the schema lets through: YAML whose anchors expand past :data:`MAX_NODES`
+    values (or refer to themselves), checked before validation walks it, and numbers that are
+    not finite (``.nan``, ``.inf``), naming the key."""
+    pending: list[tuple[str, Any]] = [("", params)]
+    seen = 0
+    while pending:
+        where, node = pending.pop()
+        seen += 1
+        if seen > MAX_NODES:
+            raise ConfigError(
+                f"{source}: holds more than {MAX_NODES} values once its YAML aliases are "
+                "expanded (or an alias that refers to itself); a configuration has a few "
+                "hundred: remove the aliases"
+            )
+        if isinstance(node, dict):
+            pending.extend((f"{where}.{key}" if where else str(key), v) for key, v in node.items())
+        elif isinstance(node, list):
+            pending.extend((f"{where}.{index}", item) for index, item in enumerate(node))
+        elif isinstance(node, float) and not math.isfinite(node):
+            raise ConfigError(f"{source}: {where}: {node} is not a finite number; give a number")
 
 
 def validate_sections(settings: dict, source: str) -> dict:
@@ -153,24 +306,26 @@ def validate_sections(settings: dict, source: str) -> dict:
     Raises:
         ConfigError: naming ``source``, the key and the fix.
     """
+    _check_values(settings, source)
     partial = schema() | {"required": []}
     validator = jsonschema.Draft202012Validator(partial)
-    errors = sorted(validator.iter_errors(settings), key=lambda e: list(e.absolute_path))
+    errors = sorted(validator.iter_errors(settings), key=lambda e: list(map(str, e.absolute_path)))
     if errors:
         raise ConfigError("\n".join(_describe(e, source) for e in errors))
     return _check_relations(settings, source)
 
 
-def parse_section(text: str, section: str) -> dict:
-    """One whole params.yaml section given as JSON (``--settings``, as a rule passes it).
+def parse_section(text: str, section: str, flag: str = "--settings") -> dict:
+    """One whole params.yaml section given as JSON (``--settings``, or ``flag``, as a rule
+    passes it).
 
     Raises:
         ConfigError: not a JSON object, or not a valid ``section``.
     """
     try:
         value: Any = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise ConfigError(f"--settings: not valid JSON ({exc}): {text[:200]}") from None
+    except (json.JSONDecodeError, RecursionError) as exc:
+        raise ConfigError(f"{flag}: not valid JSON ({one_line(exc)}): {one_line(text)}") from None
     if not isinstance(value, dict):
-        raise ConfigError(f"--settings: expected a JSON object, the {section} section")
-    return validate_sections({section: value}, f"--settings ({section} section)")[section]
+        raise ConfigError(f"{flag}: expected a JSON object, the {section} section")
+    return validate_sections({section: value}, f"{flag} ({section} section)")[section]

@@ -11,6 +11,10 @@ The amplification ratio is either given, or ``target_exposure / exposure``, the 
 time read from the file (see :mod:`gianet.data.exposure`); when the file records none the
 ratio must be given. Unlike SID's lists, a ratio is used as given, not capped at 300.
 
+Every argument is checked before the raw is decoded (the output path, the ratio, the clip,
+the tile and the device), and an output that is not finite everywhere (a broken checkpoint) is
+refused rather than written as a black image.
+
 The whole frame goes through the network at once by default, as the paper evaluates. For a
 12 MP Bayer frame (1500 x 2000 packed) SID-Net on a 2-core CPU peaked at 3.7 GiB resident
 (0.8 GiB of it the imports) in about 23 s; ``tile`` bounds memory by running overlapping
@@ -29,13 +33,19 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from gianet.checkpoint import CheckpointError, load_model
+from gianet.atomic import check_output_path
+from gianet.checkpoint import load_model
 from gianet.data.dataset import GT_MAX, amplify
 from gianet.data.exposure import read_exposure
 from gianet.data.raw import pack, read_mosaic
-from gianet.errors import GianetError
+from gianet.errors import GianetError, one_line
 from gianet.image16 import RGB16_SUFFIXES, write_rgb16
 from gianet.tiling import TILE_ALIGN, TILE_MARGIN, run_tiled, tiling_caveat
+
+#: Smallest ``--tile``: its core (the window less a margin on each side) must be at least as
+#: wide as the margin, so a window computes at most 9 times the pixels it keeps; a tile of 208
+#: keeps a core of 16 and computes 169 times, about 4000 windows for a 12 MP Bayer frame.
+MIN_TILE = 3 * TILE_MARGIN
 
 
 class EnhanceError(GianetError, ValueError):
@@ -74,6 +84,67 @@ def default_device() -> str:
     return "cuda" if torch.cuda.is_available() else "cpu"
 
 
+def resolve_device(name: str | None) -> torch.device:
+    """The torch device ``--device`` names (``None`` or ``auto``: CUDA when present).
+
+    Raises:
+        EnhanceError: not a device name torch knows, or a CUDA/MPS device this machine lacks.
+    """
+    if name in (None, "", "auto"):
+        return torch.device(default_device())
+    try:
+        device = torch.device(name)
+    except (RuntimeError, ValueError, TypeError) as exc:
+        raise EnhanceError(
+            f"--device {name!r} is not a torch device ({one_line(exc, 120)}); use "
+            "cpu, cuda, cuda:N or auto"
+        ) from None
+    if device.type == "cuda":
+        count = torch.cuda.device_count() if torch.cuda.is_available() else 0
+        if count == 0 or (device.index is not None and device.index >= count):
+            raise EnhanceError(
+                f"--device {name}: this machine has {count} usable CUDA device(s); use "
+                + (f"cuda:0 to cuda:{count - 1}" if count else "cpu (or auto)")
+            )
+    elif device.type == "mps" and not torch.backends.mps.is_available():
+        raise EnhanceError(f"--device {name}: MPS is not available here; use cpu (or auto)")
+    elif device.type not in ("cpu", "cuda", "mps"):
+        raise EnhanceError(f"--device {name}: gianet runs on cpu, cuda or mps; use one of them")
+    return device
+
+
+def check_arguments(raw_path: Path, out_path: Path, max_input: float, tile: int | None) -> None:
+    """Refuse what would fail or mislead later, before the raw is decoded.
+
+    Raises:
+        EnhanceError: a missing raw or a folder; an output with another suffix; a clip that
+            is not a positive number; a tile that is misaligned or whose useful core is small.
+        gianet.atomic.OutputPathError: an output that is a folder or in a folder that cannot
+            be written.
+    """
+    if not raw_path.exists():
+        raise EnhanceError(f"{raw_path}: no such raw file; check the path")
+    if raw_path.is_dir():
+        raise EnhanceError(f"{raw_path}: is a folder; give one raw file")
+    if out_path.suffix.lower() not in RGB16_SUFFIXES:
+        raise EnhanceError(
+            f"{out_path}: the output is written as 16-bit RGB, so name it with one of "
+            f"{', '.join(RGB16_SUFFIXES)}"
+        )
+    check_output_path(out_path)
+    if not (math.isfinite(max_input) and max_input > 0):
+        raise EnhanceError(
+            f"--max-input must be a positive number (training's clip, 1.0 in SID), got {max_input}"
+        )
+    if tile is not None and (tile % TILE_ALIGN or tile < MIN_TILE):
+        raise EnhanceError(
+            f"--tile must be a multiple of {TILE_ALIGN} of at least {MIN_TILE}, got {tile}: "
+            f"each window loses {TILE_MARGIN} packed pixels of margin on every side, so a "
+            f"window of {tile} keeps a core of {max(tile - 2 * TILE_MARGIN, 0)} and multiplies "
+            f"the work; use --tile {MIN_TILE} or more (512 or 1024 work well)"
+        )
+
+
 def is_out_of_memory(exc: RuntimeError) -> bool:
     """Whether ``exc`` is an allocation failure: torch's OutOfMemoryError on a GPU, a plain
     RuntimeError from the CPU allocator."""
@@ -87,7 +158,8 @@ def run_network(
     """(1, C, h, w) amplified input -> (1, 3, u*h, u*w) float32 on the CPU, in [0, 1].
 
     Raises:
-        EnhanceError: the device ran out of memory; the message suggests ``--tile``.
+        EnhanceError: the device ran out of memory (the message suggests ``--tile``), or the
+            network's output is not finite everywhere.
     """
     model = model.to(device)
     inputs = inputs.to(device)
@@ -101,6 +173,14 @@ def run_network(
             f"out of {device} memory for the {where if tile is None else f'tile of {tile}'}; "
             "pass a (smaller) --tile, e.g. --tile 512"
         ) from None
+    finite = torch.isfinite(output)
+    if not bool(finite.all()):
+        share = 1 - finite.float().mean().item()
+        raise EnhanceError(
+            f"the network's output is not finite at {share:.1%} of its values (NaN or "
+            "infinity): the checkpoint's weights are broken or the input is out of range; "
+            "nothing was written. Use a checkpoint whose training finished with a finite loss"
+        )
     return output.clamp_(0, 1)
 
 
@@ -136,46 +216,31 @@ def enhance_file(
             look like; ratio = target / the file's exposure time.
         max_input: the amplified input is clipped here; use the training value.
         tile: ``None`` for the whole frame at once (as the paper); else the side, in packed
-            pixels (multiple of 16, > 192), of overlapping windows run one at a time.
-        device: torch device; default CUDA when available, else CPU.
+            pixels (multiple of 16, at least :data:`MIN_TILE`), of overlapping windows run
+            one at a time.
+        device: torch device name; default (or ``auto``) CUDA when available, else CPU.
 
     Returns:
         ``out_path``.
 
     Raises:
-        EnhanceError: bad suffix, ratio arguments, tile or memory (see the messages).
+        EnhanceError: a bad path, suffix, ratio, clip, tile or device; memory; or an output
+            that is not finite (see the messages).
         gianet.data.raw.RawError: the file is unreadable or holds no usable mosaic.
         gianet.checkpoint.CheckpointError: the checkpoint is missing, unsafe, broken, or
             trained for another CFA.
     """
     raw_path, checkpoint, out_path = Path(raw_path), Path(checkpoint), Path(out_path)
-    if out_path.suffix.lower() not in RGB16_SUFFIXES:
-        raise EnhanceError(
-            f"{out_path}: the output is written as 16-bit RGB, so name it with one of "
-            f"{', '.join(RGB16_SUFFIXES)}"
-        )
-    if tile is not None and (tile % TILE_ALIGN or tile <= 2 * TILE_MARGIN):
-        raise EnhanceError(
-            f"--tile must be a multiple of {TILE_ALIGN} above {2 * TILE_MARGIN}, got {tile}"
-        )
+    check_arguments(raw_path, out_path, max_input, tile)
+    target = resolve_device(device)
     mosaic = read_mosaic(raw_path)
     gain = amplification_ratio(raw_path, ratio, target_exposure)
-    try:
-        model, _ = load_model(checkpoint, cfa=mosaic.cfa)
-    except CheckpointError:
-        raise
-    except (ValueError, RuntimeError) as exc:
-        raise CheckpointError(
-            f"{checkpoint}: its weights do not fit the network it describes ({exc}); use a "
-            "checkpoint written by gianet train"
-        ) from None
+    model, _ = load_model(checkpoint, cfa=mosaic.cfa)
     caveat = tiling_caveat(model) if tile is not None else None
     if caveat:
         warnings.warn(
             f"{checkpoint}: tiled output differs from the whole frame: {caveat}", stacklevel=2
         )
     packed, scale = pack(mosaic)
-    output = run_network(
-        model, amplify(packed, scale, gain, max_input)[None], tile, device or default_device()
-    )
+    output = run_network(model, amplify(packed, scale, gain, max_input)[None], tile, str(target))
     return write_rgb16(out_path, to_rgb16(output))

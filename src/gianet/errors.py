@@ -1,8 +1,121 @@
-"""The base of every error a user can fix: its message names the file or key and the fix.
+"""The base of every error a user can fix, and how the command line words the others.
 
-The command line prints such errors as one line, without a traceback, and exits with 2.
+:class:`GianetError` messages name the file or key and the fix. The command line prints such
+errors, and the operating system's and the device's errors that a user can fix as well (a
+full disk, a permission, a folder where a file belongs, a missing GPU, GPU memory), as one
+line without a traceback and exits with 2; see :func:`explain`.
 """
+
+from __future__ import annotations
+
+import errno
 
 
 class GianetError(Exception):
     """A problem with the user's input or environment, explained in the message."""
+
+
+#: What to do about an operating-system error, by errno.
+_OS_FIXES = {
+    errno.ENOSPC: "no space left on the device: free some space (or point paths.* in "
+    "params.yaml elsewhere) and rerun; files already finished are kept",
+    errno.EDQUOT: "disk quota exceeded: free some space or raise the quota and rerun; files "
+    "already finished are kept",
+    errno.EACCES: "permission denied: make it readable/writable for you or choose another path",
+    errno.EPERM: "operation not permitted: check its owner and permissions, or choose another path",
+    errno.EROFS: "read-only file system: choose a writable location",
+    errno.EISDIR: "is a folder where a file belongs: give a file's path",
+    errno.ENOTDIR: "a part of this path is a file, not a folder: fix the path",
+    errno.ENOENT: "no such file or folder: check the path (or run the stage that makes it)",
+    errno.ENAMETOOLONG: "the name is too long for the file system: choose a shorter path",
+    errno.EEXIST: "already exists: move it away or choose another path",
+    errno.ENOTEMPTY: "the folder is not empty: move its content away or choose another path",
+    errno.EMFILE: "too many open files: raise the limit (ulimit -n) and rerun",
+    errno.EIO: "input/output error: the disk or network file system failed; check it and rerun",
+}
+
+_CUDA_MISSING = (
+    "Torch not compiled with CUDA enabled",
+    "No CUDA GPUs are available",
+    "Found no NVIDIA driver",
+    "CUDA driver version is insufficient",
+    "no CUDA-capable device is detected",
+)
+
+
+def one_line(detail: object, limit: int = 200) -> str:
+    """An exception's or a library's text as one line of at most ``limit`` characters, for
+    quoting inside a message."""
+    text = " ".join(str(detail).split())
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def explain(error: BaseException) -> str | None:
+    """One message, naming the file or setting and the fix, for an error a user can fix;
+    ``None`` for anything else (a bug, which keeps its traceback).
+
+    The first line of the message is the error; a :class:`GianetError` may add detail lines
+    (say, one per file that failed).
+    """
+    if isinstance(error, GianetError):
+        return _unwrap_worker_message(error)
+    device = _device_problem(error)
+    if device is not None:
+        return device
+    if isinstance(error, MemoryError):
+        return (
+            "out of memory: lower train.batch_size or train.patch, pass --tile to enhance, "
+            "or run on a machine with more memory"
+        )
+    if isinstance(error, OSError) and error.errno in _OS_FIXES:
+        names = [str(name) for name in (error.filename, error.filename2) if name is not None]
+        where = f"{' -> '.join(names)}: " if names else ""
+        return f"{where}{_OS_FIXES[error.errno]}"
+    return None
+
+
+_WORKER_TRACEBACK = "Original Traceback (most recent call last):"
+
+
+def _unwrap_worker_message(error: GianetError) -> str:
+    """The message itself, also for an error raised in a data-loading worker: torch raises it
+    again in the main process with the worker's traceback prepended to the message."""
+    text = str(error)
+    if _WORKER_TRACEBACK not in text:
+        return text
+    lines = text.split(_WORKER_TRACEBACK, 1)[1].splitlines()
+    names = {f"{type(error).__module__}.{type(error).__qualname__}: ", f"{type(error).__name__}: "}
+    for index, line in enumerate(lines):
+        for name in names:
+            if line.startswith(name):
+                return "\n".join([line[len(name) :], *lines[index + 1 :]]).strip()
+    return lines[-1].strip() if lines else text
+
+
+def _device_problem(error: BaseException) -> str | None:
+    """Messages for torch's device errors, found by their type and text (torch is not
+    imported here: the command line starts without it)."""
+    text = str(error).strip()
+    first = text.splitlines()[0] if text else type(error).__name__
+    kind = type(error).__name__
+    module = type(error).__module__ or ""
+    if kind == "OutOfMemoryError" or (
+        isinstance(error, RuntimeError) and "out of memory" in text and "CUDA" in text
+    ):
+        return (
+            f"out of GPU memory ({first[:200]}): lower train.batch_size or train.patch, pass "
+            "a smaller --tile to enhance, or use a GPU with more memory"
+        )
+    if isinstance(error, (AssertionError, RuntimeError)) and any(
+        sign in text for sign in _CUDA_MISSING
+    ):
+        return (
+            f"CUDA is not usable here ({first[:200]}): set runtime.device (or --device) to "
+            "cpu or auto, or run on a GPU node with a CUDA build of torch"
+        )
+    if module.startswith("torch") and kind == "AcceleratorError":
+        return (
+            f"the GPU failed ({first[:200]}): check the GPU and its driver (nvidia-smi), or set "
+            "runtime.device (or --device) to cpu"
+        )
+    return None

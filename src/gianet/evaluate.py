@@ -12,19 +12,18 @@ output, ground truth) for the figure.
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-import imageio.v3 as iio
 import numpy as np
 import pandas as pd
 import torch
 from tqdm import tqdm
 
+from gianet import atomic
 from gianet.checkpoint import load_model
 from gianet.data.dataset import FullFrames, PackedPairs, preview_input
 from gianet.metrics import psnr, ssim
@@ -130,12 +129,13 @@ def evaluate_variant(
             stem = Path(pair.short).name.rsplit(".", 1)[0]
             names = sample_names(stem)
             saved.append(stem)
-            iio.imwrite(sample_dir / names["output"], to_png8(output[0].cpu()))
-            iio.imwrite(sample_dir / names["gt"], to_png8(target))
-            iio.imwrite(sample_dir / names["input"], to_png8(preview_input(inputs, pairs.cfa)))
+            atomic.write_image(sample_dir / names["output"], to_png8(output[0].cpu()))
+            atomic.write_image(sample_dir / names["gt"], to_png8(target))
+            atomic.write_image(
+                sample_dir / names["input"], to_png8(preview_input(inputs, pairs.cfa))
+            )
     table = pd.DataFrame(rows)
-    Path(csv_path).parent.mkdir(parents=True, exist_ok=True)
-    table.to_csv(csv_path, index=False, float_format="%.8g")
+    atomic.write_text(csv_path, table.to_csv(index=False, float_format="%.8g"))
     summary = {
         "dataset": dataset,
         "camera": checkpoint["camera"],
@@ -148,5 +148,5 @@ def evaluate_variant(
         "samples": saved,
         "samples_dir": os.path.relpath(sample_dir, Path(summary_path).parent),
     }
-    Path(summary_path).write_text(json.dumps(summary, indent=2))
+    atomic.write_json(summary_path, summary, indent=2)
     return summary

@@ -4,18 +4,19 @@ Pillow can neither write nor read 16-bit RGB PNG (it reads such files as 8-bit R
 imageio's PNG path goes through Pillow, so PNGs are encoded here with ``zlib`` alone: one
 IHDR (16 bits, colour type 2 = RGB), one IDAT of rows with PNG's "Sub" filter, and IEND
 (PNG specification, ISO/IEC 15948). TIFFs are written with tifffile (deflate compressed).
-Both round-trip every 16-bit value exactly. Files are written to ``NAME.partial`` first and
-renamed, so an interrupted write never leaves a truncated image under the final name.
+Both round-trip every 16-bit value exactly. Files are written through :mod:`gianet.atomic`,
+so an interrupted or failed write never leaves a truncated image under the final name.
 """
 
 from __future__ import annotations
 
-import os
 import struct
 import zlib
 from pathlib import Path
 
 import numpy as np
+
+from gianet import atomic
 
 RGB16_SUFFIXES = (".png", ".tif", ".tiff")
 
@@ -88,14 +89,10 @@ def write_rgb16(path: str | Path, image: np.ndarray) -> Path:
         )
     if image.dtype != np.uint16 or image.ndim != 3 or image.shape[2] != 3:
         raise ValueError(f"need an (H, W, 3) uint16 image, got {image.dtype} {image.shape}")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(path.name + ".partial")
     if suffix == ".png":
-        temporary.write_bytes(encode_png16(image))
-    else:
-        import tifffile
+        return atomic.write_bytes(path, encode_png16(image))
+    import tifffile
 
-        with open(temporary, "wb") as handle:
-            tifffile.imwrite(handle, image, photometric="rgb", compression="zlib")
-    os.replace(temporary, path)
-    return path
+    return atomic.write_with(
+        path, lambda handle: tifffile.imwrite(handle, image, photometric="rgb", compression="zlib")
+    )

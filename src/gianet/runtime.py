@@ -1,9 +1,10 @@
 """How a job runs, never what it computes: params.yaml's ``runtime`` section.
 
-Threads, loader processes, the device, the memory format, checkpoint and validation cadence
-and progress bars change how fast a job goes and what it logs, not the weights or metrics it
-produces. The Snakefile hands them to jobs outside ``params:`` (as a resource), so changing
-them reruns nothing, and a saved training state stays resumable across them.
+Threads, loader processes, the device, the memory format, checkpoint and validation cadence,
+progress bars and the network's timeout and retries change how fast a job goes and what it
+logs, not the weights, metrics or files it produces. The Snakefile hands them to jobs outside
+``params:`` (as a resource), so changing them reruns nothing, and a saved training state stays
+resumable across them.
 """
 
 from __future__ import annotations
@@ -31,6 +32,8 @@ class Runtime:
     checkpoint_every: int = 0
     val_every: int = 0
     progress: bool = True
+    download_timeout: float = 60.0
+    download_retries: int = 5
 
     @classmethod
     def from_json(cls, text: str, threads: int | None = None) -> Runtime:
@@ -40,7 +43,7 @@ class Runtime:
         Raises:
             ConfigError: not JSON, or a key missing, unknown or of the wrong type.
         """
-        section = parse_section(text, "runtime")
+        section = parse_section(text, "runtime", flag="--runtime")
         return cls(**section | ({} if threads is None else {"threads": threads}))
 
     def torch_device(self) -> torch.device:

@@ -11,12 +11,12 @@ to get it.
 from __future__ import annotations
 
 import dataclasses
-import json
 import os
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
+from gianet import atomic
 from gianet.data.download import DownloadError, DownloadResult, download
 from gianet.errors import GianetError
 
@@ -207,10 +207,7 @@ def write_status(status: Path) -> dict[str, str | None]:
         name: str(path) if path else None
         for name, path in weights_status(torch_home_of(status)).items()
     }
-    status.parent.mkdir(parents=True, exist_ok=True)
-    temporary = status.with_name(status.name + ".partial")
-    temporary.write_text(json.dumps(found, indent=1))
-    os.replace(temporary, status)
+    atomic.write_json(status, found)
     return found
 
 

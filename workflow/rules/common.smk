@@ -2,16 +2,34 @@
 
 Rules hand each job its files (``{input}``, ``{output}``) and exactly the settings its
 results depend on (``params``), so a job reruns when, and only when, those change. The
-``runtime`` section (threads, device, loader processes, checkpoint cadence) reaches jobs as a
-resource, which Snakemake never treats as a reason to rerun.
+``runtime`` section (threads, device, loader processes, checkpoint cadence, download timeout
+and retries) reaches jobs as a resource, which Snakemake never treats as a reason to rerun.
+
+A damaged cache reruns ``pack``. Snakemake judges a job by its output's existence, times and
+recorded settings, never by its content, so a cached array overwritten with garbage or cut
+short would otherwise stay "up to date". When the DAG is built (in the main process only, not
+in each job), the fast check of every existing cache runs (size, ``.npy`` header and sampled
+blocks of each array against its manifest: 64 KiB read per array, whatever its size), and the
+manifest of a damaged cache is moved to ``manifest.json.damaged``. ``pack``'s output is then
+missing, so ``pack`` is scheduled (``snakemake -n`` shows it); it rebuilds only the arrays that
+fail and writes the manifest again. Training and evaluation take the cache as an ``ancient``
+input, with the dataset's identity as a param (:func:`dataset_identity`), so a rebuilt cache
+retrains nothing while a different dataset still does. Moving the manifest, rather than forcing the job through a ``params`` value or an extra
+input, is what keeps the repair to exactly one run: Snakemake records those, and the value
+recorded while damaged would differ from the one after the repair and rerun ``pack`` and
+everything after it a second time. The manifest is an index that no longer matches its
+arrays, so retiring it loses nothing (it is kept beside it, for inspection, until ``pack``
+writes a new one).
 """
 
 import json
+import sys
 
 from pathlib import Path
 
 from gianet import paths
 from gianet.config import validate
+from gianet.data.cache import retire_if_damaged
 from gianet.dvc_record import adopt_checkout, record_outputs
 
 validate(config, source="params.yaml (with any --configfile/--config overrides)")
@@ -46,6 +64,18 @@ LOGS = f"logs/{DATASET}"
 BENCHMARKS = f"{LOGS}/benchmarks"
 
 REPORT_OUTPUTS = [TABLES, HEADLINE, *CURVE_TABLES, *FIGURES, *CURVE_FIGURES]
+
+if getattr(workflow, "is_main_process", True):
+    for camera in CAMERAS:
+        manifest = paths.manifest(config, camera)
+        damaged = retire_if_damaged(manifest)
+        if damaged:
+            print(
+                f"gianet: the {camera} cache is damaged ({damaged[0]}"
+                + (f"; and {len(damaged) - 1} more" if len(damaged) > 1 else "")
+                + f"); its manifest moved to {manifest}.damaged so that pack rebuilds it",
+                file=sys.stderr,
+            )
 # How jobs run, never what they compute (see params.yaml); threads travel as `threads:`.
 RUNTIME = json.dumps(config["runtime"], sort_keys=True)
 

@@ -25,19 +25,26 @@ else:
     localrules:
         sid_download,
 
+    # The URL and a pinned sha256 decide what is accepted, so they are params; the network's
+    # timeout and retries are runtime settings, passed as a resource (changing them reruns
+    # nothing).
     rule sid_download:
         output:
             SID_DOWNLOAD,
         params:
             url=lambda wildcards: config["sid"]["archives"][wildcards.camera]["url"],
+            sha256=lambda wildcards: config["sid"]["archives"][wildcards.camera]["sha256"] or "",
             checksums=config["sid"]["checksums"],
+        resources:
+            gianet_runtime=RUNTIME,
         log:
             f"{LOGS}/sid_download_{{camera}}{{suffix}}.log",
         conda:
             "../envs/gianet.yaml"
         shell:
             "gianet sid-download --url {params.url:q} --out {output:q} "
-            "--checksums {params.checksums:q} 2>&1 | tee {log:q}"
+            "--sha256 {params.sha256:q} --checksums {params.checksums:q} "
+            "--runtime {resources.gianet_runtime:q} 2>&1 | tee {log:q}"
 
     rule sid_unpack:
         input:

@@ -3,15 +3,26 @@
 The bytes stream into ``<dest>.part``; an interrupted download is resumed with an HTTP
 ``Range`` request, both within one call (connection errors, timeouts, 5xx answers and
 truncated bodies are retried with exponential back-off) and across calls (running again
-continues from the ``.part`` left behind). The sha256 is computed while streaming.
+continues from the ``.part`` left behind). The sha256 is computed while streaming. Only http
+and https are fetched; redirects are followed by hand and one to another scheme (https to
+http, ftp, file ...) is refused. While the server is silent a heartbeat line says so every few
+seconds; while bytes arrive a progress bar counts them.
 
-SID publishes no checksums, so the first complete download records its sha256 in a checksum
-file (trust on first use) and every later download, or an existing ``dest``, is verified
-against it. The checksum file is JSON (``{"Sony2025.zip": "<sha256>"}``) when its name ends in
-``.json`` and ``sha256sum`` text (``<sha256>  Sony2025.zip``) otherwise; entries are keyed by
-``dest``'s file name.
+A complete body is accepted as the file only once it is verified as one: an answer of type
+``text/html`` is an error page, and a destination named as an archive (``.zip``, ``.tar``,
+``.tar.gz``, ``.tgz``) must pass :func:`gianet.data.archives.verify_archive` (its signature,
+and its own index readable to the end, which a body cut short by a server that sent no
+``Content-Length`` fails: such a body is resumed like any other truncated one). A file that is
+not an archive at all is moved to ``<dest>.rejected`` for inspection and the download stops.
 
-Bytes that fail verification never stay at ``dest``: they are kept as ``<dest>.part`` (a
+SID publishes no checksums, so unless one is pinned (``expected_sha256``, from params.yaml's
+``sid.archives.<camera>.sha256``) the first complete, verified download records its sha256 in
+a checksum file (trust on first use) and every later download, or an existing ``dest``, is
+verified against it. The checksum file is JSON (``{"Sony2025.zip": "<sha256>"}``) when its
+name ends in ``.json`` and ``sha256sum`` text (``<sha256>  Sony2025.zip``) otherwise; entries
+are keyed by ``dest``'s file name.
+
+Bytes that fail the checksum never stay at ``dest``: they are kept as ``<dest>.part`` (a
 downloaded file stays there, an existing ``dest`` is moved there), so that after updating a
 recorded checksum a rerun verifies them without downloading again, while deleting the
 ``.part`` fetches the file from scratch. ``dest`` only ever appears through an atomic rename
@@ -23,20 +34,40 @@ from __future__ import annotations
 import hashlib
 import os
 import re
+import sys
+import threading
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urljoin, urlsplit
 
 import requests
 from tqdm import tqdm
 
+from gianet import atomic
 from gianet.checksums import hash_file, read_recorded, record_sha256, sha256_of
-from gianet.errors import GianetError
+from gianet.data.archives import (
+    IncompleteArchive,
+    NotAnArchive,
+    archive_format,
+    describe_start,
+    verify_archive,
+)
+from gianet.errors import GianetError, one_line
 
 _RETRYABLE = (requests.ConnectionError, requests.Timeout, requests.exceptions.ChunkedEncodingError)
 _RETRYABLE_STATUS = {408, 429}
 _CONTENT_RANGE = re.compile(r"bytes (?:(?P<start>\d+)-\d+|\*)/(?P<total>\d+|\*)")
+_SHA256 = re.compile(r"[0-9a-f]{64}")
+#: Redirects followed before giving up (browsers allow about 20).
+MAX_REDIRECTS = 10
+#: Seconds of silence from the server between two heartbeat lines.
+HEARTBEAT_SECONDS = 10.0
+_LOCAL_FILE_FIX = (
+    "file:// URLs are not downloaded: set the archive's path (sid.archives.<camera>.path in "
+    "params.yaml) to the local file instead"
+)
 
 
 class DownloadError(GianetError, RuntimeError):
@@ -81,11 +112,27 @@ class _Checksum:
     def for_dest(
         cls, dest: Path, expected_sha256: str | None, checksum_file: Path | None
     ) -> _Checksum:
-        """The digest given as ``expected_sha256``, else the one recorded for ``dest``."""
-        if expected_sha256:
-            return cls(dest.name, expected_sha256.lower(), "expected", checksum_file)
+        """The digest given as ``expected_sha256``, else the one recorded for ``dest``.
+
+        Raises:
+            DownloadError: the pinned digest is not 64 hex digits, or the checksum file
+                records another digest for ``dest`` than the pinned one.
+        """
         recorded = read_recorded(checksum_file, dest.name)
-        return cls(dest.name, recorded, f"recorded in {checksum_file}", checksum_file)
+        if not expected_sha256:
+            return cls(dest.name, recorded, f"recorded in {checksum_file}", checksum_file)
+        pinned = expected_sha256.lower()
+        if not _SHA256.fullmatch(pinned):
+            raise DownloadError(
+                f"{dest.name}: the pinned sha256 {expected_sha256!r} is not 64 hex digits; "
+                "fix it (sid.archives.<camera>.sha256 in params.yaml)"
+            )
+        if recorded and recorded != pinned:
+            raise DownloadError(
+                f"{dest.name}: the pinned sha256 {pinned} differs from {recorded} recorded in "
+                f"{checksum_file}; remove that stale line from {checksum_file} (or fix the pin)"
+            )
+        return cls(dest.name, pinned, "pinned in params.yaml", checksum_file)
 
     def matches(self, sha256: str) -> bool:
         """Whether ``sha256`` is the expected digest (always, when none is known yet)."""
@@ -110,13 +157,15 @@ class _Checksum:
 
 
 class _PartFile:
-    """The ``.part`` file being written, with the sha256 of the bytes it holds so far."""
+    """The ``.part`` file being written, with the sha256 of the bytes it holds so far, and
+    what this run did for it (bytes received, HTTP requests made)."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
         self.digest = hash_file(path) if path.exists() else hashlib.sha256()
         self.size = path.stat().st_size if path.exists() else 0
         self.received = 0
+        self.requests = 0
 
     def reset(self) -> None:
         """Drop what was fetched: the next request starts from byte zero."""
@@ -124,15 +173,55 @@ class _PartFile:
         self.digest = hashlib.sha256()
         self.size = 0
 
-    def append(self, blocks: Iterable[bytes], bar: tqdm) -> None:
+    def append(self, blocks: Iterable[bytes], bar: tqdm, heartbeat: _Heartbeat) -> None:
         """Append ``blocks`` to the file and the digest as they arrive."""
         with open(self.path, "ab") as handle:
             for block in blocks:
+                heartbeat.alive()
                 handle.write(block)
                 self.digest.update(block)
                 self.size += len(block)
                 self.received += len(block)
                 bar.update(len(block))
+
+
+class _Heartbeat:
+    """Prints a line to stderr for every ``interval`` seconds the server stays silent.
+
+    A progress bar shows bytes arriving; this shows a wait that would otherwise look hung
+    (a slow connection, a server that never answers: up to the timeout per attempt).
+    """
+
+    def __init__(self, label: str, interval: float, timeout: float) -> None:
+        self.label, self.interval, self.timeout = label, interval, timeout
+        self._last = time.monotonic()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._watch, daemon=True)
+
+    def alive(self) -> None:
+        """Bytes arrived: the silence starts again from now."""
+        self._last = time.monotonic()
+
+    def _watch(self) -> None:
+        while not self._stop.wait(self.interval):
+            silent = time.monotonic() - self._last
+            if silent >= self.interval:
+                print(
+                    f"{self.label}: waiting for the server, nothing received for {silent:.0f} s "
+                    f"(gives up after {self.timeout:g} s, then retries)",
+                    file=sys.stderr,
+                    flush=True,
+                )
+
+    def __enter__(self) -> _Heartbeat:
+        if self.interval > 0:
+            self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join()
 
 
 def download(
@@ -146,15 +235,17 @@ def download(
     timeout: float = 60,
     chunk: int = 1 << 20,
     progress: bool = True,
+    heartbeat: float = HEARTBEAT_SECONDS,
     sleep: Callable[[float], None] = time.sleep,
 ) -> DownloadResult:
-    """Download ``url`` to ``dest``, resuming, retrying and verifying its sha256.
+    """Download ``url`` to ``dest``, resuming, retrying, verifying the format and sha256.
 
     Args:
         url: the file to fetch (HTTP or HTTPS).
-        dest: where the complete file goes; its parent folder is created.
-        expected_sha256: the digest to verify against; when ``None``, the one recorded for
-            ``dest.name`` in ``checksum_file`` (if any).
+        dest: where the complete file goes; its parent folder is created. Its name says the
+            format to verify (see the module docstring).
+        expected_sha256: the digest to verify against (pinned); when ``None``, the one
+            recorded for ``dest.name`` in ``checksum_file`` (if any).
         checksum_file: where digests are recorded (JSON or ``sha256sum`` text, see the module
             docstring); a verified file whose name has no entry yet gets one.
         retries: attempts after the first one before giving up.
@@ -162,16 +253,21 @@ def download(
         timeout: seconds to wait for a connection or for the next bytes.
         chunk: bytes read from the network per block.
         progress: show a tqdm progress bar.
+        heartbeat: seconds of silence between two "waiting for the server" lines (0: none).
         sleep: how to wait between attempts (tests pass a recorder).
 
     Returns:
         The complete file's path, digest and size, and what this call did.
 
     Raises:
-        DownloadError: the server refused the file, every attempt failed (what was fetched is
-            kept and a rerun resumes), or the bytes do not match the expected digest.
+        DownloadError: a URL that is not http(s) or redirects elsewhere, a server that refused
+            the file or answered with something else (an error page), every attempt failed
+            (what was fetched is kept and a rerun resumes), or the bytes do not match the
+            expected digest.
     """
     dest = Path(dest)
+    _check_scheme(url)
+    atomic.check_writable_target(dest)
     part = dest.with_name(dest.name + ".part")
     checksum = _Checksum.for_dest(dest, expected_sha256, checksum_file)
     if dest.exists():
@@ -179,48 +275,99 @@ def download(
         if not checksum.matches(sha256):
             os.replace(dest, part)
             raise checksum.mismatch(sha256, dest, part, "existing")
+        if checksum.expected is None:
+            _refuse_if_not_archive(dest, dest, dest.name)
         recorded = checksum.record_if_new(sha256)
         return DownloadResult(dest, sha256, dest.stat().st_size, 0, 0, recorded)
     dest.parent.mkdir(parents=True, exist_ok=True)
     partial = _PartFile(part)
-    requests_made = _fetch(url, partial, retries, backoff, timeout, chunk, progress, sleep)
+    fetch = _Fetch(url, dest, timeout, chunk, progress, heartbeat)
+    _fetch(fetch, partial, retries, backoff, sleep)
     sha256 = partial.digest.hexdigest()
     if not checksum.matches(sha256):
         raise checksum.mismatch(sha256, dest, part, "downloaded")
     recorded = checksum.record_if_new(sha256)
-    os.replace(part, dest)
-    return DownloadResult(dest, sha256, partial.size, partial.received, requests_made, recorded)
+    atomic.commit(part, dest)
+    return DownloadResult(dest, sha256, partial.size, partial.received, partial.requests, recorded)
+
+
+def _check_scheme(url: str) -> None:
+    scheme = urlsplit(url).scheme.lower()
+    if scheme == "file":
+        raise DownloadError(f"{url}: {_LOCAL_FILE_FIX}")
+    if scheme not in ("http", "https"):
+        raise DownloadError(f"{url}: not an http(s) URL; give the archive's http(s) address")
+
+
+def _refuse_if_not_archive(path: Path, dest: Path, name: str) -> None:
+    """Move ``path`` to ``<dest>.rejected`` and stop when it is not the archive ``name`` says.
+
+    Raises:
+        DownloadError: not an archive of that format (an error page, say).
+        IncompleteArchive: the right format, but its index ends early.
+    """
+    try:
+        verify_archive(path, name)
+    except NotAnArchive as exc:
+        raise _rejected(path, dest, str(exc).split(": ", 1)[1]) from None
+
+
+def _rejected(path: Path, dest: Path, why: str) -> DownloadError:
+    """Move ``path`` aside to ``<dest>.rejected``; the error says why and what to do."""
+    rejected = dest.with_name(dest.name + ".rejected")
+    os.replace(path, rejected)
+    return DownloadError(
+        f"{dest.name}: the server's answer is not the file: {why}. It was moved to {rejected} "
+        "for inspection and no checksum was recorded; check the URL (open it in a browser), "
+        "or download the archive by hand and set its path in params.yaml"
+    )
+
+
+@dataclass(frozen=True)
+class _Fetch:
+    """What every attempt of one download shares."""
+
+    url: str
+    dest: Path
+    timeout: float
+    chunk: int
+    progress: bool
+    heartbeat: float
+
+    @property
+    def name(self) -> str:
+        return self.dest.name
 
 
 def _fetch(
-    url: str,
+    fetch: _Fetch,
     partial: _PartFile,
     retries: int,
     backoff: float,
-    timeout: float,
-    chunk: int,
-    progress: bool,
     sleep: Callable[[float], None],
-) -> int:
-    """Complete ``partial`` from ``url``, retrying with back-off; returns the requests made."""
+) -> None:
+    """Complete and verify ``partial``, retrying with back-off."""
     last_error: Exception | None = None
     for attempt in range(retries + 1):
         if attempt:
             sleep(backoff * 2 ** (attempt - 1))
         try:
-            _attempt(url, partial, timeout, chunk, progress)
-            return attempt + 1
-        except (*_RETRYABLE, _TransientError) as error:
+            _attempt(fetch, partial)
+            _refuse_if_not_archive(partial.path, fetch.dest, fetch.name)
+            return
+        except (*_RETRYABLE, _TransientError, IncompleteArchive) as error:
             last_error = error
     raise DownloadError(
-        f"{url}: download failed after {retries + 1} attempts (last error: {last_error}). "
+        f"{fetch.url}: download failed after {retries + 1} attempts "
+        f"(last error: {one_line(last_error)}). "
         f"{partial.size} bytes ({partial.received} of them by this run) are kept in "
-        f"{partial.path}; running again resumes from there."
+        f"{partial.path}; running again resumes from there (delete it to start afresh)."
     )
 
 
-def _attempt(url: str, partial: _PartFile, timeout: float, chunk: int, progress: bool) -> None:
-    """One request: append what the server sends to ``partial`` until it is complete.
+def _attempt(fetch: _Fetch, partial: _PartFile) -> None:
+    """One request (and its redirects): append what the server sends to ``partial`` until it
+    is complete.
 
     Raises:
         _TransientError: a retryable answer or a body that ended early (also any of
@@ -230,36 +377,83 @@ def _attempt(url: str, partial: _PartFile, timeout: float, chunk: int, progress:
     headers = {"Accept-Encoding": "identity"}
     if offset:
         headers["Range"] = f"bytes={offset}-"
-    with requests.get(url, headers=headers, stream=True, timeout=timeout) as response:
-        total = _expected_total(response, partial, offset)
-        if total is not None and total == partial.size:
-            return
-        with tqdm(
-            total=total,
-            initial=partial.size,
-            unit="B",
-            unit_scale=True,
-            unit_divisor=1024,
-            desc=partial.path.name.removesuffix(".part"),
-            disable=not progress,
-        ) as bar:
-            partial.append(response.iter_content(chunk), bar)
+    with _Heartbeat(fetch.name, fetch.heartbeat, fetch.timeout) as heartbeat:
+        response = _get_following_redirects(fetch, headers, partial)
+        with response:
+            heartbeat.alive()
+            total = _expected_total(response, partial, offset, fetch.name)
+            if total is not None and total == partial.size:
+                return
+            with tqdm(
+                total=total,
+                initial=partial.size,
+                unit="B",
+                unit_scale=True,
+                unit_divisor=1024,
+                desc=fetch.name,
+                disable=not fetch.progress,
+            ) as bar:
+                partial.append(response.iter_content(fetch.chunk), bar, heartbeat)
     if total is not None and partial.size != total:
         raise _TransientError(f"body stopped at byte {partial.size} of {total}")
 
 
-def _expected_total(response: requests.Response, partial: _PartFile, offset: int) -> int | None:
+def _get_following_redirects(
+    fetch: _Fetch, headers: dict[str, str], partial: _PartFile
+) -> requests.Response:
+    """GET ``fetch.url``, following redirects within http(s) and never from https to http.
+
+    Raises:
+        DownloadError: a redirect to another scheme, too many redirects, or a URL requests
+            cannot use.
+    """
+    url = fetch.url
+    for _ in range(MAX_REDIRECTS + 1):
+        partial.requests += 1
+        try:
+            response = requests.get(
+                url, headers=headers, stream=True, timeout=fetch.timeout, allow_redirects=False
+            )
+        except (requests.exceptions.InvalidURL, requests.exceptions.InvalidSchema) as exc:
+            raise DownloadError(f"{url}: not a usable URL ({one_line(exc)}); fix it") from None
+        if not response.is_redirect:
+            return response
+        target = urljoin(url, response.headers["Location"])
+        response.close()
+        before, after = urlsplit(url).scheme.lower(), urlsplit(target).scheme.lower()
+        if after not in ("http", "https") or (before, after) == ("https", "http"):
+            raise DownloadError(
+                f"{fetch.url}: the server redirects to {target}, a {after or 'scheme-less'} "
+                f"URL; only http(s) redirects are followed, never from https to http. Download "
+                "the file by hand and set its path in params.yaml"
+            )
+        url = target
+    raise DownloadError(
+        f"{fetch.url}: more than {MAX_REDIRECTS} redirects; check the URL in a browser"
+    )
+
+
+def _expected_total(
+    response: requests.Response, partial: _PartFile, offset: int, name: str
+) -> int | None:
     """Check the answer's status against the request; returns the file's full size if known.
 
     Resets ``partial`` when the server sends the whole file instead of the requested range.
 
     Raises:
         _TransientError: a retryable answer (5xx, 408, 429, a range that does not fit).
-        DownloadError: any other refusal (404, 403, ...).
+        DownloadError: any other refusal (404, 403, ...), or an HTML page for a file that is
+            not one (an error page answered with 200).
     """
     status = response.status_code
     if status >= 500 or status in _RETRYABLE_STATUS:
         raise _TransientError(f"HTTP {status} {response.reason}")
+    if status in (200, 206) and _is_html_for_other(response, name):
+        head = next(response.iter_content(256), b"")
+        raise DownloadError(
+            f"{response.url}: answered HTTP {status} with an HTML page instead of {name} "
+            f"({describe_start(head)}); nothing was kept. Check the URL (open it in a browser)"
+        )
     if status == 416 and offset:
         total = _content_range(response)[1]
         if total in (None, offset):
@@ -276,10 +470,20 @@ def _expected_total(response: requests.Response, partial: _PartFile, offset: int
         if offset:
             partial.reset()
         length = response.headers.get("Content-Length")
-        return int(length) if length is not None else None
+        return int(length) if length is not None and length.isdigit() else None
     raise DownloadError(
         f"{response.url}: HTTP {status} {response.reason}. Check the URL (SID's archives "
         "were renamed, e.g. Sony.zip -> Sony2025.zip) and that it is reachable."
+    )
+
+
+def _is_html_for_other(response: requests.Response, name: str) -> bool:
+    """Whether the answer is declared as HTML while the file wanted is neither a web page nor
+    an archive (whose signature check catches error pages, whatever their declared type)."""
+    kind = response.headers.get("Content-Type", "").split(";")[0].strip().lower()
+    wanted_page = name.lower().endswith((".html", ".htm"))
+    return kind in ("text/html", "application/xhtml+xml") and not (
+        wanted_page or archive_format(name)
     )
 
 

@@ -1,17 +1,25 @@
 """Safe, all-or-nothing extraction of a zip (SID's archives) or tar archive into its own folder.
 
 The whole member list is checked before anything is written: a member with an absolute path,
-a drive letter or a ``..`` component, a symbolic or hard link, or a device file, FIFO or
-socket makes the archive refused with nothing extracted. The members are then written into a
-temporary sibling of the target (``.<target>.partial-*``) that is renamed to the target only
-when every member was read in full and passed its CRC; a truncated or corrupt archive leaves
-no target behind. The target then holds a completion marker, ``.extracted.json`` (the
-archive's name and size, the prefix, the member count and the files written), so that a rerun
-with the same archive returns at once, while a stale or half-made target is extracted again.
+a drive letter or a ``..`` component, a symbolic or hard link, a device file, FIFO or socket,
+an encrypted member, two members with the same name, a member that is both a file and a
+folder, or a name longer than the file system allows makes the archive refused with nothing
+extracted. So does an archive whose members add up to more than the free disk space (a zip
+bomb fills no disk). The members are then written into a temporary sibling of the target
+(``.<target>.partial-*``, with the usual folder permissions) that is renamed to the target
+only when every member was read in full and passed its CRC; a truncated or corrupt archive,
+or a disk that fills up anyway, leaves no target behind.
+
+The target then holds a completion marker, ``.extracted.json`` (the archive's name and size,
+the prefix, the member count and the files written), so that a rerun with the same archive
+returns at once, while a stale or half-made target is extracted again. Extraction never
+deletes what it did not create: a file or a folder of the user's at the target, or files a
+user added inside an earlier extraction, make it stop with a message naming them and the fix.
 """
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import re
@@ -30,15 +38,20 @@ from typing import IO
 
 from tqdm import tqdm
 
-from gianet.errors import GianetError
+from gianet.atomic import default_mode
+from gianet.errors import GianetError, one_line
 
 #: Completion marker written inside a target once every member is in place.
 MARKER = ".extracted.json"
+#: Free space kept beyond the archive's content (file system overhead, other writers).
+SPACE_MARGIN = 64 << 20
 
 _TAR_SUFFIXES = (".tar", ".tar.gz", ".tgz")
-_CORRUPT = (zipfile.BadZipFile, tarfile.TarError, EOFError, zlib.error)
+_CORRUPT = (zipfile.BadZipFile, tarfile.TarError, EOFError, zlib.error, NotImplementedError)
 _DRIVE = re.compile(r"^[A-Za-z]:")
 _BLOCK = 1 << 20
+_NAME_MAX, _PATH_MAX = 255, 4096
+_FULL = (errno.ENOSPC, errno.EDQUOT)
 
 
 class ExtractError(GianetError, RuntimeError):
@@ -68,7 +81,8 @@ def safe_extract(
     Args:
         archive: a ``.zip``, ``.tar``, ``.tar.gz`` or ``.tgz`` file.
         target: the folder to create; it must not exist, be empty, or have been made by an
-            earlier ``safe_extract`` (it is then replaced, or kept if already complete).
+            earlier ``safe_extract`` and hold nothing else (it is then replaced, or kept if
+            already complete).
         members_prefix: extract only the members under this folder of the archive, with the
             prefix removed from their paths (``"Sony"`` puts ``Sony/short/x.ARW`` at
             ``target/short/x.ARW``); ``None`` extracts everything as stored.
@@ -78,9 +92,10 @@ def safe_extract(
         The extracted files (no folders), sorted.
 
     Raises:
-        ExtractError: an unsafe member (nothing is written), an archive that is truncated or
-            corrupt (no target is left), no files under ``members_prefix``, an unsupported
-            archive type, or a ``target`` holding files that ``safe_extract`` did not make.
+        ExtractError: an unsafe or conflicting member, or too little disk space (nothing is
+            written), an archive that is truncated or corrupt or a disk that fills up (no
+            target is left), no files under ``members_prefix``, an unsupported archive type,
+            or a ``target`` holding anything that ``safe_extract`` did not make.
     """
     archive, target = Path(archive), Path(target)
     completed = _completed_files(archive, target, members_prefix)
@@ -90,45 +105,117 @@ def safe_extract(
     try:
         with _open_members(archive) as members:
             selected = _select(archive, members, members_prefix)
+            _check_names(archive, selected, target)
             staging = _new_staging(target)
             try:
-                files = _write_members(archive, selected, staging, progress)
+                _check_space(archive, selected, staging)
+                files = _write_members(archive, selected, staging, target, progress)
                 marker = {
                     "archive": archive.name,
                     "size": archive.stat().st_size,
                     "members_prefix": members_prefix,
                     "members": len(selected),
                     "files": files,
+                    "folders": sorted({m.path.as_posix() for m in selected if m.is_dir}),
                 }
-                (staging / MARKER).write_text(json.dumps(marker, indent=1))
+                _write_or_explain(
+                    lambda: (staging / MARKER).write_text(json.dumps(marker, indent=1)),
+                    archive,
+                    target,
+                    MARKER,
+                )
             except BaseException:
                 shutil.rmtree(staging, ignore_errors=True)
                 raise
     except _CORRUPT as error:
-        raise _corrupt(archive, target, str(error)) from error
+        raise _corrupt(archive, target, one_line(error)) from error
     _move_into_place(staging, target)
     return [target / name for name in files]
 
 
-def _completed_files(archive: Path, target: Path, prefix: str | None) -> list[Path] | None:
-    """The files of a complete earlier extraction of the same archive, else ``None``."""
+def _read_marker(target: Path) -> dict | None:
+    """The marker of an earlier extraction into ``target``; ``None`` when there is none.
+
+    Raises:
+        ExtractError: a marker that is not the JSON object gianet writes.
+    """
     marker = target / MARKER
     if not marker.is_file():
         return None
-    record = json.loads(marker.read_text())
+    try:
+        record = json.loads(marker.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise _bad_marker(marker, f"not JSON ({one_line(exc)})") from None
+    files = record.get("files") if isinstance(record, dict) else None
+    folders = record.get("folders", []) if isinstance(record, dict) else None
+    listed = [files, folders]
+    if not all(
+        isinstance(names, list) and all(isinstance(n, str) for n in names) for names in listed
+    ):
+        raise _bad_marker(marker, "not the record gianet writes (no list of files)")
+    for name in files + folders:
+        parts = PurePosixPath(name).parts
+        if not parts or name.startswith("/") or ".." in parts:
+            raise _bad_marker(marker, f"lists {name!r}, which is not a path inside {target}")
+    return record
+
+
+def _bad_marker(marker: Path, problem: str) -> ExtractError:
+    return ExtractError(
+        f"{marker}: the extraction marker is damaged: {problem}, so what was extracted there "
+        f"is unknown. Move any files of yours out of {marker.parent}, delete that folder and "
+        "run again"
+    )
+
+
+def _completed_files(archive: Path, target: Path, prefix: str | None) -> list[Path] | None:
+    """The files of a complete earlier extraction of the same archive, else ``None``."""
+    if not target.is_dir() or target.is_symlink():
+        return None
+    record = _read_marker(target)
+    if record is None:
+        return None
     made_from = (record.get("archive"), record.get("size"), record.get("members_prefix"))
     if made_from != (archive.name, archive.stat().st_size, prefix):
         return None
-    files = [target / name for name in record.get("files", [])]
+    files = [target / name for name in record["files"]]
     return files if all(path.is_file() for path in files) else None
 
 
 def _check_replaceable(target: Path) -> None:
-    """Refuse a non-empty ``target`` that has no marker (it was not made by us)."""
-    if target.is_dir() and not (target / MARKER).exists() and any(target.iterdir()):
+    """Refuse a ``target`` holding anything that ``safe_extract`` did not make."""
+    if target.is_symlink() or (target.exists() and not target.is_dir()):
+        kind = "a symbolic link" if target.is_symlink() else "a file"
         raise ExtractError(
-            f"{target} already holds files but no {MARKER}, so safe_extract did not make it. "
-            "Move it away or extract into another folder; nothing was extracted."
+            f"{target}: is {kind}, not a folder made by an earlier extraction; move it away "
+            "(or extract elsewhere) and run again; nothing was extracted"
+        )
+    if not target.is_dir():
+        return
+    record = _read_marker(target)
+    if record is None:
+        if any(target.iterdir()):
+            raise ExtractError(
+                f"{target} already holds files but no {MARKER}, so safe_extract did not make "
+                "it. Move it away or extract into another folder; nothing was extracted."
+            )
+        return
+    made = {PurePosixPath(MARKER)}
+    for name in [*record["files"], *record.get("folders", [])]:
+        path = PurePosixPath(name)
+        made.add(path)
+        made.update(path.parents)
+    theirs = sorted(
+        relative
+        for path in target.rglob("*")
+        if PurePosixPath(relative := path.relative_to(target).as_posix()) not in made
+    )
+    if theirs:
+        shown = ", ".join(theirs[:5]) + (f" and {len(theirs) - 5} more" if len(theirs) > 5 else "")
+        raise ExtractError(
+            f"{target}: holds files that an earlier extraction did not write ({shown}); "
+            "move them out of it and run again to extract the archive afresh; nothing was "
+            "changed"
         )
 
 
@@ -153,6 +240,8 @@ def _zip_members(archive: Path) -> Iterator[list[_Member]]:
                 raise _unsafe(archive, info.filename, "is a symbolic link")
             if kind not in (0, stat.S_IFREG, stat.S_IFDIR):
                 raise _unsafe(archive, info.filename, "is a device file, FIFO or socket")
+            if info.flag_bits & 0x1:
+                raise _unsafe(archive, info.filename, "is encrypted")
             path = _safe_path(archive, info.filename)
             reader = partial(bundle.open, info)
             members.append(_Member(info.filename, path, info.is_dir(), info.file_size, reader))
@@ -210,23 +299,88 @@ def _select(archive: Path, members: list[_Member], prefix: str | None) -> list[_
     return members
 
 
+def _check_names(archive: Path, members: list[_Member], target: Path) -> None:
+    """Refuse duplicate files, a member that is both a file and a folder, and names the file
+    system cannot hold, before anything is written."""
+    files: dict[PurePosixPath, str] = {}
+    folders: dict[PurePosixPath, str] = {}
+    for member in members:
+        if member.is_dir:
+            folders.setdefault(member.path, member.name)
+            continue
+        if member.path in files:
+            raise _conflict(
+                archive, member.name, f"is stored twice (also as {files[member.path]!r})"
+            )
+        files[member.path] = member.name
+        for parent in member.path.parents:
+            folders.setdefault(parent, member.name)
+    for path, name in files.items():
+        if path in folders:
+            raise _conflict(archive, name, f"is a file, and {folders[path]!r} makes it a folder")
+    limits = _name_limits(target.parent)
+    base = len(os.fsencode(str(target.parent.absolute()))) + 64  # the staging folder's name
+    for member in members:
+        longest = max(len(os.fsencode(part)) for part in member.path.parts)
+        if longest > limits[0] or base + len(os.fsencode(str(member.path))) > limits[1]:
+            raise _conflict(
+                archive,
+                member.name,
+                f"has a name longer than this file system allows ({limits[0]} bytes per "
+                f"name, {limits[1]} per path); extract the archive on another file system",
+            )
+
+
+def _name_limits(folder: Path) -> tuple[int, int]:
+    """(longest name, longest path) in bytes on the file system holding ``folder``."""
+    while not folder.exists() and folder != folder.parent:
+        folder = folder.parent
+    try:
+        return os.pathconf(folder, "PC_NAME_MAX"), os.pathconf(folder, "PC_PATH_MAX")
+    except (OSError, ValueError):
+        return _NAME_MAX, _PATH_MAX
+
+
+def _check_space(archive: Path, members: list[_Member], staging: Path) -> None:
+    """Refuse an archive whose files add up to more than the free space (a zip bomb)."""
+    total = sum(member.size for member in members if not member.is_dir)
+    free = shutil.disk_usage(staging).free
+    if total + SPACE_MARGIN > free:
+        raise ExtractError(
+            f"{archive}: its files add up to {total / 2**30:.2f} GiB ({_ratio(archive, total)}"
+            f"), but {staging.parent} has {free / 2**30:.2f} GiB free; free space or extract "
+            "elsewhere; nothing was extracted"
+        )
+
+
+def _ratio(archive: Path, total: int) -> str:
+    size = max(archive.stat().st_size, 1)
+    return f"{total / size:.0f} times the archive's size"
+
+
 def _new_staging(target: Path) -> Path:
-    """A fresh temporary sibling of ``target``, after removing those of interrupted runs."""
+    """A fresh temporary sibling of ``target`` with the usual folder permissions, after
+    removing those of interrupted runs."""
     prefix = f".{target.name}.partial-"
     target.parent.mkdir(parents=True, exist_ok=True)
     for leftover in target.parent.iterdir():
         if leftover.name.startswith(prefix):
             shutil.rmtree(leftover)
-    return Path(tempfile.mkdtemp(prefix=prefix, dir=target.parent))
+    staging = Path(tempfile.mkdtemp(prefix=prefix, dir=target.parent))
+    staging.chmod(default_mode(folder=True))  # mkdtemp makes 0700
+    return staging
 
 
 def _write_members(
-    archive: Path, members: list[_Member], staging: Path, progress: bool
+    archive: Path, members: list[_Member], staging: Path, target: Path, progress: bool
 ) -> list[str]:
     """Write ``members`` under ``staging``; returns the files written, sorted.
 
     A truncated or corrupt member raises one of ``_CORRUPT`` (zipfile checks each CRC, tarfile
     each member's length) and leaves ``staging`` partly written.
+
+    Raises:
+        ExtractError: a member could not be written (a full disk, say).
     """
     total = sum(member.size for member in members if not member.is_dir)
     files = set()
@@ -241,19 +395,66 @@ def _write_members(
         for member in members:
             path = staging.joinpath(*member.path.parts)
             if member.is_dir:
-                path.mkdir(parents=True, exist_ok=True)
+                _write_or_explain(
+                    partial(path.mkdir, parents=True, exist_ok=True), archive, target, member.name
+                )
                 continue
-            path.parent.mkdir(parents=True, exist_ok=True)
-            with member.reader() as source, open(path, "wb") as sink:
-                while block := source.read(_BLOCK):
-                    sink.write(block)
-                    bar.update(len(block))
+            _write_or_explain(
+                partial(_copy_member, archive, member, path, target, bar),
+                archive,
+                target,
+                member.name,
+            )
             files.add(member.path.as_posix())
     return sorted(files)
 
 
+def _copy_member(archive: Path, member: _Member, path: Path, target: Path, bar: tqdm) -> None:
+    """Copy one member to ``path``; reading errors are the archive's (corrupt), writing
+    errors propagate as ``OSError``."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    written = 0
+    with open(path, "wb") as sink:
+        try:
+            source = member.reader()
+        except (*_CORRUPT, OSError) as exc:
+            raise _corrupt(archive, target, f"member {member.name!r}: {one_line(exc)}") from None
+        with source:
+            while True:
+                try:
+                    block = source.read(_BLOCK)
+                except (*_CORRUPT, OSError) as exc:
+                    detail = f"member {member.name!r}: {one_line(exc)}"
+                    raise _corrupt(archive, target, detail) from None
+                if not block:
+                    break
+                written += len(block)
+                if written > member.size:
+                    detail = f"member {member.name!r} is longer than it says"
+                    raise _corrupt(archive, target, detail)
+                sink.write(block)
+                bar.update(len(block))
+
+
+def _write_or_explain(write: Callable[[], object], archive: Path, target: Path, name: str) -> None:
+    """Run ``write``; a file-system failure becomes one :class:`ExtractError`."""
+    try:
+        write()
+    except OSError as exc:
+        if exc.errno in _FULL:
+            raise ExtractError(
+                f"{archive}: the disk filled up while extracting {name!r} into {target}; "
+                "what was written is removed. Free space (or extract elsewhere) and run again"
+            ) from None
+        raise ExtractError(
+            f"{archive}: cannot write member {name!r} under {target} ({exc.strerror or exc}); "
+            "what was written is removed. Fix the folder's permissions or extract elsewhere"
+        ) from None
+
+
 def _move_into_place(staging: Path, target: Path) -> None:
-    """Rename ``staging`` to ``target``, replacing an earlier stale or half-made extraction."""
+    """Rename ``staging`` to ``target``, replacing an earlier stale or half-made extraction
+    (checked by :func:`_check_replaceable` to hold nothing else)."""
     if target.exists():
         old = Path(tempfile.mkdtemp(prefix=f".{target.name}.partial-", dir=target.parent))
         os.rename(target, old / target.name)
@@ -268,6 +469,14 @@ def _unsafe(archive: Path, member: str, reason: str) -> ExtractError:
     return ExtractError(
         f"{archive}: refusing to extract anything: member {member!r} {reason}, which could "
         "write outside the target folder or create something other than a plain file."
+    )
+
+
+def _conflict(archive: Path, member: str, reason: str) -> ExtractError:
+    """The error refusing ``archive`` because a member cannot be written as stored."""
+    return ExtractError(
+        f"{archive}: refusing to extract anything: member {member!r} {reason}. The archive "
+        "is damaged or not the one expected: download it again"
     )
 
 

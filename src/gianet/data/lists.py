@@ -87,7 +87,14 @@ def parse_list(list_path: str | Path, root: str | Path | None = None) -> list[Pa
     list_path = Path(list_path)
     pairs: list[Pair] = []
     problems: list[str] = []
-    for number, line in enumerate(list_path.read_text().splitlines(), start=1):
+    try:
+        text = list_path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise ListError(
+            f"{list_path}: not UTF-8 text (byte {exc.start}); a SID list holds lines "
+            "'SHORT LONG [ISO] [F]': restore the file"
+        ) from None
+    for number, line in enumerate(text.splitlines(), start=1):
         fields = line.split()
         if not fields:
             continue

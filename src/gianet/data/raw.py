@@ -17,7 +17,7 @@ import numpy as np
 import rawpy
 
 from gianet.data.xtrans import XTRANS_PERIOD, pack_xtrans
-from gianet.errors import GianetError
+from gianet.errors import GianetError, one_line
 
 #: rawpy.postprocess settings of SID's code for the long-exposure ground truth.
 SID_POSTPROCESS = {
@@ -64,8 +64,12 @@ class Mosaic:
 
 
 def _open_error(path: Path, exc: Exception) -> RawError:
+    if not path.exists():
+        return RawError(f"{path}: no such file; check the path (or restore the file)")
+    if path.is_dir():
+        return RawError(f"{path}: is a folder, not a raw file; give the file's path")
     return RawError(
-        f"{path}: cannot be read as a camera raw file ({type(exc).__name__}: {exc}). "
+        f"{path}: cannot be read as a camera raw file ({type(exc).__name__}: {one_line(exc)}). "
         "It may be truncated or not a raw file at all: download or copy it again, or "
         "remove it from the split list."
     )
@@ -166,7 +170,9 @@ def read_ground_truth(path: str | Path) -> np.ndarray:
         try:
             image = iio.imread(path)
         except Exception as exc:  # imageio raises many types for broken files
-            raise RawError(f"{path}: cannot be read as a ground-truth image ({exc})") from None
+            raise RawError(
+                f"{path}: cannot be read as a ground-truth image ({one_line(exc)})"
+            ) from None
         if image.dtype != np.uint16 or image.ndim != 3 or image.shape[2] != 3:
             raise RawError(
                 f"{path}: ground-truth images must be 16-bit RGB, got {image.dtype} "

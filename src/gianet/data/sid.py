@@ -14,10 +14,10 @@ code) and are written next to the camera folders, where SID keeps them.
 
 from __future__ import annotations
 
-import shutil
 from importlib import resources
 from pathlib import Path
 
+from gianet import atomic
 from gianet.data.extract import safe_extract
 from gianet.errors import GianetError
 from gianet.paths import SPLITS, list_name
@@ -55,7 +55,5 @@ def install_split_lists(root: str | Path, camera: str) -> list[Path]:
         name = list_name(camera, split)
         target = root / name
         source = resources.files("gianet.data").joinpath("sid_lists", name)
-        with resources.as_file(source) as path:
-            shutil.copyfile(path, target)
-        written.append(target)
+        written.append(atomic.write_bytes(target, source.read_bytes()))
     return written

@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from gianet import atomic
 from gianet.errors import GianetError
 from gianet.paths import log_dir_of_curves
 from gianet.report.curves import plot_curves, write_curve_tables
@@ -135,4 +136,4 @@ def build_report(
     if curve_tables:
         logs = {(run.camera, run.variant): log_dir_of_curves(run.curves) for run in runs}
         write_curve_tables(logs, curve_tables)
-    Path(headline).write_text(json.dumps({dataset: dvc_metrics(summaries)}, indent=2))
+    atomic.write_json(headline, {dataset: dvc_metrics(summaries)}, indent=2)

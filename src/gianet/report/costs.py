@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from gianet import atomic
 from gianet.models import FULL_FRAMES, cost_table
 from gianet.variants import VARIANTS
 
@@ -38,6 +39,5 @@ def variant_costs(cameras: list[str]) -> list[dict]:
 def write_costs(cameras: list[str], out: Path) -> list[dict]:
     """Write :func:`variant_costs` for ``cameras`` as JSON to ``out``."""
     rows = variant_costs(cameras)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(rows, indent=1))
+    atomic.write_json(out, rows)
     return rows

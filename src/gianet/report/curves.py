@@ -16,6 +16,7 @@ import pandas as pd
 from matplotlib import colormaps
 from matplotlib.figure import Figure
 
+from gianet import atomic
 from gianet.variants import get_variant
 
 CURVES = (
@@ -62,9 +63,7 @@ def plot_curves(train_logs: dict[str, Path], out_path: Path, title: str) -> Path
     axes[0].set_yscale("log")
     axes[1].legend(fontsize=7, ncol=2, loc="lower right")
     figure.suptitle(title, fontsize=11)
-    out_path.parent.mkdir(parents=True, exist_ok=True)
-    figure.savefig(out_path, dpi=120)
-    return out_path
+    return atomic.write_with(out_path, lambda handle: figure.savefig(handle, format="png", dpi=120))
 
 
 def _palette(count: int) -> list:
@@ -110,10 +109,6 @@ def write_curve_tables(
             if frames
             else pd.DataFrame(columns=[*TABLE_KEYS, column])
         )
-        out = Path(tables[column])
-        out.parent.mkdir(parents=True, exist_ok=True)
-        temporary = out.with_name(out.name + ".partial")
-        table.to_csv(temporary, sep="\t", index=False, float_format="%.8g")
-        os.replace(temporary, out)
+        atomic.write_text(tables[column], table.to_csv(sep="\t", index=False, float_format="%.8g"))
         written[column] = table
     return written

@@ -19,6 +19,7 @@ import numpy as np
 import torch
 from matplotlib.figure import Figure
 
+from gianet import atomic
 from gianet.metrics import psnr
 from gianet.paths import sample_names
 from gianet.variants import get_variant
@@ -104,10 +105,8 @@ def plot_grid(
             axes[r][0].set_ylabel(row_labels[r], fontsize=9)
     if title is not None:
         figure.suptitle(title, fontsize=11)
-    out_path = Path(out_path)
-    out_path.parent.mkdir(parents=True, exist_ok=True)
-    figure.savefig(out_path, dpi=dpi)  # a bare Figure renders with Agg; pyplot is not involved
-    return out_path
+    # A bare Figure renders with Agg; pyplot is not involved.
+    return atomic.write_with(out_path, lambda handle: figure.savefig(handle, format="png", dpi=dpi))
 
 
 def sample_rows(

@@ -29,6 +29,7 @@ from importlib.resources import files
 from pathlib import Path
 from typing import Any
 
+from gianet import atomic
 from gianet.variants import QUOTED_ONLY, VARIANTS, Variant, get_variant
 
 #: Cameras in the paper's column order.
@@ -231,14 +232,13 @@ def write_tables(
         File name -> path written.
     """
     combined = Path(combined)
-    combined.parent.mkdir(parents=True, exist_ok=True)
     sources = {f"table{t}.tex": results_table(t, summaries) for t in RESULT_TABLES}
     sources["table4_cost.tex"] = cost_table(costs)
     written = {name: combined.with_name(name) for name in sources}
     sources[combined.name] = "\n".join(sources.values())
     written[combined.name] = combined
     for name, source in sources.items():
-        written[name].write_text(source)
+        atomic.write_text(written[name], source)
     return written
 
 

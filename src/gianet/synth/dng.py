@@ -15,8 +15,8 @@ import numpy as np
 from pidng.core import RAW2DNG, DNGTags, Tag
 from pidng.defs import CalibrationIlluminant, Orientation, PhotometricInterpretation
 
+from gianet import atomic
 from gianet.synth.cameras import MAKE
-from gianet.synth.files import write_bytes_atomically
 
 COLOUR_MATRIX_DENOMINATOR = 10000
 NEUTRAL_DENOMINATOR = 1_000_000
@@ -104,4 +104,4 @@ def encode_dng(mosaic: np.ndarray, meta: RawMetadata) -> bytes:
 
 def write_dng(path: Path, mosaic: np.ndarray, meta: RawMetadata) -> None:
     """Write :func:`encode_dng` to ``path`` atomically (temporary file, then rename)."""
-    write_bytes_atomically(path, encode_dng(mosaic, meta))
+    atomic.write_bytes(path, encode_dng(mosaic, meta))

@@ -1,30 +1,10 @@
-"""File output: atomic writes (never a half-written file under its final name) and the
-16-bit RGB ground-truth image encoding."""
+"""The 16-bit RGB ground-truth image encoding of sid-synth (files are written through
+:mod:`gianet.atomic`)."""
 
 from __future__ import annotations
 
-import os
-import tempfile
-from pathlib import Path
-
 import imageio.v3 as iio
 import numpy as np
-
-
-def write_bytes_atomically(path: Path, data: bytes) -> None:
-    """Write ``data`` to a ``*.part`` file beside ``path``, then rename it onto ``path``.
-
-    An interrupted run leaves at most a ``*.part`` file, never a truncated ``path``.
-    """
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
-    try:
-        with os.fdopen(handle, "wb") as stream:
-            stream.write(data)
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
 
 
 def encode_rgb16_tiff(image: np.ndarray) -> bytes:

@@ -27,10 +27,11 @@ from typing import Any
 import numpy as np
 from tqdm import tqdm
 
+from gianet import atomic
 from gianet.paths import list_name
 from gianet.synth.cameras import SynthCamera, get_camera
 from gianet.synth.dng import RawMetadata, encode_dng
-from gianet.synth.files import encode_rgb16_tiff, write_bytes_atomically
+from gianet.synth.files import encode_rgb16_tiff
 from gianet.synth.noise import sample_noise_params, simulate_short_exposure
 from gianet.synth.render import libraw_white_point, render_like_libraw
 from gianet.synth.scenes import sample_scene
@@ -139,7 +140,7 @@ def _write_scene(
     hashes: dict[str, str] = {}
 
     def save(relative: str, content: bytes) -> None:
-        write_bytes_atomically(root / relative, content)
+        atomic.write_bytes(root / relative, content)
         hashes[relative[2:]] = hashlib.sha256(content).hexdigest()
 
     def metadata(exposure_time: str) -> RawMetadata:
@@ -190,7 +191,7 @@ def write_manifest(root: Path | str, manifest: Mapping[str, Any]) -> Path:
     """Write ``manifest`` as ``root/<camera>_synth_manifest.json`` (sorted keys); its path."""
     path = Path(root) / f"{manifest['camera']}_synth_manifest.json"
     text = json.dumps(manifest, indent=1, sort_keys=True) + "\n"
-    write_bytes_atomically(path, text.encode())
+    atomic.write_text(path, text)
     return path
 
 
@@ -243,7 +244,7 @@ def generate_dataset(
     for split, split_records in records.items():
         relative = list_name(camera, split)
         rows = [row for record in split_records for row in record["list_rows"]]
-        write_bytes_atomically(root / relative, "".join(f"{row}\n" for row in rows).encode())
+        atomic.write_text(root / relative, "".join(f"{row}\n" for row in rows))
         lists[split] = relative
 
     manifest = {

@@ -1,0 +1,177 @@
+"""Atomic writes: every result reaches its final name complete, or not at all.
+
+A result is written to a temporary file in the same folder (``.<name>.<random>.partial``),
+flushed and fsync'ed, then renamed onto its final name with :func:`os.replace` (atomic within
+one file system), and the folder is fsync'ed so that the rename survives a power cut. Any
+failure on the way (an exception in the writer, a full disk, a refused rename) removes the
+temporary file, so the previous good file under that name, if any, is left intact. The file
+gets the permissions a plain ``open()`` gives (0666 less the umask), not ``mkstemp``'s 0600.
+
+Every result gianet writes goes through here: archives (the final rename of a download),
+cache arrays and manifests, checkpoints, metrics, summaries, sample images, figures, tables,
+costs, enhance outputs and the sid-synth files. Writers that need a file object (``np.save``,
+``torch.save``, ``Figure.savefig``) use :func:`write_with`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import IO, Any
+
+import numpy as np
+
+from gianet.errors import GianetError
+
+#: Longest part of the final name kept in the temporary name (NAME_MAX is 255 bytes).
+_NAME_KEPT = 180
+
+
+class OutputPathError(GianetError, IsADirectoryError):
+    """The path to write is a folder; the message names it and the fix."""
+
+
+def temporary_name(path: Path) -> Path:
+    """A fresh hidden sibling of ``path``: ``.<name>.<random>.partial``."""
+    return path.with_name(f".{path.name[:_NAME_KEPT]}.{secrets.token_hex(4)}.partial")
+
+
+def check_writable_target(path: Path) -> None:
+    """Refuse a target that is a folder, before any work is done for it.
+
+    Raises:
+        OutputPathError: naming ``path`` and the fix.
+    """
+    if path.is_dir():
+        raise OutputPathError(
+            f"{path}: is a folder, so a result cannot be written under that name; give a "
+            "file path (or move the folder away)"
+        )
+
+
+def check_output_path(path: str | Path) -> None:
+    """Refuse, before any work is done for it, a result path that cannot be written: a
+    folder, a path under a file, or one in a folder the user may not write to.
+
+    Raises:
+        OutputPathError: naming ``path``, the reason and the fix.
+    """
+    path = Path(path)
+    check_writable_target(path)
+    folder = path.absolute().parent
+    while not folder.exists() and folder != folder.parent:
+        folder = folder.parent
+    if not folder.is_dir():
+        raise OutputPathError(
+            f"{path}: cannot be written: {folder} is a file, not a folder; choose another path"
+        )
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise OutputPathError(
+            f"{path}: cannot be written: the folder {folder} is not writable for you; fix its "
+            "permissions or choose another path"
+        )
+
+
+def sync_folder(folder: Path) -> None:
+    """fsync a folder so that renames inside it are durable (a no-op where unsupported)."""
+    try:
+        handle = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(handle)
+    except OSError:
+        pass
+    finally:
+        os.close(handle)
+
+
+def commit(temporary: Path, path: Path) -> Path:
+    """Durably move a complete ``temporary`` file onto ``path``: fsync, rename, fsync folder.
+
+    For files written elsewhere in full (a download's ``.part``); on failure ``temporary``
+    stays where it is and ``path`` is untouched.
+    """
+    check_writable_target(path)
+    with open(temporary, "rb+") as handle:
+        os.fsync(handle.fileno())
+    os.replace(temporary, path)
+    sync_folder(path.parent)
+    return path
+
+
+@contextmanager
+def atomic_file(path: str | Path, mode: str = "wb", **open_options: Any) -> Iterator[IO]:
+    """Open a temporary sibling of ``path`` for writing; on success it replaces ``path``.
+
+    Args:
+        path: the final file; missing parent folders are created.
+        mode: ``"wb"`` or ``"w"`` (text; ``open_options`` such as ``encoding``, ``newline``).
+
+    Raises:
+        OutputPathError: ``path`` is a folder.
+        OSError: as the file system reports it (permission, full disk ...); the temporary
+            file is removed and ``path`` keeps its previous content.
+    """
+    if mode not in ("wb", "w"):
+        raise ValueError(f"atomic_file writes new files: mode 'wb' or 'w', not {mode!r}")
+    path = Path(path)
+    check_writable_target(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = temporary_name(path)
+    handle = open(temporary, mode.replace("w", "x"), **open_options)  # noqa: SIM115
+    try:
+        with handle:
+            yield handle
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(temporary, path)
+    except BaseException:
+        temporary.unlink(missing_ok=True)
+        raise
+    sync_folder(path.parent)
+
+
+def write_with(path: str | Path, writer: Callable[[IO[bytes]], object]) -> Path:
+    """Atomically write ``path`` by calling ``writer`` with a binary file object."""
+    with atomic_file(path, "wb") as handle:
+        writer(handle)
+    return Path(path)
+
+
+def write_bytes(path: str | Path, data: bytes) -> Path:
+    """Atomically write ``data`` to ``path``."""
+    return write_with(path, lambda handle: handle.write(data))
+
+
+def write_text(path: str | Path, text: str) -> Path:
+    """Atomically write ``text`` to ``path`` as UTF-8."""
+    return write_bytes(path, text.encode("utf-8"))
+
+
+def write_json(path: str | Path, value: Any, *, indent: int | None = 1, **options: Any) -> Path:
+    """Atomically write ``value`` to ``path`` as JSON (UTF-8, a final newline)."""
+    return write_text(path, json.dumps(value, indent=indent, **options) + "\n")
+
+
+def save_npy(path: str | Path, array: np.ndarray) -> Path:
+    """Atomically write ``array`` to ``path`` in ``.npy`` format."""
+    return write_with(path, lambda handle: np.save(handle, array, allow_pickle=False))
+
+
+def write_image(path: str | Path, image: np.ndarray) -> Path:
+    """Atomically write an image with imageio, in the format of ``path``'s suffix."""
+    import imageio.v3 as iio
+
+    return write_bytes(path, iio.imwrite("<bytes>", image, extension=Path(path).suffix))
+
+
+def default_mode(folder: bool = False) -> int:
+    """The permissions ``open()`` or ``mkdir()`` would give a new file or folder (umask)."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return (0o777 if folder else 0o666) & ~mask
