@@ -22,13 +22,13 @@ PROFILE = str(REPO / "profiles" / "slurm")
 TINY = {
     "cameras": ["Sony"],
     "variants": ["sid_net"],
-    "synth": {"height": 192, "width": 264, "scenes": {"train": 2, "val": 1, "test": 1}},
+    "synth": {"height": 264, "width": 264, "scenes": {"train": 2, "val": 1, "test": 1}},
     "train": {
         "epochs": 24,
         "lr_decay_epoch": 16,
         "patch": 88,
-        "multi_size_a": 8,
-        "multi_size_b": [11, 12],
+        "multi_size_a": 4,
+        "multi_size_b": [21, 22],
     },
     "runtime": {"val_every": 4, "checkpoint_every": 3, "progress": False},
     "evaluate": {"samples": 1, "metrics": ["psnr", "ssim"]},
