@@ -18,6 +18,9 @@ min_version("8.20")
 configfile: Path(workflow.basedir) / "params.yaml"
 
 
+report: "workflow/report/workflow.rst"
+
+
 include: "workflow/rules/common.smk"
 include: "workflow/rules/data.smk"
 include: "workflow/rules/train.smk"

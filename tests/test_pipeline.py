@@ -82,6 +82,19 @@ def test_dag_produces_every_output_from_real_network_outputs(finished_run):
 
 
 @pytest.mark.slow
+def test_snakemake_report_holds_the_rendered_tables_figures_and_curves(finished_run):
+    run = snakemake(finished_run, "--report", "report.html")
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+    page = (finished_run / "report.html").read_text()
+    for name in ("tables.html", "figure_Sony.png", "figure_Fuji.png", "curves_Sony.png"):
+        assert name in page, name
+    for category in ("Tables", "Figures", "Curves"):
+        assert category in page
+    tables = (finished_run / "report" / "sid-synth" / "tables.html").read_text()
+    assert tables.count("<table>") == 4 and "synthetic" in tables
+
+
+@pytest.mark.slow
 def test_second_run_has_nothing_to_do(finished_run):
     dry = snakemake(finished_run, "-n")
     assert dry.returncode == 0

@@ -281,6 +281,7 @@ def _report(args: argparse.Namespace) -> None:
         curve_figures=dict(zip(args.cameras, map(Path, args.curve_figures), strict=True)),
         headline=Path(args.headline),
         curve_tables={"loss": Path(args.curve_tables[0]), "psnr": Path(args.curve_tables[1])},
+        tables_html=Path(args.tables_html),
     )
 
 
@@ -462,6 +463,7 @@ STAGES: tuple[Stage, ...] = (
             arg("--curves", nargs="+", required=True, help="dvclive metrics.json, same order"),
             arg("--costs", required=True, help="JSON written by `gianet cost`"),
             arg("--tables", required=True, help="tables.tex to write (+ one file per table)"),
+            arg("--tables-html", required=True, help="the same tables rendered as HTML"),
             arg("--figures", nargs="+", required=True, help="figure grid PNG per camera"),
             arg("--curve-figures", nargs="+", required=True, help="curves PNG per camera"),
             arg("--headline", required=True, help="DVC metrics JSON to write"),
@@ -474,7 +476,14 @@ STAGES: tuple[Stage, ...] = (
             ),
         ),
         _report,
-        outputs=("tables", "figures", "curve_figures", "headline", "curve_tables"),
+        outputs=(
+            "tables",
+            "tables_html",
+            "figures",
+            "curve_figures",
+            "headline",
+            "curve_tables",
+        ),
     ),
     Stage(
         "check-params",

@@ -37,6 +37,7 @@ SAMPLES = "samples"
 TRAIN_LOG = "train"
 DVCLIVE_METRICS = "metrics.json"
 TABLES = "tables.tex"
+TABLES_HTML = "tables.html"
 COSTS = "cost.json"
 WEIGHTS_STATUS = "status.json"
 #: The run's headline numbers at the top of the working directory, declared as DVC metrics.

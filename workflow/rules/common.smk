@@ -54,6 +54,7 @@ SAMPLES = str(paths.samples_dir(config, "{camera}", "{variant}"))
 REPORT = paths.report_dir(config)
 COSTS = str(REPORT / paths.COSTS)
 TABLES = str(REPORT / paths.TABLES)
+TABLES_HTML = str(REPORT / paths.TABLES_HTML)
 FIGURES = [str(REPORT / paths.figure_name(camera)) for camera in CAMERAS]
 CURVE_FIGURES = [str(REPORT / paths.curves_name(camera)) for camera in CAMERAS]
 HEADLINE = paths.HEADLINE_METRICS
@@ -101,6 +102,11 @@ def dataset_identity():
 def settings(section):
     """One whole configuration section as JSON, for a job's ``--settings``."""
     return json.dumps(config[section], sort_keys=True)
+
+
+def camera_labels():
+    """Labels of the per-camera items of `snakemake --report`, in CAMERAS order."""
+    return [{"camera": camera, "dataset": DATASET} for camera in CAMERAS]
 
 
 def per_run(pattern):

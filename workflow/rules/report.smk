@@ -1,4 +1,8 @@
-"""Report: Table 4 costs, LaTeX tables beside the paper's numbers, figure grids, curves."""
+"""Report: Table 4 costs, LaTeX tables beside the paper's numbers, figure grids, curves.
+
+Outputs marked `report(...)` make up `snakemake --report report.html`: the tables rendered
+from their LaTeX, the figure grids and the curves, with the captions of workflow/report/.
+"""
 
 
 rule cost:
@@ -22,8 +26,15 @@ rule report:
         curves=per_run(CURVES),
     output:
         tables=TABLES,
-        figures=FIGURES,
-        curve_figures=CURVE_FIGURES,
+        tables_html=report(TABLES_HTML, caption="../report/tables.rst", category="Tables"),
+        figures=[
+            report(figure, caption="../report/figure.rst", category="Figures", labels=labels)
+            for figure, labels in zip(FIGURES, camera_labels())
+        ],
+        curve_figures=[
+            report(curves, caption="../report/curves.rst", category="Curves", labels=labels)
+            for curves, labels in zip(CURVE_FIGURES, camera_labels())
+        ],
         headline=HEADLINE,
         curve_tables=CURVE_TABLES,
     params:
@@ -43,6 +54,7 @@ rule report:
         "--variants {params.variants} --figure-variants {params.figure_variants} "
         "--summaries {input.summaries:q} "
         "--curves {input.curves:q} --costs {input.costs:q} --tables {output.tables:q} "
+        "--tables-html {output.tables_html:q} "
         "--figures {output.figures:q} --curve-figures {output.curve_figures:q} "
         "--headline {output.headline:q} --curve-tables {output.curve_tables:q} "
         "2>&1 | tee {log:q}"

@@ -17,6 +17,7 @@ from gianet.errors import GianetError
 from gianet.paths import log_dir_of_curves
 from gianet.report.curves import plot_curves, write_curve_tables
 from gianet.report.figures import plot_grid, sample_rows
+from gianet.report.latex_html import parse_tables, render_html
 from gianet.report.tables import read_summaries, write_tables
 
 #: Headline metrics copied into the DVC metrics file (``dvc exp show`` columns).
@@ -84,6 +85,7 @@ def build_report(
     curve_figures: dict[str, Path],
     headline: Path,
     curve_tables: dict[str, Path] | None = None,
+    tables_html: Path | None = None,
 ) -> None:
     """Write the tables (``tables`` and one file per table beside it), per camera a figure
     grid and a curves figure, and for DVC the metrics file ``headline`` and curve tables.
@@ -95,6 +97,7 @@ def build_report(
         costs: JSON written by ``gianet cost``.
         figures, curve_figures: camera -> PNG to write.
         curve_tables: series (``loss``, ``psnr``) -> TSV of every run's curve (DVC's plots).
+        tables_html: the same tables rendered as an HTML page (``snakemake --report``).
 
     Raises:
         ReportInputError: a summary's camera or variant is not the run it was given for.
@@ -106,7 +109,10 @@ def build_report(
                 f"{run.summary}: holds {summary.get('camera')}/{summary.get('variant')}, "
                 f"given as {run.camera}/{run.variant}; pass summaries camera-major"
             )
-    write_tables(summaries, json.loads(Path(costs).read_text()), tables)
+    written = write_tables(summaries, json.loads(Path(costs).read_text()), tables)
+    if tables_html is not None:
+        rendered = parse_tables(written[Path(tables).name].read_text())
+        atomic.write_text(tables_html, render_html(rendered, f"gianet tables, {dataset}"))
     kind = DATASET_KIND[dataset]
     saved = {
         (run.camera, run.variant): (run.summary.parent / summary["samples_dir"], summary["samples"])

@@ -36,6 +36,7 @@ SYMBOLS = {
 _EMPH = re.compile(r"\\emph\{([^{}]*)\}")
 _MULTICOLUMN = re.compile(r"^\\multicolumn\{(\d+)\}\{[lcr]\}\{(.*)\}$")
 _ENVIRONMENT = re.compile(r"\\begin\{table\}.*?\\end\{table\}", re.S)
+_UNESCAPED_AMPERSAND = re.compile(r"(?<!\\)&")
 
 
 class LatexSubsetError(ValueError):
@@ -55,7 +56,6 @@ class Table:
 
 def latex_text(text: str) -> str:
     """A cell or caption of the writer's LaTeX as plain text (HTML-escaped later)."""
-    text = text.strip()
     for latex, plain in SYMBOLS.items():
         text = text.replace(latex, plain)
     text = _EMPH.sub(r"\1", text)
@@ -83,7 +83,7 @@ def parse_tables(latex: str) -> list[Table]:
                 continue
             if not line.endswith(r"\\"):
                 raise LatexSubsetError(f"a table line that is no row: {line!r}")
-            table.rows.append([_cell(cell) for cell in line[:-2].split(" & ")])
+            table.rows.append([_cell(cell) for cell in _UNESCAPED_AMPERSAND.split(line[:-2])])
         tables.append(table)
     if not tables:
         raise LatexSubsetError("no table environment found")
@@ -121,7 +121,8 @@ def render_html(tables: list[Table], title: str) -> str:
 
 
 def _cell(cell: str) -> tuple[str, int]:
-    match = _MULTICOLUMN.match(cell.strip())
+    cell = cell.strip()
+    match = _MULTICOLUMN.match(cell)
     if match:
         return latex_text(match.group(2)), int(match.group(1))
     return latex_text(cell), 1
