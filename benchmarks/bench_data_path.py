@@ -7,11 +7,12 @@ On a packed sid-synth cache of Sony-sized frames (2848 x 4256), for fixed 512 cr
 paper's multi-size crops (32 x b, b in [16, 32]), three ways of producing a sample are timed
 side by side, interleaved, on one thread:
 
-- before: the former ``TrainPatches.__getitem__`` (copied below): crop, convert to float32,
-  amplify, clip, flip and transpose in numpy/torch on the CPU, in the loader process;
-- after, loader: the present ``TrainPatches.__getitem__``: the uint16 crops only (the rest
-  happens on the GPU, ``to_network``);
-- after, CPU training: the same plus ``to_network`` on the CPU, what a CPU-only run does.
+- a loader process, before: the former ``TrainPatches.__getitem__`` (copied below): crop,
+  convert to float32, amplify, clip, flip and transpose on the CPU;
+- a loader process, after: the present ``TrainPatches.__getitem__``, the uint16 crops only
+  (on a GPU ``to_network`` does the rest there);
+- a CPU-only run, before and after: the same collated into a batch of one, and after, also
+  ``to_network`` on the CPU: the whole per-sample cost when there is no GPU.
 """
 
 from __future__ import annotations
@@ -59,6 +60,11 @@ def former_sample(patches: TrainPatches, epoch: int, index: int) -> tuple[torch.
     return inputs.contiguous(), target.contiguous()
 
 
+def former_training_sample(patches: TrainPatches, epoch: int, index: int) -> tuple:
+    """What a CPU run got before: the former sample, collated into a batch of one."""
+    return default_collate([former_sample(patches, epoch, index)])
+
+
 def loader_sample(patches: TrainPatches, epoch: int, index: int) -> dict:
     return patches[(epoch, index, index)]
 
@@ -68,10 +74,12 @@ def cpu_training_sample(patches: TrainPatches, epoch: int, index: int) -> tuple:
     return to_network(batch, torch.device("cpu"), patches.pairs.max_input)
 
 
+#: (before, after) pairs: a loader process's work per sample, and a CPU-only run's.
 WAYS = {
-    "before (float on the CPU, loader)": former_sample,
-    "after, loader (uint16 crops)": loader_sample,
-    "after, CPU training (+ to_network on the CPU)": cpu_training_sample,
+    "loader process, before (float on the CPU)": former_sample,
+    "loader process, after (uint16 crops)": loader_sample,
+    "CPU-only run, before (+ collate)": former_training_sample,
+    "CPU-only run, after (+ collate, to_network)": cpu_training_sample,
 }
 
 
@@ -101,13 +109,15 @@ def main() -> None:
         cache = packed_synth_cache(Path(folder), args.scenes, height, width, workers=2)
         pairs = PackedPairs(cache, "train")
         for crops in (CropPolicy("fixed", patch), CropPolicy("multi-size", patch, a, 16, 32)):
-            figures = measure(TrainPatches(pairs, crops, seed=0), args.samples)
-            before = figures["before (float on the CPU, loader)"]
+            figures = list(measure(TrainPatches(pairs, crops, seed=0), args.samples).items())
             label = f"{crops.kind} {patch}" if crops.kind == "fixed" else f"multi-size {a} x b"
-            for name, milliseconds in figures.items():
+            for (name, before), (after_name, after) in zip(
+                figures[::2], figures[1::2], strict=True
+            ):
+                print(f"{label:17s} {name:44s} {before:7.2f} ms/sample")
                 print(
-                    f"{label:16s} {name:46s} {milliseconds:7.2f} ms/sample "
-                    f"({before / milliseconds:5.2f} x faster than before)"
+                    f"{label:17s} {after_name:44s} {after:7.2f} ms/sample "
+                    f"({before / after:5.2f} x faster)"
                 )
 
 

@@ -30,6 +30,7 @@ import imageio.v3 as iio
 import numpy as np
 import pandas as pd
 import torch
+from torch.utils.data import DataLoader
 from tqdm import tqdm
 
 from gianet.checkpoint import load_model
@@ -131,7 +132,7 @@ def evaluate_variant(
     sample_dir = Path(samples_dir)
     sample_dir.mkdir(parents=True, exist_ok=True)
     frames = FullFrames(pairs)
-    loader = torch.utils.data.DataLoader(
+    loader = DataLoader(
         frames,
         batch_size=None,
         num_workers=runtime.loader_workers,
