@@ -96,6 +96,6 @@ def test_without_cuda_the_step_runs_eagerly_whatever_the_switches() -> None:
     step, run = build_step(
         model, F.l1_loss, make_optimizer(model, 1e-3, CPU), CPU, cuda_graphs=True, compile=True
     )
-    assert run is step and step.forward_loss == step._forward_loss  # no capture, no compile
+    assert run is step and step.network == step._network  # no capture, no compile
     with pytest.raises(ValueError, match="CUDA graphs need a CUDA device"):
         CapturedSteps(step)

@@ -3,10 +3,11 @@
 The precision is a result setting (params.yaml ``train.precision``); on CUDA it means:
 
 - ``float32``: IEEE float32 throughout, TF32 off for convolutions and matrix products;
-- ``tf32``: float32 tensors, with convolutions and matrix products on TF32 tensor cores
-  (inputs rounded to 10 mantissa bits, float32 accumulation);
-- ``bf16``: bf16 autocast for the network (the loss stays in float32), TF32 for the float32
-  operations autocast leaves.
+- ``tf32``: float32 tensors, with the network's convolutions and matrix products on TF32
+  tensor cores (inputs rounded to 10 mantissa bits, float32 accumulation);
+- ``bf16``: bf16 autocast for the network, TF32 for the float32 operations autocast leaves.
+
+The training loss runs in IEEE float32 in every precision (:mod:`gianet.train_step`).
 
 On the CPU every precision runs as IEEE float32 (TF32 is a CUDA feature). The TF32 switches
 are always set explicitly for the duration of a job (:meth:`Device.math`), never left to

@@ -15,11 +15,13 @@ pool, which is safe because nothing they allocate outlives a replay. The first
 :data:`EAGER_RUNS` steps of each shape run eagerly, on a side stream as capture requires, and
 are real steps of the run. ``runtime.compile`` additionally compiles forward and loss with
 ``torch.compile`` (fusing the loss's element-wise work); both are runtime switches, for
-``benchmarks/gpu_check.py`` measures which helps.
+``benchmarks/gpu_check.py`` measures which helps. Whatever the precision, the loss runs in
+IEEE float32 (TF32 off), forward and backward.
 """
 
 from __future__ import annotations
 
+import contextlib
 from collections import Counter
 from collections.abc import Callable
 from typing import NamedTuple
@@ -27,7 +29,7 @@ from typing import NamedTuple
 import torch
 from torch import nn
 
-from gianet.device import Device
+from gianet.device import Device, tf32
 from gianet.errors import GianetError
 
 #: Eager steps of a batch shape before its capture (cuDNN picks its algorithms, Adam and
@@ -84,7 +86,7 @@ class TrainStep:
         loss_fn: ``loss_fn(output, target)`` -> scalar; no host synchronisation inside.
         optimizer: over ``model``'s parameters.
         device: where and in which precision the step runs.
-        compile: wrap forward + loss in ``torch.compile``.
+        compile: wrap the network's forward and the loss in ``torch.compile``.
     """
 
     def __init__(
@@ -96,25 +98,40 @@ class TrainStep:
         compile: bool = False,
     ) -> None:
         self.model = model
-        self.loss_fn = loss_fn
         self.optimizer = optimizer
         self.device = device
         self.loss_sum = torch.zeros((), dtype=torch.float64, device=device.device)
         self.steps = torch.zeros((), dtype=torch.int64, device=device.device)
         self.first_nonfinite = torch.full((), -1, dtype=torch.int64, device=device.device)
         self.nonfinite_loss = torch.zeros((), dtype=torch.float32, device=device.device)
-        self.forward_loss = torch.compile(self._forward_loss) if compile else self._forward_loss
+        self.network: Callable[[torch.Tensor], torch.Tensor] = self._network
+        self.loss = loss_fn
+        if compile:
+            self.network, self.loss = torch.compile(self._network), torch.compile(loss_fn)
 
-    def _forward_loss(self, inputs: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    def _network(self, inputs: torch.Tensor) -> torch.Tensor:
         with self.device.autocast():
-            output = self.model(inputs)
-        return self.loss_fn(output.float(), target)
+            return self.model(inputs).float()
+
+    def _loss_math(self) -> contextlib.AbstractContextManager:
+        """The loss in IEEE float32 on CUDA, whatever the precision: MS-SSIM's variances are
+        differences of filtered squares, which TF32's 10-bit mantissa would swamp."""
+        return tf32(False) if self.device.cuda else contextlib.nullcontext()
 
     def gradients(self, inputs: torch.Tensor, target: torch.Tensor) -> None:
-        """Zero the gradients in place, compute new ones, and account for the loss."""
+        """Zero the gradients in place, compute new ones, and account for the loss.
+
+        The backward pass runs in two parts so that the loss (forward and backward) is in
+        IEEE float32 while the network computes in the step's precision: the loss's gradient
+        with respect to the network's output first, then the network's backward from it.
+        """
         self.optimizer.zero_grad(set_to_none=False)
-        loss = self.forward_loss(inputs, target)
-        loss.backward()
+        output = self.network(inputs)
+        with self._loss_math():
+            prediction = output.detach().requires_grad_()
+            loss = self.loss(prediction, target)
+            loss.backward()
+        output.backward(prediction.grad)
         value = loss.detach()
         unseen = (~torch.isfinite(value)) & (self.first_nonfinite < 0)
         self.first_nonfinite.copy_(torch.where(unseen, self.steps, self.first_nonfinite))
