@@ -695,7 +695,8 @@ def main() -> None:
                     continue
                 figures[label] = run_loop(cache, work / f"loop{number}", train, chosen)
                 report_loop(label, figures[label], bound)
-        model_path = work / "loop0" / "model.pt"
+        trained = sorted(work.glob("loop*/model.pt"))  # the first loop that finished
+        model_path = trained[0] if trained else work / "loop0" / "model.pt"
         with section("5. evaluation of full frames on the device (float32, TF32 off)"):
             home = work / "torch_home"
             random_metric_weights(home)
