@@ -25,11 +25,13 @@ REPO = Path(__file__).parents[1]
 
 CHILD = """
 import json, resource, sys, yaml
+from gianet.runtime import Runtime
 from gianet.train import train_variant
 from gianet.variants import get_variant
 train = json.loads(sys.argv[1])
+runtime = Runtime(threads=2, device="cpu", progress=False)
 train_variant(get_variant("sid_net"), sys.argv[2], sys.argv[3] + "/model.pt",
-              sys.argv[3] + "/log", train, camera="Sony", progress=False)
+              sys.argv[3] + "/log", train, camera="Sony", runtime=runtime)
 print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
 """
 
@@ -53,9 +55,7 @@ def main() -> None:
     parser.add_argument("--patch", type=int, default=512)
     args = parser.parse_args()
     train = yaml.safe_load((REPO / "params.yaml").read_text())["train"]
-    train.update(
-        epochs=1, patch=args.patch, val_every=0, checkpoint_every=0, threads=2, device="cpu"
-    )
+    train.update(epochs=1, patch=args.patch)
     print(f"frames {args.height} x {args.width}, patch {args.patch}, SID-Net, 1 epoch, CPU")
     figures = {}
     with tempfile.TemporaryDirectory() as folder:

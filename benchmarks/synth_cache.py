@@ -1,28 +1,66 @@
-"""A packed sid-synth cache for benchmarks: Sony frames, one short exposure per scene."""
+"""A packed sid-synth cache for benchmarks: Sony frames, one short exposure per scene.
+
+Scenes are generated in parallel processes (a Sony-sized scene takes one process 5-9 s), each
+exactly as ``gianet.synth.generate_dataset`` writes it (same files for the same seed and
+scene number), then packed with ``gianet pack``'s ``build_cache``.
+"""
 
 from __future__ import annotations
 
+from concurrent.futures import ProcessPoolExecutor
+from functools import partial
 from pathlib import Path
 
 from gianet.data.cache import build_cache
 from gianet.data.lists import parse_list
-from gianet.synth import generate_dataset
+from gianet.paths import list_name
+from gianet.synth.cameras import get_camera
+
+# The per-scene writer of generate_dataset, run here one scene per process.
+from gianet.synth.generate import SPLIT_DIGITS, _write_scene
+
+RATIOS = (100, 250, 300)
 
 
-def packed_synth_cache(folder: Path, scenes: int, height: int, width: int, workers: int) -> Path:
-    """Generate ``scenes`` training scenes (plus one val, one test) under ``folder/data``, pack
-    the train and val splits into ``folder/cache`` and return that cache folder."""
-    root = folder / "data"
-    generate_dataset(
+def _scene(job: tuple[str, int], root: Path, height: int, width: int) -> dict:
+    split, number = job
+    return _write_scene(
         root,
-        "Sony",
-        scenes={"train": scenes, "val": 1, "test": 1},
-        height=height,
-        width=width,
-        shorts_per_scene=1,
+        get_camera("Sony"),
+        SPLIT_DIGITS[split] * 10000 + number,
+        [RATIOS[(number - 1) % len(RATIOS)]],
+        height,
+        width,
         seed=0,
-        progress=False,
     )
-    splits = {s: parse_list(root / f"Sony_{s}_list.txt", root) for s in ("train", "val")}
+
+
+def packed_synth_cache(
+    folder: Path,
+    scenes: int,
+    height: int,
+    width: int,
+    workers: int,
+    val: int = 1,
+    test: int = 1,
+) -> Path:
+    """Generate ``scenes`` training scenes plus ``val`` and ``test`` ones under
+    ``folder/data`` with ``workers`` processes, pack every split into ``folder/cache`` and
+    return that cache folder."""
+    root = folder / "data"
+    counts = {"train": scenes, "val": val, "test": test}
+    jobs = [(split, number) for split, count in counts.items() for number in range(1, count + 1)]
+    with ProcessPoolExecutor(max(1, min(workers, len(jobs)))) as pool:
+        records = list(pool.map(partial(_scene, root=root, height=height, width=width), jobs))
+    splits = {}
+    for split in counts:
+        rows = [
+            row
+            for (s, _), r in zip(jobs, records, strict=True)
+            if s == split
+            for row in r["list_rows"]
+        ]
+        (root / list_name("Sony", split)).write_text("".join(f"{row}\n" for row in rows))
+        splits[split] = parse_list(root / list_name("Sony", split), root)
     build_cache(root, splits, folder / "cache", workers=workers, progress=False)
     return folder / "cache"

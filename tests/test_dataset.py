@@ -1,10 +1,22 @@
-"""Training patches and full frames: alignment, augmentation, determinism."""
+"""Training crops and full frames: alignment, augmentation, determinism, and the
+device-side conversion, bit for bit the arithmetic of the former CPU loader."""
 
 import numpy as np
 import pytest
 import torch
+from torch.utils.data import RandomSampler, default_collate
 
-from gianet.data.dataset import CropPolicy, FullFrames, PackedPairs, TrainPatches, preview_input
+from gianet.data.dataset import (
+    CropPolicy,
+    EpochBatches,
+    FullFrames,
+    PackedPairs,
+    TrainPatches,
+    amplify,
+    frame_to_network,
+    preview_input,
+    to_network,
+)
 from tests.conftest import write_packed_cache
 
 
@@ -32,51 +44,133 @@ def cache(tmp_path):
     return tmp_path
 
 
+def network_tensors(patches, keys, max_input=1.0):
+    """Items ``keys`` collated into one batch and converted as training does."""
+    batch = default_collate([patches[key] for key in keys])
+    return to_network(batch, torch.device("cpu"), max_input)
+
+
 def test_patches_stay_aligned_through_crops_flips_and_transposes(cache):
     pairs = PackedPairs(cache, "train")
     patches = TrainPatches(pairs, CropPolicy("fixed", 16), seed=3)
-    seen_shapes = set()
+    flips_seen = set()
     for epoch in range(6):
-        patches.set_epoch(epoch)
         for index in range(len(patches)):
-            inputs, target = patches[index]
-            assert inputs.shape == (4, 16, 16) and target.shape == (3, 32, 32)
-            raw_units = (inputs[0] * 15871).round()
-            assert torch.equal(raw_units, (target[0, ::2, ::2] * 65535).round())
-            seen_shapes.add(tuple(inputs.shape))
+            item = patches[(epoch, index, index)]
+            assert item["input"].dtype == torch.uint16 and item["target"].dtype == torch.uint16
+            flips_seen.add(tuple(item["flips"].tolist()))
+            inputs, target = network_tensors(patches, [(epoch, index, index)])
+            assert inputs.shape == (1, 4, 16, 16) and target.shape == (1, 3, 32, 32)
+            raw_units = (inputs[0, 0] * 15871).round()
+            assert torch.equal(raw_units, (target[0, 0, ::2, ::2] * 65535).round())
     assert len(patches) == 3  # one item per scene per epoch
+    assert len(flips_seen) >= 6  # flips and transposes exercised
+
+
+def test_device_side_conversion_is_sids_arithmetic_bit_for_bit(tmp_path):
+    """``to_network`` gives exactly what the CPU loader gave: numpy's float32
+    ``min(packed / scale * ratio, max_input)``, ``gt / 65535``, then flips and transpose."""
+    rng = np.random.default_rng(5)
+    scenes = {"train": []}
+    for scene in range(1, 4):
+        packed, gt = aligned_pair(rng, 40, 56)
+        scenes["train"].append(
+            (packed // 40, gt, f"{scene:05d}_00_0.04s.dng", f"{scene:05d}_00_10s.dng")
+        )
+    write_packed_cache(tmp_path, scenes)
+    pairs = PackedPairs(tmp_path, "train")
+    patches = TrainPatches(pairs, CropPolicy("fixed", 24), seed=1)
+    for epoch in range(4):
+        for index in range(3):
+            key = (epoch, index, index)
+            item = patches[key]
+            inputs, target = network_tensors(patches, [key], max_input=0.8)
+            pair = patches.scenes[index][0]
+            packed, scale, _ = pairs.input_array(pair)
+            y, x = item["origin"].tolist()
+            crop = packed[:, y : y + 24, x : x + 24].astype(np.float32)
+            expected = np.minimum(crop / scale[:, None, None] * pair.ratio, 0.8)
+            gt = pairs.gt_array(pair)[:, 2 * y : 2 * y + 48, 2 * x : 2 * x + 48]
+            expected_gt = gt.astype(np.float32) / 65535.0
+            flip_w, flip_h, transpose = item["flips"].tolist()
+            for axis, flip in ((-1, flip_w), (-2, flip_h)):
+                if flip:
+                    expected, expected_gt = np.flip(expected, axis), np.flip(expected_gt, axis)
+            if transpose:
+                expected, expected_gt = expected.swapaxes(-1, -2), expected_gt.swapaxes(-1, -2)
+            assert pair.ratio == 250 and expected.max() == 0.8  # amplified and clipped
+            assert np.array_equal(inputs[0].numpy(), expected)
+            assert np.array_equal(target[0].numpy(), expected_gt)
+
+
+def test_a_batch_flips_each_sample_as_drawn(cache):
+    pairs = PackedPairs(cache, "train")
+    patches = TrainPatches(pairs, CropPolicy("fixed", 16), seed=3)
+    for epoch in range(4):
+        keys = [(epoch, index, 0) for index in range(3)]
+        inputs, target = network_tensors(patches, keys)
+        for row, key in enumerate(keys):
+            alone_inputs, alone_target = network_tensors(patches, [key])
+            assert torch.equal(inputs[row], alone_inputs[0])
+            assert torch.equal(target[row], alone_target[0])
+
+
+def test_channels_last_batches_hold_the_same_values(cache):
+    patches = TrainPatches(PackedPairs(cache, "train"), CropPolicy("fixed", 16), seed=3)
+    batch = default_collate([patches[(0, 1, 1)]])
+    plain, _ = to_network(batch, torch.device("cpu"), 1.0)
+    channels_last, _ = to_network(batch, torch.device("cpu"), 1.0, torch.channels_last)
+    assert channels_last.is_contiguous(memory_format=torch.channels_last)
+    assert torch.equal(plain, channels_last)
 
 
 def test_epochs_are_reproducible_and_differ_from_each_other(cache):
     pairs = PackedPairs(cache, "train")
     first = TrainPatches(pairs, CropPolicy("fixed", 16), seed=7)
     second = TrainPatches(pairs, CropPolicy("fixed", 16), seed=7)
-    first.set_epoch(4)
-    second.set_epoch(4)
-    assert all(torch.equal(first[i][0], second[i][0]) for i in range(3))
-    second.set_epoch(5)
-    assert not all(torch.equal(first[i][0], second[i][0]) for i in range(3))
+    assert all(torch.equal(first[(4, i, i)]["input"], second[(4, i, i)]["input"]) for i in range(3))
+    assert not all(
+        torch.equal(first[(4, i, i)]["input"], second[(5, i, i)]["input"]) for i in range(3)
+    )
 
 
 def test_multi_size_crops_draw_sides_a_times_b_shared_within_a_batch(cache):
     pairs = PackedPairs(cache, "train")
     policy = CropPolicy("multi-size", 16, a=4, b_low=2, b_high=9)
-    patches = TrainPatches(pairs, policy, seed=0, batch_size=3)
+    patches = TrainPatches(pairs, policy, seed=0)
     sides = set()
-    for epoch in range(30):
-        patches.set_epoch(epoch)
-        batch = {tuple(patches[i][0].shape[1:]) for i in range(3)}
+    for keys in EpochBatches(len(patches), batch_size=2, seed=0, epochs=30):
+        batch = {tuple(patches[key]["input"].shape[1:]) for key in keys}
         assert len(batch) == 1  # one side per batch
         sides |= {min(s) for s in batch}
     assert sides <= {4 * b for b in range(2, 10)} | {40}  # clipped to the 40-pixel frame height
     assert len(sides) >= 5
 
 
+def test_epoch_batches_shuffle_as_a_seeded_random_sampler_and_resume_mid_epoch():
+    batches = EpochBatches(7, batch_size=3, seed=2, epochs=4)
+    assert batches.steps_per_epoch == 3 and len(batches) == 12
+    for epoch in range(4):
+        generator = torch.Generator().manual_seed(2 * 1_000_003 + epoch)
+        order = list(RandomSampler(range(7), generator=generator))
+        keys = [key for batch in batches.epoch(epoch) for key in batch]
+        assert [index for _, index, _ in keys] == order
+        assert [len(batch) for batch in batches.epoch(epoch)] == [3, 3, 1]
+        assert all(e == epoch for e, _, _ in keys)
+    everything = list(batches)
+    resumed = EpochBatches(7, batch_size=3, seed=2, epochs=4, first_epoch=1, skip=2)
+    assert len(resumed) == 12 - 3 - 2
+    assert list(resumed) == everything[3 + 2 :]
+
+
 def test_full_frames_are_whole_and_amplified_by_the_ratio(cache):
     pairs = PackedPairs(cache, "test")
-    inputs, target, index = FullFrames(pairs)[0]
+    frame = FullFrames(pairs)[0]
+    inputs, target = frame_to_network(frame, torch.device("cpu"), max_input=1.0)
     assert inputs.shape == (4, 41, 57) and target.shape == (3, 82, 114)
-    assert pairs.pairs[index].ratio == 100
+    assert pairs.pairs[frame["index"]].ratio == 100
     assert float(inputs.max()) <= 1.0  # amplified then clipped at max_input
+    packed, scale, _ = pairs.input_array(pairs.pairs[0])
+    assert torch.equal(inputs, amplify(packed, scale, 100, 1.0))
     preview = preview_input(inputs, "bayer")
     assert preview.shape == (3, 82, 114) and preview.min() >= 0 and preview.max() <= 1

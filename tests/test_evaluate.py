@@ -9,7 +9,7 @@ import torch
 import torchvision
 
 from gianet.checkpoint import load_model, save_checkpoint
-from gianet.data.dataset import FullFrames, PackedPairs
+from gianet.data.dataset import FullFrames, PackedPairs, frame_to_network
 from gianet.evaluate import evaluate_variant
 from gianet.metrics import psnr
 from gianet.models import build_model
@@ -75,7 +75,8 @@ def test_offline_perceptual_metrics_are_unavailable_and_the_rest_completes(train
     assert str(tmp_path / "empty") in summary["unavailable"]["pieapp"]
     # The PSNR is the network's own output against the ground truth, frame by frame.
     model, _ = load_model(trained / "model.pt")
-    inputs, target, _ = FullFrames(PackedPairs(trained / "cache", "test"))[0]
+    frame = FullFrames(PackedPairs(trained / "cache", "test"))[0]
+    inputs, target = frame_to_network(frame, torch.device("cpu"), max_input=1.0)
     with torch.no_grad():
         expected = psnr(model(inputs[None]).clamp(0, 1), target[None]).item()
     assert rows["psnr"][0] == pytest.approx(expected, rel=1e-5)

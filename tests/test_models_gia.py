@@ -7,7 +7,7 @@ import torch
 import torch.nn.functional as F
 
 from gianet.models import GIAModule, build_model
-from gianet.models.gia import local_average
+from gianet.models.gia import local_average, replicate_pad_spread
 
 
 @pytest.fixture
@@ -107,3 +107,38 @@ def test_a_window_covering_one_side_pools_that_side_globally(x: torch.Tensor) ->
     torch.testing.assert_close(context, context[..., :1, :].expand_as(context))
     box = x[..., :, 3:14].mean(dim=(-2, -1), keepdim=True)
     torch.testing.assert_close(context[..., :1, -1:], gia.shrink(box))
+
+
+@pytest.mark.parametrize("pool_window", [None, 3, 4, 11, 100])
+def test_broadcast_spread_equals_replicate_padding_in_output_and_gradient(
+    x: torch.Tensor, pool_window: int | None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from gianet.models import gia as gia_module
+
+    upstream = torch.randn(2, 8, 11, 14, generator=torch.Generator().manual_seed(2))
+
+    def output_and_gradients(dtype: torch.dtype) -> list[torch.Tensor]:
+        module = make_module(pool_window).to(dtype)
+        inputs = x.detach().to(dtype).clone().requires_grad_()
+        output = module(inputs)
+        (output * upstream.to(dtype)).sum().backward()
+        return [output.detach(), inputs.grad, *(p.grad for p in module.parameters())]
+
+    for dtype, tolerance in ((torch.float32, 1e-6), (torch.float64, 1e-13)):
+        ours = output_and_gradients(dtype)
+        with monkeypatch.context() as patch:
+            patch.setattr(gia_module, "spread_to", replicate_pad_spread)
+            former = output_and_gradients(dtype)
+        assert torch.equal(ours[0], former[0])  # the values are copies: bit for bit
+        for new, old in zip(ours[1:], former[1:], strict=True):
+            # Gradients sum the same terms, possibly in another order.
+            torch.testing.assert_close(new, old, rtol=tolerance, atol=tolerance)
+
+
+def test_global_spread_is_a_view_without_copies(x: torch.Tensor) -> None:
+    from gianet.models.gia import spread_to
+
+    pooled = x.mean(dim=(-2, -1), keepdim=True)
+    spread = spread_to(pooled, (11, 14))
+    assert spread.shape == (2, 8, 11, 14)
+    assert spread.data_ptr() == pooled.data_ptr() and spread.stride()[-2:] == (0, 0)

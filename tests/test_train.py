@@ -1,9 +1,11 @@
-"""Training: resumable after SIGTERM with identical weights, checkpoints, divergence."""
+"""Training: resumable after SIGTERM with identical weights whatever the loader processes,
+checkpoints, divergence, and the GPU options (precision, memory format) on the CPU."""
 
 import json
 import math
 import os
 import signal
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -11,8 +13,9 @@ import pytest
 import torch
 import yaml
 
+from gianet import train as train_module
 from gianet.checkpoint import load_checkpoint
-from gianet.data.dataset import TrainPatches
+from gianet.device import Device
 from gianet.paths import state_file
 from gianet.runtime import DeviceUnavailable, Runtime
 from gianet.train import TrainingDiverged, TrainingInterrupted, train_variant
@@ -44,7 +47,9 @@ def settings(**changes):
     return train | changes
 
 
-RUNTIME = Runtime(threads=1, val_every=2, checkpoint_every=1, progress=False)
+# On the CPU even where a GPU is present: these tests compare weights bit for bit, and cuDNN's
+# benchmarked algorithms need not repeat (tests/test_gpu.py covers the GPU path).
+RUNTIME = Runtime(threads=1, device="cpu", val_every=2, checkpoint_every=1, progress=False)
 
 
 def weights(path):
@@ -63,59 +68,90 @@ def run(cache, out, train, runtime=RUNTIME):
     )
 
 
+def stop_at_epoch(monkeypatch, stop_epoch, number=signal.SIGTERM):
+    """Send ``number`` to this process as epoch ``stop_epoch`` starts, once."""
+    original = train_module.learning_rate
+    sent = []
+
+    def learning_rate(epoch, train):
+        if epoch == stop_epoch and not sent:
+            sent.append(epoch)
+            os.kill(os.getpid(), number)  # as SLURM does before a time limit
+        return original(epoch, train)
+
+    monkeypatch.setattr(train_module, "learning_rate", learning_rate)
+
+
+def stop_after_batches(monkeypatch, count):
+    """Send SIGTERM once ``count`` batches have reached the device (mid-epoch)."""
+    original = train_module.device_batches
+
+    def device_batches(*args, **kwargs):
+        for number, batch in enumerate(original(*args, **kwargs), start=1):
+            if number == count:
+                os.kill(os.getpid(), signal.SIGTERM)
+            yield batch
+
+    monkeypatch.setattr(train_module, "device_batches", device_batches)
+
+
+def same_weights(first, second):
+    a, b = weights(first), weights(second)
+    return a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+
+
 def test_interrupted_and_resumed_run_ends_with_identical_weights(cache, tmp_path, monkeypatch):
     torch.set_num_threads(1)
     run(cache, tmp_path / "straight", settings())
-    original_set_epoch = TrainPatches.set_epoch
-
-    def interrupt_at_epoch_two(self, epoch):
-        if epoch == 2 and not os.environ.get("GIANET_TEST_SIGNALLED"):
-            os.environ["GIANET_TEST_SIGNALLED"] = "1"
-            os.kill(os.getpid(), signal.SIGTERM)  # as SLURM does before a time limit
-        original_set_epoch(self, epoch)
-
-    monkeypatch.setattr(TrainPatches, "set_epoch", interrupt_at_epoch_two)
-    monkeypatch.delenv("GIANET_TEST_SIGNALLED", raising=False)
-    with pytest.raises(TrainingInterrupted, match="Rerun the same command to resume"):
-        run(cache, tmp_path / "resumed", settings())
+    with monkeypatch.context() as patch:
+        stop_at_epoch(patch, 2)
+        with pytest.raises(TrainingInterrupted, match="Rerun the same command to resume"):
+            run(cache, tmp_path / "resumed", settings())
     state = load_checkpoint(state_file(tmp_path / "resumed" / "model.pt"))
     assert state["epochs_done"] == 2
     result = run(cache, tmp_path / "resumed", settings())
-    assert result.resumed_from == 2
-    straight, resumed = (
-        weights(tmp_path / "straight/model.pt"),
-        weights(tmp_path / "resumed/model.pt"),
-    )
-    assert all(torch.equal(straight[k], resumed[k]) for k in straight)
+    assert result.resumed_from == 2 and result.steps == 2 * 3
+    assert same_weights(tmp_path / "straight/model.pt", tmp_path / "resumed/model.pt")
     assert not state_file(tmp_path / "resumed" / "model.pt").exists()  # done: state removed
     curves = json.loads((tmp_path / "resumed" / "log" / "metrics.json").read_text())
     assert curves["step"] == 3 and "psnr" in curves["val"]
 
 
+def test_loader_processes_change_nothing_even_across_a_mid_epoch_resume(
+    cache, tmp_path, monkeypatch
+):
+    """0 and 2 loader processes give the same weights, and so does a run stopped by SIGTERM
+    in the middle of an epoch and resumed with 2 processes: every draw is keyed."""
+    torch.set_num_threads(1)
+    two = replace(RUNTIME, loader_workers=2)
+    run(cache, tmp_path / "zero", settings())
+    run(cache, tmp_path / "two", settings(), two)
+    assert same_weights(tmp_path / "zero/model.pt", tmp_path / "two/model.pt")
+    with monkeypatch.context() as patch:
+        # Arrives with the fifth batch (epoch 1, step 1; 3 steps per epoch), which is done.
+        stop_after_batches(patch, 5)
+        with pytest.raises(TrainingInterrupted, match="at epoch 1, step 2"):
+            run(cache, tmp_path / "resumed", settings(), two)
+    state = load_checkpoint(state_file(tmp_path / "resumed" / "model.pt"))
+    assert (state["epochs_done"], state["steps"]) == (1, 2)
+    result = run(cache, tmp_path / "resumed", settings(), two)
+    assert result.resumed_from == 1 and result.steps == 4 * 3 - 5
+    assert same_weights(tmp_path / "zero/model.pt", tmp_path / "resumed/model.pt")
+
+
 def test_state_saved_under_other_settings_is_not_resumed(cache, tmp_path, monkeypatch):
     torch.set_num_threads(1)
     out = tmp_path / "run"
-    monkeypatch.setattr(TrainPatches, "set_epoch", _stop_at(1, TrainPatches.set_epoch))
-    with pytest.raises(TrainingInterrupted):
-        run(cache, out, settings())
-    monkeypatch.undo()
+    with monkeypatch.context() as patch:
+        stop_at_epoch(patch, 1, signal.SIGUSR1)
+        with pytest.raises(TrainingInterrupted):
+            run(cache, out, settings())
     result = run(cache, out, settings(lr=3e-4))
     assert result.resumed_from == 0
 
 
-def _stop_at(stop_epoch, original):
-    def set_epoch(self, epoch):
-        if epoch == stop_epoch:
-            os.kill(os.getpid(), signal.SIGUSR1)
-        original(self, epoch)
-
-    return set_epoch
-
-
 def test_non_finite_loss_stops_and_keeps_the_last_good_state(cache, tmp_path, monkeypatch):
     torch.set_num_threads(1)
-    from gianet import train as train_module
-
     real_build_loss = train_module.build_loss
     calls = {"n": 0}
 
@@ -125,7 +161,7 @@ def test_non_finite_loss_stops_and_keeps_the_last_good_state(cache, tmp_path, mo
         def compute(output, target):
             calls["n"] += 1
             value = loss(output, target)
-            return value * float("nan") if calls["n"] > 7 else value  # epoch 2, third step
+            return value * float("nan") if calls["n"] > 7 else value  # epoch 2, second step
 
         return compute
 
@@ -133,42 +169,70 @@ def test_non_finite_loss_stops_and_keeps_the_last_good_state(cache, tmp_path, mo
     out = tmp_path / "nan"
     with pytest.raises(TrainingDiverged, match="loss became nan at epoch 2") as error:
         run(cache, out, settings())
+    assert "(first at step 1 of the epoch)" in str(error.value)
     assert "last good state" in str(error.value)
     assert load_checkpoint(state_file(out / "model.pt"))["epochs_done"] == 2
     assert not (out / "model.pt").exists()
 
 
-def test_mixed_precision_and_channels_last_path_runs(cache, tmp_path, monkeypatch):
-    """The GPU options (bf16 autocast, channels_last) exercised on the CPU, where torch has them."""
-    from gianet import train as train_module
-
+def test_a_stop_signal_after_a_non_finite_loss_saves_nothing(cache, tmp_path, monkeypatch):
     torch.set_num_threads(1)
-    forced = train_module.Device(torch.device("cpu"), bf16=True, channels_last=True)
-    monkeypatch.setattr(
-        train_module.Device, "choose", classmethod(lambda cls, runtime, bf16: forced)
-    )
-    result = run(cache, tmp_path / "bf16", settings(epochs=2))
-    assert math.isfinite(result.final_loss) and result.val_psnr is not None
+    real_build_loss = train_module.build_loss
+
+    def infinite_loss(name, gamma):
+        loss = real_build_loss(name, gamma)
+        return lambda output, target: loss(output, target) * float("inf")
+
+    monkeypatch.setattr(train_module, "build_loss", infinite_loss)
+    stop_after_batches(monkeypatch, 2)
+    with pytest.raises(TrainingDiverged, match="loss became inf at epoch 0 .first at step 0"):
+        run(cache, tmp_path / "inf", settings())
+    assert not state_file(tmp_path / "inf" / "model.pt").exists()
+
+
+def force_device(monkeypatch, forced):
+    monkeypatch.setattr(Device, "choose", classmethod(lambda cls, runtime, precision: forced))
+
+
+def test_channels_last_and_bf16_on_the_cpu_land_at_the_float32_loss(cache, tmp_path, monkeypatch):
+    """The GPU options exercised on the CPU, where torch has them: the same short training in
+    float32, in float32 with channels_last, and in bf16 autocast with channels_last."""
+    torch.set_num_threads(1)
+    cpu = torch.device("cpu")
+    losses = {}
+    for name, forced in {
+        "float32": Device(cpu),
+        "channels_last": Device(cpu, "float32", channels_last=True),
+        "bf16": Device(cpu, "bf16", channels_last=True),
+    }.items():
+        force_device(monkeypatch, forced)
+        result = run(cache, tmp_path / name, settings())
+        assert result.val_psnr is not None
+        losses[name] = result.final_loss
+    # channels_last changes only the order of float32 sums: equal to 1e-5 relative (5e-8
+    # measured).
+    assert losses["channels_last"] == pytest.approx(losses["float32"], rel=1e-5)
+    # bf16 keeps 8 bits of mantissa: the same loss within 1 % (3e-4 measured).
+    assert losses["bf16"] == pytest.approx(losses["float32"], rel=0.01)
+    assert math.isfinite(losses["bf16"])
 
 
 def test_cuda_requested_without_a_gpu_is_a_clear_error():
-    from gianet.train import Device
-
     if torch.cuda.is_available():
         pytest.skip("a GPU is present")
     with pytest.raises(DeviceUnavailable, match="no CUDA device is visible"):
-        Device.choose(Runtime(device="cuda"), bf16=True)
-    chosen = Device.choose(Runtime(device="auto"), bf16=True)
-    assert chosen.device.type == "cpu" and not chosen.bf16 and not chosen.channels_last
+        Device.choose(Runtime(device="cuda"), "bf16")
+    chosen = Device.choose(Runtime(device="auto"), "bf16")
+    assert chosen == Device(torch.device("cpu"), "float32", channels_last=False)
 
 
 def test_runtime_settings_do_not_stop_a_resume(cache, tmp_path, monkeypatch):
     """Threads, workers, cadence and progress change how a run goes, not its weights."""
     torch.set_num_threads(1)
     out = tmp_path / "run"
-    monkeypatch.setattr(TrainPatches, "set_epoch", _stop_at(1, TrainPatches.set_epoch))
-    with pytest.raises(TrainingInterrupted):
-        run(cache, out, settings())
-    monkeypatch.undo()
-    other = Runtime(threads=2, val_every=0, checkpoint_every=3, progress=False)
+    with monkeypatch.context() as patch:
+        stop_at_epoch(patch, 1, signal.SIGUSR1)
+        with pytest.raises(TrainingInterrupted):
+            run(cache, out, settings())
+    other = replace(RUNTIME, threads=2, val_every=0, checkpoint_every=3, cuda_graphs=False)
     assert run(cache, out, settings(), other).resumed_from == 1

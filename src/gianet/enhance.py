@@ -38,6 +38,7 @@ from gianet.checkpoint import load_model
 from gianet.data.dataset import GT_MAX, amplify
 from gianet.data.exposure import read_exposure
 from gianet.data.raw import pack, read_mosaic
+from gianet.device import Device
 from gianet.errors import GianetError, one_line
 from gianet.image16 import RGB16_SUFFIXES, write_rgb16
 from gianet.tiling import TILE_ALIGN, TILE_MARGIN, run_tiled, tiling_caveat
@@ -157,6 +158,10 @@ def run_network(
 ) -> torch.Tensor:
     """(1, C, h, w) amplified input -> (1, 3, u*h, u*w) float32 on the CPU, in [0, 1].
 
+    On CUDA the network runs in IEEE float32 with TF32 off: the output is written with 16
+    bits, and TF32's 10-bit mantissa would move it by tens of steps of 1/65535, so a GPU
+    would give another file than the CPU; in float32 they agree to about one step.
+
     Raises:
         EnhanceError: the device ran out of memory (the message suggests ``--tile``), or the
             network's output is not finite everywhere.
@@ -164,7 +169,8 @@ def run_network(
     model = model.to(device)
     inputs = inputs.to(device)
     try:
-        output = model(inputs).float().cpu() if tile is None else run_tiled(model, inputs, tile)
+        with Device(torch.device(device)).math():
+            output = model(inputs).float().cpu() if tile is None else run_tiled(model, inputs, tile)
     except RuntimeError as exc:
         if not is_out_of_memory(exc):
             raise

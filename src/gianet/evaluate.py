@@ -8,6 +8,13 @@ naming the files and where to put them, and the others still complete. One CSV r
 image (file, ratio, ISO, each metric, inference seconds) and a summary JSON of means per
 variant. The first ``samples`` frames are also saved as 8-bit sRGB PNGs (input preview,
 output, ground truth) for the figure.
+
+On a GPU everything runs there end to end: the uint16 frame is read from the cache (by
+``runtime.loader_workers`` processes, ahead of the network, into pinned memory), converted and
+amplified on the device, passed through the network in IEEE float32 (TF32 off, so the
+numbers do not depend on the GPU's math mode), and measured there; only the metrics' scalars
+come back. The sample PNGs are encoded and written by a background thread, off the critical
+path.
 """
 
 from __future__ import annotations
@@ -16,16 +23,19 @@ import os
 import sys
 import time
 from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import torch
+from torch.utils.data import DataLoader
 from tqdm import tqdm
 
 from gianet import atomic
 from gianet.checkpoint import load_model
-from gianet.data.dataset import FullFrames, PackedPairs, preview_input
+from gianet.data.dataset import GT_MAX, FullFrames, PackedPairs, frame_to_network, preview_input
+from gianet.device import Device
 from gianet.metrics import psnr, ssim
 from gianet.paths import sample_names
 from gianet.perceptual import LPIPSMetric, PieAPPMetric
@@ -65,6 +75,27 @@ def to_png8(image: torch.Tensor) -> np.ndarray:
     return (image.clamp(0, 1).permute(1, 2, 0).numpy() * 255.0 + 0.5).astype(np.uint8)
 
 
+def write_samples(
+    sample_dir: Path,
+    names: dict[str, str],
+    output: torch.Tensor,
+    target: torch.Tensor,
+    inputs: torch.Tensor,
+    cfa: str,
+) -> None:
+    """The figure's three PNGs of one frame, from CPU tensors: ``output`` (3, H, W) in [0, 1],
+    ``target`` (3, H, W) uint16, ``inputs`` (C, h, w) amplified packed raw."""
+    atomic.write_image(sample_dir / names["output"], to_png8(output))
+    atomic.write_image(sample_dir / names["gt"], to_png8(target.to(torch.float32) / GT_MAX))
+    atomic.write_image(sample_dir / names["input"], to_png8(preview_input(inputs, cfa)))
+
+
+def synchronize(device: Device) -> None:
+    """Wait for the device's queued work (for timing)."""
+    if device.cuda:
+        torch.cuda.synchronize(device.device)
+
+
 @torch.no_grad()
 def evaluate_variant(
     model_path: str | Path,
@@ -92,48 +123,53 @@ def evaluate_variant(
         be, and the saved images' stems in ``samples`` (folder relative to the summary).
     """
     torch.set_num_threads(runtime.threads)
-    device = runtime.torch_device()
+    device = Device.choose(runtime, "float32")
     pairs = PackedPairs(cache_dir, "test", max_input)
     model, checkpoint = load_model(model_path, cfa=pairs.cfa)
-    model.to(device)
-    measures, unavailable = build_metrics(metrics, Path(torch_home), device)
+    device.prepare(model)
+    measures, unavailable = build_metrics(metrics, Path(torch_home), device.device)
     for name, reason in unavailable.items():
         print(f"{name.upper()} unavailable: {reason}", file=sys.stderr)
     sample_dir = Path(samples_dir)
     sample_dir.mkdir(parents=True, exist_ok=True)
     frames = FullFrames(pairs)
+    loader = DataLoader(
+        frames,
+        batch_size=None,
+        num_workers=runtime.loader_workers,
+        pin_memory=device.cuda,
+        prefetch_factor=1 if runtime.loader_workers else None,
+    )
     rows, saved = [], []
-    for inputs, target, index in tqdm(
-        frames, desc=f"evaluating {model_path}", disable=not runtime.progress
-    ):
-        pair = frames.selection[index]
-        if device.type == "cuda":
-            torch.cuda.synchronize()
-        start = time.perf_counter()
-        output = model(inputs[None].to(device)).clamp(0, 1)
-        if device.type == "cuda":
-            torch.cuda.synchronize()
-        seconds = time.perf_counter() - start
-        truth = target[None].to(device)
-        row = {
-            "file": pair.short,
-            "gt_file": pair.long,
-            "scene": pair.scene,
-            "shot": pair.shot,
-            "ratio": pair.ratio,
-            "iso": pair.iso,
-        }
-        row |= {name: measure(output, truth).item() for name, measure in measures.items()}
-        rows.append(row | {"seconds": seconds})
-        if index < samples:
-            stem = Path(pair.short).name.rsplit(".", 1)[0]
-            names = sample_names(stem)
-            saved.append(stem)
-            atomic.write_image(sample_dir / names["output"], to_png8(output[0].cpu()))
-            atomic.write_image(sample_dir / names["gt"], to_png8(target))
-            atomic.write_image(
-                sample_dir / names["input"], to_png8(preview_input(inputs, pairs.cfa))
-            )
+    writes: list[Future] = []
+    with device.math(), ThreadPoolExecutor(max_workers=1) as writer:
+        for frame in tqdm(loader, desc=f"evaluating {model_path}", disable=not runtime.progress):
+            index = frame["index"]
+            pair = frames.selection[index]
+            inputs, truth = frame_to_network(frame, device.device, max_input)
+            synchronize(device)
+            start = time.perf_counter()
+            output = model(device.batch(inputs[None])).clamp(0, 1)
+            synchronize(device)
+            seconds = time.perf_counter() - start
+            row = {
+                "file": pair.short,
+                "gt_file": pair.long,
+                "scene": pair.scene,
+                "shot": pair.shot,
+                "ratio": pair.ratio,
+                "iso": pair.iso,
+            }
+            row |= {name: float(measure(output, truth[None])) for name, measure in measures.items()}
+            rows.append(row | {"seconds": seconds})
+            if index < samples:
+                stem = Path(pair.short).name.rsplit(".", 1)[0]
+                names = sample_names(stem)
+                saved.append(stem)
+                images = (output[0].float().cpu(), frame["target"], inputs.cpu(), pairs.cfa)
+                writes.append(writer.submit(write_samples, sample_dir, names, *images))
+        for write in writes:
+            write.result()  # a failed write stops evaluation here, naming its error
     table = pd.DataFrame(rows)
     atomic.write_text(csv_path, table.to_csv(index=False, float_format="%.8g"))
     summary = {

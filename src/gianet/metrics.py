@@ -120,8 +120,9 @@ def check_inputs(
     if min(pred.shape[-2:]) < min_side:
         size = tuple(pred.shape[-2:])
         raise ValueError(f"images must be at least {min_side} x {min_side} pixels, got {size}")
-    for name, tensor in (("pred", pred), ("target", target)):
-        low, high = tensor.min().item(), tensor.max().item()  # NaN propagates into both
+    # One read-back for all four extremes (NaN propagates into both of its tensor's).
+    extremes = [torch.stack(tensor.aminmax()).double() for tensor in (pred, target)]
+    for name, (low, high) in zip(("pred", "target"), torch.stack(extremes).tolist(), strict=True):
         if math.isnan(low) or low < 0 or high > data_range:
             raise ValueError(
                 f"{name} values must lie in [0, {data_range}], found [{low}, {high}]; "

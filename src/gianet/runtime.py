@@ -1,10 +1,10 @@
 """How a job runs, never what it computes: params.yaml's ``runtime`` section.
 
-Threads, loader processes, the device, the memory format, checkpoint and validation cadence,
-progress bars and the network's timeout and retries change how fast a job goes and what it
-logs, not the weights, metrics or files it produces. The Snakefile hands them to jobs outside
-``params:`` (as a resource), so changing them reruns nothing, and a saved training state stays
-resumable across them.
+Threads, loader processes, the device, the memory format, CUDA graphs and compilation,
+checkpoint and validation cadence, progress bars and the network's timeout and retries change
+how fast a job goes and what it logs, not the weights, metrics or files it produces. The
+Snakefile hands them to jobs outside ``params:`` (as a resource), so changing them reruns
+nothing, and a saved training state stays resumable across them.
 """
 
 from __future__ import annotations
@@ -29,6 +29,8 @@ class Runtime:
     loader_workers: int = 0
     device: str = "auto"
     channels_last: bool = True
+    cuda_graphs: bool = True
+    compile: bool = False
     checkpoint_every: int = 0
     val_every: int = 0
     progress: bool = True

@@ -3,31 +3,46 @@
 The schedule is the paper's (section 4.2) with every value a parameter: Adam at ``lr`` and
 ``lr * lr_decay_factor`` from epoch ``lr_decay_epoch`` on, one random short exposure per
 scene per epoch, flips and transpose, fixed or multi-size crops as the variant declares, and
-the variant's loss. Curves (loss, lr, validation PSNR) go to dvclive.
+the variant's loss, in the precision ``train.precision`` names (:mod:`gianet.device`).
+Curves (loss, lr, validation PSNR) go to dvclive, or to any logger passed in.
 
 Long jobs survive clusters: a training state (weights, optimizer, epochs done) is written
 every ``runtime.checkpoint_every`` epochs and when SIGTERM or SIGUSR1 arrives (what SLURM sends
 before a time limit); a restarted job resumes from it. Every random draw is keyed by
-(seed, epoch), so a resumed run ends with the same weights as an uninterrupted one. A loss
-that turns NaN or infinite stops the run with a clear error and keeps the last good state.
+(seed, epoch, index), so a resumed run ends with the same weights as an uninterrupted one,
+whatever the number of loader processes.
+
+At GPU speed nothing waits for the GPU within an epoch: the data path converts on the device
+(:mod:`gianet.data.feed`), the step accumulates its loss on the device and may be replayed from
+CUDA graphs (:mod:`gianet.train_step`), and the losses are read back once per epoch. A loss
+that turns NaN or infinite is noticed there: the run stops with an error naming the epoch and
+step, before anything is saved, so the last good state is kept.
 """
 
 from __future__ import annotations
 
-import contextlib
 import json
-import math
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any, Protocol
 
 import torch
-from torch.utils.data import DataLoader
 from tqdm import tqdm
 
 from gianet.checkpoint import load_checkpoint, save_checkpoint, save_training_state
 from gianet.curves_log import open_curves
-from gianet.data.dataset import CropPolicy, FullFrames, PackedPairs, TrainPatches
+from gianet.data.dataset import (
+    CropPolicy,
+    EpochBatches,
+    FullFrames,
+    PackedPairs,
+    TrainPatches,
+    frame_to_network,
+)
+from gianet.data.feed import device_batches, training_loader
+from gianet.device import Device
 from gianet.errors import GianetError
 from gianet.interrupt import JobInterrupted, stop_requests
 from gianet.losses import build_loss
@@ -35,6 +50,7 @@ from gianet.metrics import psnr
 from gianet.models import build_model
 from gianet.paths import state_file
 from gianet.runtime import DEFAULT_RUNTIME, Runtime
+from gianet.train_step import build_step, load_optimizer_state, make_optimizer
 from gianet.variants import Variant
 
 
@@ -48,42 +64,26 @@ class TrainingInterrupted(JobInterrupted):
 
 @dataclass(frozen=True)
 class TrainResult:
-    """What a finished run reports."""
+    """What a finished run reports (``steps``: optimisation steps run by this call)."""
 
     epochs: int
     resumed_from: int
     final_loss: float
     seconds: float
     val_psnr: float | None
+    steps: int = 0
 
 
-@dataclass(frozen=True)
-class Device:
-    """Where and how the network runs: CUDA with bf16 autocast (``train.bf16``) and
-    channels_last (``runtime.channels_last``) when available and enabled, plain float32 on
-    the CPU otherwise."""
+class Curves(Protocol):
+    """Where training curves go (dvclive's ``Live`` is one): used as a context manager."""
 
-    device: torch.device
-    bf16: bool
-    channels_last: bool
+    def log_metric(self, name: str, value: float) -> Any: ...
 
-    @classmethod
-    def choose(cls, runtime: Runtime, bf16: bool) -> Device:
-        device = runtime.torch_device()
-        cuda = device.type == "cuda"
-        return cls(device, cuda and bf16, cuda and runtime.channels_last)
+    def next_step(self) -> Any: ...
 
-    def autocast(self) -> contextlib.AbstractContextManager:
-        if not self.bf16:
-            return contextlib.nullcontext()
-        return torch.autocast(self.device.type, dtype=torch.bfloat16)
+    def __enter__(self) -> Any: ...
 
-    def batch(self, tensor: torch.Tensor) -> torch.Tensor:
-        """Move a (N, C, H, W) batch to the device in the chosen memory format."""
-        tensor = tensor.to(self.device, non_blocking=True)
-        return (
-            tensor.contiguous(memory_format=torch.channels_last) if self.channels_last else tensor
-        )
+    def __exit__(self, *exc_info: object) -> Any: ...
 
 
 def build_for_cache(variant: Variant, pairs: PackedPairs) -> torch.nn.Module:
@@ -98,12 +98,13 @@ def validate(model: torch.nn.Module, pairs: PackedPairs, device: Device) -> floa
     """Mean PSNR (dB) of clipped outputs on full validation frames."""
     model.eval()
     scores = []
-    for inputs, target, _ in FullFrames(pairs):
+    for frame in FullFrames(pairs):
+        inputs, target = frame_to_network(frame, device.device, pairs.max_input)
         with device.autocast():
             output = model(device.batch(inputs[None]))
-        scores.append(psnr(output.float().clamp(0, 1), target[None].to(device.device)).item())
+        scores.append(psnr(output.float().clamp(0, 1), target[None]))
     model.train()
-    return sum(scores) / len(scores)
+    return torch.stack(scores).mean().item()
 
 
 def learning_rate(epoch: int, train: dict) -> float:
@@ -121,6 +122,7 @@ def train_variant(
     *,
     camera: str,
     runtime: Runtime = DEFAULT_RUNTIME,
+    curves: Callable[[Path, int], Curves] = open_curves,
 ) -> TrainResult:
     """Train ``variant`` on ``cache_dir``'s train split and save the weights to ``model_path``.
 
@@ -130,10 +132,14 @@ def train_variant(
         variant: what to train (architecture, loss, crops).
         cache_dir: ``CACHE/{dataset}/{camera}`` with a manifest.
         model_path: where the final checkpoint goes (loadable with ``weights_only=True``).
-        log_dir: dvclive folder for the training curves.
+        log_dir: folder for the training curves.
         train: the ``train`` section of params.yaml (what the weights depend on).
         camera: camera name, recorded in the checkpoint.
-        runtime: threads, device, loader processes, checkpoint and validation cadence.
+        runtime: threads, device, loader processes, CUDA graphs, checkpoint and validation
+            cadence.
+        curves: ``curves(log_dir, resume_epoch)`` opens the curve logger for a run starting
+            at that epoch (default: dvclive, continuous across resumes,
+            :func:`gianet.curves_log.open_curves`).
 
     Raises:
         TrainingDiverged: the loss became NaN or infinite (the last saved state is kept).
@@ -141,26 +147,15 @@ def train_variant(
     """
     torch.manual_seed(train["seed"])
     torch.set_num_threads(runtime.threads)
-    device = Device.choose(runtime, train["bf16"])
+    device = Device.choose(runtime, train["precision"])
     train_pairs = PackedPairs(cache_dir, "train", train["max_input"])
     val_pairs = PackedPairs(cache_dir, "val", train["max_input"])
     low, high = train["multi_size_b"]
     crops = CropPolicy(variant.crops, train["patch"], train["multi_size_a"], low, high)
-    patches = TrainPatches(train_pairs, crops, train["seed"], train["batch_size"])
-    order = torch.Generator()
-    loader = DataLoader(
-        patches,
-        batch_size=train["batch_size"],
-        shuffle=True,
-        generator=order,
-        num_workers=runtime.loader_workers,
-        pin_memory=device.device.type == "cuda",
-    )
-    model = build_for_cache(variant, train_pairs).to(device.device)
-    if device.channels_last:
-        model = model.to(memory_format=torch.channels_last)
+    patches = TrainPatches(train_pairs, crops, train["seed"])
+    model = device.prepare(build_for_cache(variant, train_pairs))
     loss_fn = build_loss(variant.loss, train["loss_gamma"])
-    optimizer = torch.optim.Adam(model.parameters(), lr=train["lr"])
+    optimizer = make_optimizer(model, train["lr"], device)
     meta = {
         "variant": variant.name,
         "arch": variant.arch,
@@ -180,7 +175,7 @@ def train_variant(
         state = load_checkpoint(resume)
         if state.get("settings") == meta["settings"]:
             model.load_state_dict(state["state_dict"])
-            optimizer.load_state_dict(state["optimizer"])
+            load_optimizer_state(optimizer, state["optimizer"])
             start_epoch = int(state["epochs_done"])
             partial = {"steps": int(state["steps"]), "loss_sum": float(state["loss_sum"])}
             print(
@@ -196,53 +191,74 @@ def train_variant(
         progress_in_epoch = within or {"steps": 0, "loss_sum": 0.0}
         save_training_state(resume, model, optimizer, epochs_done, meta | progress_in_epoch)
 
+    def check_finite(epoch: int) -> float:
+        """The epoch's loss sum so far; raises TrainingDiverged if a loss was not finite
+        (nothing of this epoch has been saved)."""
+        totals = step.totals()
+        if totals.first_nonfinite < 0:
+            return totals.loss_sum
+        kept = (
+            f"the last good state ({resume}) is kept"
+            if resume.exists()
+            else "no state was saved yet"
+        )
+        raise TrainingDiverged(
+            f"{variant.name} on {camera}: loss became {totals.nonfinite_loss} at epoch {epoch} "
+            f"(first at step {totals.first_nonfinite} of the epoch); stopped, {kept}. Lower "
+            "train.lr or check the inputs."
+        )
+
+    batches = EpochBatches(
+        len(patches),
+        train["batch_size"],
+        train["seed"],
+        train["epochs"],
+        start_epoch,
+        partial["steps"],
+    )
+    loader = training_loader(patches, batches, runtime.loader_workers, device.cuda)
+    step, run_step = build_step(
+        model,
+        loss_fn,
+        optimizer,
+        device,
+        cuda_graphs=runtime.cuda_graphs,
+        compile=runtime.compile,
+    )
+    if device.cuda:
+        torch.backends.cudnn.benchmark = True  # fixed shapes: pick the fastest algorithms
     start = time.perf_counter()
     val_psnr = None
-    epoch_loss = math.nan
+    epoch_loss = float("nan")
+    steps_run = 0
     with (
+        device.math(),
         stop_requests() as stops,
-        open_curves(log_dir, start_epoch) as live,
+        curves(Path(log_dir), start_epoch) as live,
     ):
+        feed = device_batches(loader, device, train["max_input"])
         epochs = range(start_epoch, train["epochs"])
         bar = tqdm(epochs, desc=f"{camera} {variant.name}", disable=not runtime.progress)
         for epoch in bar:
             lr = learning_rate(epoch, train)
             for group in optimizer.param_groups:
                 group["lr"] = lr
-            patches.set_epoch(epoch)
-            order.manual_seed(train["seed"] * 1_000_003 + epoch)  # the epoch's shuffle
-            total, skip = (
-                (partial["loss_sum"], partial["steps"]) if epoch == start_epoch else (0.0, 0)
-            )
-            for step, (inputs, target) in enumerate(loader):
-                if step < skip:
-                    continue  # done before the interruption; the epoch's draws are keyed
+            first = partial["steps"] if epoch == start_epoch else 0
+            step.start_epoch(partial["loss_sum"] if epoch == start_epoch else 0.0, first)
+            for number in range(first, batches.steps_per_epoch):
                 if stops:
                     # Resume will redo this epoch from this step on, with the same draws.
-                    save_state(epoch, {"steps": step, "loss_sum": total})
+                    loss_sum = check_finite(epoch)
+                    save_state(epoch, {"steps": number, "loss_sum": loss_sum})
                     raise TrainingInterrupted(
                         f"{variant.name} on {camera}: signal {stops[0]} received; state "
-                        f"saved to {resume} at epoch {epoch}, step {step}. Rerun the same "
+                        f"saved to {resume} at epoch {epoch}, step {number}. Rerun the same "
                         "command to resume."
                     )
-                with device.autocast():
-                    output = model(device.batch(inputs))
-                loss = loss_fn(output.float(), device.batch(target))
-                if not torch.isfinite(loss):
-                    kept = (
-                        f"the last good state ({resume}) is kept"
-                        if resume.exists()
-                        else "no state was saved yet"
-                    )
-                    raise TrainingDiverged(
-                        f"{variant.name} on {camera}: loss became {loss.item()} at epoch "
-                        f"{epoch}; stopped, {kept}. Lower train.lr or check the inputs."
-                    )
-                optimizer.zero_grad(set_to_none=True)
-                loss.backward()
-                optimizer.step()
-                total += loss.item()
-            epoch_loss = total / len(loader)
+                run_step(*next(feed))
+                steps_run += 1
+            loss_sum = check_finite(epoch)
+            epoch_loss = loss_sum / batches.steps_per_epoch
             live.log_metric("train/loss", epoch_loss)
             live.log_metric("train/lr", lr)
             last = epoch + 1 == train["epochs"]
@@ -256,5 +272,10 @@ def train_variant(
     save_checkpoint(model_path, model, meta | {"epochs": train["epochs"]})
     resume.unlink(missing_ok=True)
     return TrainResult(
-        train["epochs"], start_epoch, epoch_loss, time.perf_counter() - start, val_psnr
+        train["epochs"],
+        start_epoch,
+        epoch_loss,
+        time.perf_counter() - start,
+        val_psnr,
+        steps_run,
     )

@@ -1,22 +1,31 @@
-"""Torch datasets over the packed cache: random training patches and full test frames.
+"""Torch datasets over the packed cache: random training crops and full test frames.
 
 Training follows SID and the paper (section 4.2): each epoch visits every training scene once
 with one of its short exposures drawn at random, crops a patch (fixed side, or the paper's
 multi-size crops of side ``a * b``, ``b`` uniform in ``[b_low, b_high]``), and applies random
 horizontal and vertical flips and a transpose. Every random choice is drawn from a generator
-seeded by ``(seed, epoch, index)``, so an epoch is reproducible whatever the worker layout,
-and a resumed run sees the same samples as an uninterrupted one.
+seeded by ``(seed, epoch, index)`` (the crop side by the batch's first index), so an epoch is
+reproducible whatever the worker layout, and a resumed run sees the same samples as an
+uninterrupted one. Items are keyed by ``(epoch, index, batch)``, so loader processes that
+live across epochs need no epoch state; :class:`EpochBatches` yields the keys.
+
+The data path is split where it is cheapest: a loader process only copies the uint16 crops
+out of the memory-mapped cache (and draws the augmentation); conversion to float,
+amplification, clipping, flips and transpose happen on the training device
+(:func:`to_network`), in exactly the arithmetic SID's code uses (tested bit for bit).
 """
 
 from __future__ import annotations
 
+import math
 from collections import defaultdict
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
-from torch.utils.data import Dataset
+from torch.utils.data import Dataset, Sampler
 
 from gianet.data.cache import load_manifest, open_array
 from gianet.data.lists import Pair
@@ -24,6 +33,8 @@ from gianet.data.lists import Pair
 GT_MAX = 65535.0
 #: Colour (0 R, 1 G, 2 B) of each packed channel, by CFA (SID's channel orders).
 CHANNEL_COLOURS = {"bayer": (0, 1, 2, 1), "xtrans": (0, 1, 2, 0, 2, 1, 1, 1, 1)}
+#: A training item's key: (epoch, scene index, index that keys the batch's crop side).
+SampleKey = tuple[int, int, int]
 
 
 @dataclass(frozen=True)
@@ -46,20 +57,43 @@ class CropPolicy:
         return self.a * int(rng.integers(self.b_low, self.b_high + 1))
 
 
-def amplify(packed: np.ndarray, scale: np.ndarray, ratio: float, max_input: float) -> torch.Tensor:
-    """Packed raw units to the network input, as SID does.
+def amplify_tensor(
+    packed: torch.Tensor,
+    scale: torch.Tensor,
+    ratio: float | torch.Tensor,
+    max_input: float,
+) -> torch.Tensor:
+    """Packed raw units to the network input, as SID does, on ``packed``'s device.
 
     Args:
-        packed: (C, h, w) uint16 raw values above black.
-        scale: (C,) ``white - black`` per channel.
-        ratio: exposure ratio (amplification).
+        packed: (..., C, h, w) uint16 raw values above black.
+        scale: (..., C) float32 ``white - black`` per channel.
+        ratio: exposure ratio (amplification), a number or a (...,) float32 tensor.
         max_input: the clip, 1.0 in SID's code.
 
     Returns:
-        (C, h, w) float32 ``min(packed / scale * ratio, max_input)``.
+        (..., C, h, w) float32 ``min(packed / scale * ratio, max_input)``, each operation
+        rounded in float32.
     """
-    normalised = packed.astype(np.float32) / scale[:, None, None]
-    return torch.from_numpy(np.minimum(normalised * ratio, max_input))
+    if isinstance(ratio, torch.Tensor):
+        ratio = ratio.to(torch.float32)[..., None, None, None]
+    # In place: the same float32 roundings as out of place, without fresh buffers.
+    return packed.to(torch.float32).div_(scale[..., None, None]).mul_(ratio).clamp_max_(max_input)
+
+
+def amplify(packed: np.ndarray, scale: np.ndarray, ratio: float, max_input: float) -> torch.Tensor:
+    """:func:`amplify_tensor` of a (C, h, w) uint16 array and a (C,) float32 scale, on the CPU."""
+    return amplify_tensor(
+        torch.from_numpy(np.require(packed, requirements=["C", "W"])),  # copies a memmap
+        torch.from_numpy(np.asarray(scale, np.float32)),
+        float(np.float32(ratio)),
+        max_input,
+    )
+
+
+def ground_truth_tensor(gt: torch.Tensor) -> torch.Tensor:
+    """(..., 3, H, W) uint16 ground truth -> float32 sRGB in [0, 1] (``gt / 65535``)."""
+    return gt.to(torch.float32).div_(GT_MAX)
 
 
 class PackedPairs:
@@ -91,40 +125,43 @@ class PackedPairs:
         """(3, H, W) uint16 memmap of the ground truth."""
         return open_array(self.cache_dir, self.entries[pair.long])
 
-    def amplify(self, packed: np.ndarray, scale: np.ndarray, ratio: float) -> torch.Tensor:
-        """Packed raw units to the network input (see :func:`amplify`)."""
-        return amplify(packed, scale, ratio, self.max_input)
+
+def draw_augmentation(rng: np.random.Generator) -> np.ndarray:
+    """The random flips of one sample: (3,) bool, flip along W, flip along H, transpose
+    (each with probability 1/2, SID's augmentation)."""
+    return rng.random(3) < 0.5
 
 
 class TrainPatches(Dataset):
-    """Random training patches, one item per scene per epoch.
+    """Random training crops, one item per scene per epoch, keyed by :data:`SampleKey`.
 
-    Item: ``(input, target)`` with input (C, p, p) float32 in [0, max_input] (amplified
-    packed raw) and target (3, u*p, u*p) float32 in [0, 1] (sRGB), u the upscale (2 or 3).
+    Item: a dict of CPU tensors, the raw crops and how to turn them into network tensors
+    (:func:`to_network` does, on the device):
+
+    - ``input``: (C, p, p) uint16 packed raw crop; ``target``: (3, u*p, u*p) uint16 ground
+      truth (u the upscale, 2 or 3);
+    - ``scale``: (C,) float32; ``ratio``: () float32, the pair's amplification;
+    - ``flips``: (3,) bool (see :func:`draw_augmentation`); ``origin``: (2,) int64, the
+      crop's top-left corner in packed pixels.
     """
 
-    def __init__(self, pairs: PackedPairs, crops: CropPolicy, seed: int, batch_size: int = 1):
+    def __init__(self, pairs: PackedPairs, crops: CropPolicy, seed: int):
         self.pairs = pairs
         self.crops = crops
         self.seed = seed
-        self.batch_size = batch_size
         by_scene: dict[int, list[Pair]] = defaultdict(list)
         for pair in pairs.pairs:
             by_scene[pair.scene].append(pair)
         self.scenes = [by_scene[s] for s in sorted(by_scene)]
-        self.epoch = 0
-
-    def set_epoch(self, epoch: int) -> None:
-        """Select the epoch whose random draws ``__getitem__`` makes."""
-        self.epoch = epoch
 
     def __len__(self) -> int:
         return len(self.scenes)
 
-    def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor]:
-        rng = np.random.default_rng([self.seed, self.epoch, index])
+    def __getitem__(self, key: SampleKey) -> dict[str, torch.Tensor]:
+        epoch, index, batch = key
+        rng = np.random.default_rng([self.seed, epoch, index])
         # The crop side is shared by a whole batch so that multi-size patches stack.
-        side_rng = np.random.default_rng([self.seed, self.epoch, index // self.batch_size, 1])
+        side_rng = np.random.default_rng([self.seed, epoch, batch, 1])
         choices = self.scenes[index]
         pair = choices[int(rng.integers(len(choices)))]
         packed, scale, (dy, dx) = self.pairs.input_array(pair)
@@ -135,24 +172,108 @@ class TrainPatches(Dataset):
         y = int(rng.integers(0, height - ph + 1))
         x = int(rng.integers(0, width - pw + 1))
         u = self.pairs.upscale
-        inputs = self.pairs.amplify(packed[:, y : y + ph, x : x + pw], scale, pair.ratio)
-        target_u16 = gt[:, dy + u * y : dy + u * (y + ph), dx + u * x : dx + u * (x + pw)]
-        target = torch.from_numpy(target_u16.astype(np.float32) / GT_MAX)
-        flip_w, flip_h, transpose = rng.random(3) < 0.5
-        if flip_w:
-            inputs, target = inputs.flip(-1), target.flip(-1)
-        if flip_h:
-            inputs, target = inputs.flip(-2), target.flip(-2)
-        if transpose:
-            inputs, target = inputs.transpose(-1, -2), target.transpose(-1, -2)
-        return inputs.contiguous(), target.contiguous()
+        target = gt[:, dy + u * y : dy + u * (y + ph), dx + u * x : dx + u * (x + pw)]
+        return {
+            "input": torch.from_numpy(np.array(packed[:, y : y + ph, x : x + pw])),
+            "target": torch.from_numpy(np.array(target)),
+            "scale": torch.from_numpy(scale),
+            "ratio": torch.tensor(pair.ratio, dtype=torch.float32),
+            "flips": torch.from_numpy(draw_augmentation(rng)),
+            "origin": torch.tensor([y, x]),
+        }
+
+
+class EpochBatches(Sampler[list[SampleKey]]):
+    """Batches of :class:`TrainPatches` keys for epochs ``first_epoch .. epochs - 1``.
+
+    Each epoch visits every scene once in an order drawn from ``(seed, epoch)`` (as a
+    ``RandomSampler`` seeded so would), cut into batches of ``batch_size`` (the last one may
+    be smaller); the first epoch starts after ``skip`` batches, those a resumed run already
+    did. One loader iterator can thus run the whole training, prefetching across epochs.
+    """
+
+    def __init__(
+        self,
+        scenes: int,
+        batch_size: int,
+        seed: int,
+        epochs: int,
+        first_epoch: int = 0,
+        skip: int = 0,
+    ) -> None:
+        self.scenes = scenes
+        self.batch_size = batch_size
+        self.seed = seed
+        self.epochs = epochs
+        self.first_epoch = first_epoch
+        self.skip = skip
+
+    @property
+    def steps_per_epoch(self) -> int:
+        return math.ceil(self.scenes / self.batch_size)
+
+    def epoch(self, epoch: int) -> list[list[SampleKey]]:
+        """The batches of one epoch, in order."""
+        generator = torch.Generator().manual_seed(self.seed * 1_000_003 + epoch)
+        order = torch.randperm(self.scenes, generator=generator).tolist()
+        chunks = [order[i : i + self.batch_size] for i in range(0, len(order), self.batch_size)]
+        return [[(epoch, index, chunk[0]) for index in chunk] for chunk in chunks]
+
+    def __iter__(self) -> Iterator[list[SampleKey]]:
+        for epoch in range(self.first_epoch, self.epochs):
+            yield from self.epoch(epoch)[self.skip if epoch == self.first_epoch else 0 :]
+
+    def __len__(self) -> int:
+        remaining = max(self.epochs - self.first_epoch, 0) * self.steps_per_epoch
+        return max(remaining - self.skip, 0)
+
+
+def _flipped(tensor: torch.Tensor, flips: list[bool]) -> torch.Tensor:
+    """``tensor (..., h, w)`` flipped along W, along H, then transposed, as ``flips`` say."""
+    flip_w, flip_h, transpose = flips
+    dims = [dim for dim, flip in ((-2, flip_h), (-1, flip_w)) if flip]
+    if dims:
+        tensor = tensor.flip(dims)  # one copy for both flips
+    return tensor.transpose(-1, -2) if transpose else tensor
+
+
+def to_network(
+    batch: dict[str, torch.Tensor],
+    device: torch.device,
+    max_input: float,
+    memory_format: torch.memory_format = torch.contiguous_format,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """A collated batch of :class:`TrainPatches` items as network tensors on ``device``.
+
+    The uint16 crops travel as they are (from pinned memory when the loader pins it) and are
+    converted, amplified, clipped, flipped and transposed on ``device``: per sample, as
+    ``flips`` says (those flags are read on the host, where the loader left them).
+
+    Returns:
+        ``(inputs, target)``: (N, C, p, p) float32 in [0, max_input], in ``memory_format``,
+        and (N, 3, u*p, u*p) float32 in [0, 1].
+    """
+    packed = batch["input"].to(device, non_blocking=True)
+    gt = batch["target"].to(device, non_blocking=True)
+    scale = batch["scale"].to(device, non_blocking=True)
+    ratio = batch["ratio"].to(device, non_blocking=True)
+    inputs = amplify_tensor(packed, scale, ratio, max_input)
+    target = ground_truth_tensor(gt)
+    flips = batch["flips"].tolist()
+    if all(f == flips[0] for f in flips):
+        inputs, target = _flipped(inputs, flips[0]), _flipped(target, flips[0])
+    else:
+        inputs = torch.stack([_flipped(x, f) for x, f in zip(inputs, flips, strict=True)])
+        target = torch.stack([_flipped(t, f) for t, f in zip(target, flips, strict=True)])
+    return inputs.contiguous(memory_format=memory_format), target.contiguous()
 
 
 class FullFrames(Dataset):
-    """Whole test or validation frames.
+    """Whole test or validation frames, raw; :func:`frame_to_network` converts them.
 
-    Item: ``(input, target, index)`` with input (C, h, w) float32 amplified packed raw and
-    target (3, u*h, u*w) float32 sRGB in [0, 1]; ``index`` selects the :class:`Pair`.
+    Item: a dict of CPU tensors, ``input`` (C, h, w) uint16 packed raw, ``target``
+    (3, u*h, u*w) uint16 ground truth, ``scale`` (C,) float32, ``ratio`` () float32, and
+    ``index``, the position of its :class:`Pair` in ``selection``.
     """
 
     def __init__(self, pairs: PackedPairs, selection: list[Pair] | None = None):
@@ -162,14 +283,33 @@ class FullFrames(Dataset):
     def __len__(self) -> int:
         return len(self.selection)
 
-    def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor, int]:
+    def __getitem__(self, index: int) -> dict[str, torch.Tensor | int]:
         pair = self.selection[index]
         packed, scale, (dy, dx) = self.pairs.input_array(pair)
         _, height, width = packed.shape
         u = self.pairs.upscale
-        inputs = self.pairs.amplify(np.asarray(packed), scale, pair.ratio)
         gt = self.pairs.gt_array(pair)[:, dy : dy + u * height, dx : dx + u * width]
-        return inputs, torch.from_numpy(gt.astype(np.float32) / GT_MAX), index
+        return {
+            "input": torch.from_numpy(np.array(packed)),
+            "target": torch.from_numpy(np.array(gt)),
+            "scale": torch.from_numpy(scale),
+            "ratio": torch.tensor(pair.ratio, dtype=torch.float32),
+            "index": index,
+        }
+
+
+def frame_to_network(
+    frame: dict, device: torch.device, max_input: float
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """A :class:`FullFrames` item on ``device``: ``(inputs (C, h, w) float32 amplified and
+    clipped at max_input, target (3, u*h, u*w) float32 in [0, 1])``."""
+    inputs = amplify_tensor(
+        frame["input"].to(device, non_blocking=True),
+        frame["scale"].to(device, non_blocking=True),
+        frame["ratio"].to(device, non_blocking=True),
+        max_input,
+    )
+    return inputs, ground_truth_tensor(frame["target"].to(device, non_blocking=True))
 
 
 def preview_input(inputs: torch.Tensor, cfa: str) -> torch.Tensor:
