@@ -16,25 +16,14 @@ records. Timed side by side in this one run, with the files in the page cache:
 from __future__ import annotations
 
 import argparse
-import statistics
 import tempfile
-import time
 from pathlib import Path
 
 import numpy as np
+from timing import timed
 
 from gianet import atomic
 from gianet.data.cache import array_problem, content_record
-
-
-def timed(function, repeats: int) -> float:
-    """Median seconds of ``repeats`` calls."""
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        function()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
 
 
 def main() -> None:

@@ -15,13 +15,12 @@ from __future__ import annotations
 
 import argparse
 import os
-import statistics
 import tempfile
-import time
 from pathlib import Path
 
 import numpy as np
 import torch
+from timing import timed
 from torch.utils.data import default_collate
 
 from gianet.data.cache import build_cache
@@ -31,16 +30,6 @@ from gianet.data.raw import pack, read_ground_truth, read_mosaic
 
 #: The optional real raws of tests/data/README.md live in the folder this variable names.
 REALRAW_VARIABLE = "GIANET_REALRAW"
-
-
-def timed(function, repeats: int) -> float:
-    """Median seconds of ``repeats`` calls."""
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        function()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
 
 
 def main() -> None:

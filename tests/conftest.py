@@ -30,6 +30,45 @@ _OPTIONAL_SKIP = "optional real raw"
 GRBG_EXPOSURE = 1 / 250
 
 
+#: A sid-synth configuration small enough to run the whole DAG in a test: frames of 132 (Sony)
+#: and 88 (Fuji) packed pixels, so the crops (88 fixed, 84..88 multi-size) fit both and give
+#: MS-SSIM (gia_net) outputs of at least 161 px.
+TINY_CONFIG = {
+    "cameras": ["Sony", "Fuji"],
+    "variants": ["sid_net", "gia_net"],
+    "synth": {"height": 264, "width": 264, "scenes": {"train": 2, "val": 1, "test": 2}},
+    "train": {
+        "epochs": 2,
+        "lr_decay_epoch": 1,
+        "patch": 88,
+        "multi_size_a": 4,
+        "multi_size_b": [21, 22],
+    },
+    "runtime": {"val_every": 1},
+    "evaluate": {"samples": 1, "metrics": ["psnr", "ssim"]},
+    "report": {"figure_variants": ["sid_net", "gia_net"]},
+}
+
+
+def tiny_config(**changes) -> dict:
+    """:data:`TINY_CONFIG` with ``changes`` merged in, section by section."""
+    from gianet.config import deep_merge
+
+    return deep_merge(TINY_CONFIG, changes)
+
+
+#: The metadata of a small Bayer SID-Net checkpoint (4 base channels), as training writes it.
+SMALL_CHECKPOINT_META = {
+    "arch": "unet",
+    "arch_args": {"base_channels": 4},
+    "in_channels": 4,
+    "upscale": 2,
+    "cfa": "bayer",
+    "camera": "Sony",
+    "variant": "sid_net",
+}
+
+
 def optional_raw(name: str) -> Path:
     """A real raw from the ``GIANET_REALRAW`` folder; skips the test when it is not there."""
     folder = os.environ.get(REALRAW_VARIABLE)

@@ -31,16 +31,9 @@ from gianet.report.figures import Panel, plot_grid
 from gianet.report.tables import write_tables
 from gianet.synth.dng import RawMetadata, write_dng
 from gianet.weights import WEIGHTS, write_status
+from tests.conftest import SMALL_CHECKPOINT_META
 
-META = {
-    "arch": "unet",
-    "arch_args": {"base_channels": 4},
-    "in_channels": 4,
-    "upscale": 2,
-    "cfa": "bayer",
-    "camera": "Sony",
-    "variant": "sid_net",
-}
+META = SMALL_CHECKPOINT_META
 
 
 class FullDisk(io.FileIO):

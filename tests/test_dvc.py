@@ -13,22 +13,14 @@ from pathlib import Path
 import pytest
 import yaml
 
+from tests.conftest import tiny_config
+
 REPO = Path(__file__).parents[1]
-TINY = {
-    "cameras": ["Sony"],
-    "variants": ["sid_net", "gia_net"],
-    "synth": {"height": 264, "width": 264, "scenes": {"train": 2, "val": 1, "test": 1}},
-    "train": {
-        "epochs": 2,
-        "lr_decay_epoch": 1,
-        "patch": 88,
-        "multi_size_a": 4,
-        "multi_size_b": [21, 22],
-    },
-    "runtime": {"val_every": 1, "progress": False},
-    "evaluate": {"samples": 1, "metrics": ["psnr", "ssim"]},
-    "report": {"figure_variants": ["sid_net", "gia_net"]},
-}
+TINY = tiny_config(
+    cameras=["Sony"],
+    synth={"scenes": {"test": 1}},
+    runtime={"progress": False},
+)
 GIT = ["git", "-c", "user.name=gianet tests", "-c", "user.email=tests@gianet.invalid"]
 
 

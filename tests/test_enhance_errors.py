@@ -15,16 +15,9 @@ from gianet.checkpoint import save_checkpoint
 from gianet.cli import main
 from gianet.models import build_model
 from gianet.synth.generate import generate_dataset
+from tests.conftest import SMALL_CHECKPOINT_META
 
-META = {
-    "arch": "unet",
-    "arch_args": {"base_channels": 4},
-    "in_channels": 4,
-    "upscale": 2,
-    "cfa": "bayer",
-    "camera": "Sony",
-    "variant": "sid_net",
-}
+META = SMALL_CHECKPOINT_META
 
 
 @pytest.fixture(scope="module")

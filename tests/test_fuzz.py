@@ -34,6 +34,7 @@ from gianet.cli import main
 from gianet.models import build_model
 from gianet.paths import SPLITS
 from gianet.synth.generate import generate_dataset
+from tests.conftest import SMALL_CHECKPOINT_META
 
 REPO = Path(__file__).parents[1]
 SEED = 20240612
@@ -49,15 +50,7 @@ CASES = {
     "params": 80,
     "settings": 60,
 }
-META = {
-    "arch": "unet",
-    "arch_args": {"base_channels": 4},
-    "in_channels": 4,
-    "upscale": 2,
-    "cfa": "bayer",
-    "camera": "Sony",
-    "variant": "sid_net",
-}
+META = SMALL_CHECKPOINT_META
 FUZZ_REPORT = False  # print each kind's outcomes (pytest -s) when tuning the cases
 INTERESTING = [None, True, -1, 0, 1, 2**63, 1e308, -1e-308, "", "../../x", [], {}, "Sony", 3.5]
 

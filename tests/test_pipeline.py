@@ -14,24 +14,10 @@ import pandas as pd
 import pytest
 import yaml
 
+from tests.conftest import TINY_CONFIG
+
 REPO = Path(__file__).parents[1]
-TINY = {
-    "cameras": ["Sony", "Fuji"],
-    "variants": ["sid_net", "gia_net"],
-    # Frames of 132 (Sony) and 88 (Fuji) packed pixels: the crops (88 fixed, 84..88 multi-size)
-    # fit both, and give MS-SSIM (gia_net) outputs of at least 161 px.
-    "synth": {"height": 264, "width": 264, "scenes": {"train": 2, "val": 1, "test": 2}},
-    "train": {
-        "epochs": 2,
-        "lr_decay_epoch": 1,
-        "patch": 88,
-        "multi_size_a": 4,
-        "multi_size_b": [21, 22],
-    },
-    "runtime": {"val_every": 1},
-    "evaluate": {"samples": 1, "metrics": ["psnr", "ssim"]},
-    "report": {"figure_variants": ["sid_net", "gia_net"]},
-}
+TINY = TINY_CONFIG
 
 
 def snakemake(workdir: Path, *args: str, config: str = "tiny.yaml") -> subprocess.CompletedProcess:

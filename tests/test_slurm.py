@@ -16,25 +16,33 @@ import torch
 import yaml
 
 from tests import slurm_standin
+from tests.conftest import tiny_config
 
 REPO = Path(__file__).parents[1]
 PROFILE = str(REPO / "profiles" / "slurm")
-TINY = {
-    "cameras": ["Sony"],
-    "variants": ["sid_net"],
-    "synth": {"height": 264, "width": 264, "scenes": {"train": 2, "val": 1, "test": 1}},
-    "train": {
-        "epochs": 24,
-        "lr_decay_epoch": 16,
-        "patch": 88,
-        "multi_size_a": 4,
-        "multi_size_b": [21, 22],
-    },
-    "runtime": {"val_every": 4, "checkpoint_every": 3, "progress": False},
-    "evaluate": {"samples": 1, "metrics": ["psnr", "ssim"]},
-    "report": {"figure_variants": ["sid_net"]},
-}
+TINY = tiny_config(
+    cameras=["Sony"],
+    variants=["sid_net"],
+    synth={"scenes": {"test": 1}},
+    train={"epochs": 24, "lr_decay_epoch": 16},
+    runtime={"val_every": 4, "checkpoint_every": 3, "progress": False},
+    report={"figure_variants": ["sid_net"]},
+)
 TRAIN_STATE = "models/sid-synth/Sony/sid_net/train_state.pt"
+
+
+def on_cluster(workdir: Path, env: dict, configfile: str) -> subprocess.CompletedProcess:
+    """The workflow submitted through the SLURM profile to the stand-in cluster."""
+    return snakemake(
+        workdir,
+        env,
+        "--profile",
+        PROFILE,
+        "--configfile",
+        configfile,
+        "--slurm-init-seconds-before-status-checks",
+        "1",
+    )
 
 
 def snakemake(workdir: Path, env: dict, *args: str) -> subprocess.CompletedProcess:
@@ -62,16 +70,7 @@ def cluster(tmp_path_factory):
     env = os.environ | slurm_standin.install(root / "bin", root / "state")
     # The stand-in's time limit: the stop signal once the first checkpoint exists.
     env |= {"STANDIN_SIGNAL_WHEN": TRAIN_STATE, "STANDIN_LIMIT_GRACE": "120"}
-    run = snakemake(
-        workdir,
-        env,
-        "--profile",
-        PROFILE,
-        "--configfile",
-        "tiny.yaml",
-        "--slurm-init-seconds-before-status-checks",
-        "1",
-    )
+    run = on_cluster(workdir, env, "tiny.yaml")
     assert run.returncode == 0, run.stdout[-4000:] + run.stderr[-4000:]
     return {"workdir": workdir, "state": root / "state", "env": env, "run": run}
 
@@ -130,16 +129,7 @@ def test_a_failure_a_rerun_cannot_fix_is_not_resubmitted(cluster):
     }
     (workdir / "broken.yaml").write_text(yaml.safe_dump(broken))
     env = cluster["env"] | {"STANDIN_SIGNAL_WHEN": ""}
-    run = snakemake(
-        workdir,
-        env,
-        "--profile",
-        PROFILE,
-        "--configfile",
-        "broken.yaml",
-        "--slurm-init-seconds-before-status-checks",
-        "1",
-    )
+    run = on_cluster(workdir, env, "broken.yaml")
     assert run.returncode != 0
     failed = [j for j in jobs_of(state, "rule_train") if "gia_net" in j["comment"]]
     assert len(failed) == 1 and failed[0]["runs"] == 1 and failed[0]["state"] == "FAILED"
