@@ -15,22 +15,12 @@ from gianet.metrics import psnr
 from gianet.models import build_model
 from gianet.runtime import Runtime
 from gianet.weights import WEIGHTS
-from tests.conftest import write_packed_cache
+from tests.conftest import paper_readings, write_packed_cache
 
 QUIET = Runtime(progress=False)
 #: What pack recorded in the fixture's manifest, and the training settings of its checkpoint.
 PACKED = {"levels": "sid", "test_exposures": "all", "exclude_scenes": [10034, 10045, 10172]}
-TRAINED = {
-    "shots": "first",
-    "flips": "sid",
-    "init": "sid",
-    "msssim_exponents": "paper",
-    "loss_gamma": 0.84,
-    "loss_gamma_term": "l1",
-    "extra_convs_kernel": 3,
-    "precision": "tf32",
-    "lr": 1e-4,
-}
+TRAINED = paper_readings() | {"lr": 1e-4}
 
 
 def outputs(folder):
@@ -104,7 +94,7 @@ def test_offline_perceptual_metrics_are_unavailable_and_the_rest_completes(train
     assert saved["protocol"] == PACKED | {
         "lpips_backbone": "alex",
         "loss": "l1",
-        "training": {key: value for key, value in TRAINED.items() if key != "lr"},
+        "training": paper_readings(),
     }
 
 

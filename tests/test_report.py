@@ -25,6 +25,7 @@ from gianet.report.tables import (
     write_tables,
 )
 from gianet.variants import QUOTED_ONLY, VARIANTS
+from tests.conftest import paper_readings
 
 
 def summary(variant: str, camera: str = "Sony", dataset: str = "sid-synth", **metrics) -> dict:
@@ -264,16 +265,7 @@ def test_write_tables_writes_each_table_and_the_combined_file(tmp_path: Path) ->
 
 def protocol(**changes) -> dict:
     """A summary's protocol as `gianet evaluate` records it (the paper's readings)."""
-    training = {
-        "shots": "first",
-        "flips": "sid",
-        "init": "sid",
-        "msssim_exponents": "paper",
-        "loss_gamma": 0.84,
-        "loss_gamma_term": "l1",
-        "extra_convs_kernel": 3,
-        "precision": "float32",
-    }
+    training = paper_readings()
     recorded = {
         "test_exposures": "all",
         "exclude_scenes": [10034, 10045, 10172],
@@ -313,7 +305,7 @@ def test_protocol_note_states_what_each_camera_was_tested_on_and_how_it_was_trai
         "MS-SSIM exponents 1 (Eq. 3--5)",
         r"$\gamma$ = 0.84 on L1 (Eq. 1)",
         r"model 2's added convolutions 3 $\times$ 3",
-        "precision float32",
+        "precision tf32",
     ):
         assert reading in note
     mixed = protocol_note([summaries[0], summary("sid_net", protocol=protocol(flips="both"))])

@@ -14,10 +14,12 @@ device, and return a float64 tensor on the CPU: one value per image with
 ``reduction="none"`` (shape ``(N,)``), or their mean or sum (shape ``()``). Images are
 measured one at a time on the metric's device, so memory does not grow with ``N``.
 
-Peak memory for one full 12 MP frame pair (4240 x 2832) on CPU (2-core Xeon, torch 2.14,
-one thread), measured as the growth of the peak RSS (``VmHWM``) over the RSS of a process
-already holding the model and both images: LPIPS 1.35 GB in 15 s (``lpips.LPIPS.forward``
-itself: 3.0 GB); PieAPP 0.6 GB with the default chunk of 128 patches, in 11 minutes.
+Peak memory on CPU (2-core Xeon, torch 2.14, one thread), measured as the growth of the peak
+RSS (``VmHWM``) over the RSS of a process already holding the model and both images
+(``benchmarks/bench_lpips_memory.py`` for LPIPS): LPIPS with AlexNet on a 12 MP pair
+(4240 x 2832) 833 MiB in 15.5 s (``lpips.LPIPS.forward``: 2997 MiB); with VGG-16 on a quarter
+of it (2120 x 1416) 3.0 GiB in 88 s (``forward``: 7.1 GiB); PieAPP on a 12 MP pair 0.6 GB
+with the default chunk of 128 patches, in 11 minutes.
 """
 
 from __future__ import annotations
