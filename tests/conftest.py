@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+REPO = Path(__file__).parents[1]
 DATA = Path(__file__).parent / "data"
 #: A real Canon raw: RGGB, black 2056, white 15000, 1156 x 1734 visible (tests/data/README.md).
 COLORCHART = DATA / "colorchart.dng"
@@ -172,3 +173,16 @@ def write_packed_cache(
             )
     manifest = {"root": "test", "entries": entries, "splits": splits}
     (cache_dir / "manifest.json").write_text(json.dumps(manifest))
+
+
+def paper_readings() -> dict:
+    """The training readings an evaluation records (:data:`gianet.evaluate.TRAINING_READINGS`)
+    as configs/paper.yaml over params.yaml sets them."""
+    import yaml
+
+    from gianet.config import load_params
+    from gianet.evaluate import TRAINING_READINGS
+
+    paper = yaml.safe_load((REPO / "configs" / "paper.yaml").read_text())
+    train = load_params(REPO / "params.yaml", paper)["train"]
+    return {key: train[key] for key in TRAINING_READINGS}

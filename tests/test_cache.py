@@ -62,6 +62,26 @@ def test_fresh_entries_are_reused_and_changed_sources_rebuilt(small_dataset, tmp
     assert np.load(array).shape == (4, 578, 867)
 
 
+def test_levels_are_recorded_and_a_change_of_levels_repacks_the_inputs(small_dataset, tmp_path):
+    pairs = parse_list(small_dataset / "Sony_train_list.txt", small_dataset)
+    cache = tmp_path / "cache"
+    record = {"test_exposures": "all", "exclude_scenes": [10034]}
+    build_cache(small_dataset, {"train": pairs}, cache, progress=False, protocol=record)
+    assert load_manifest(cache)["protocol"] == {"levels": "file", **record}
+    array, gt = cache / "inputs" / "00001_00_0.1s.npy", cache / "gt" / "00001_00_10s.npy"
+    before = np.load(array)
+    times = array.stat().st_mtime_ns, gt.stat().st_mtime_ns
+    build_cache(small_dataset, {"train": pairs}, cache, progress=False, levels="sid")
+    manifest = load_manifest(cache)
+    short = manifest["entries"]["Sony/short/00001_00_0.1s.dng"]
+    assert manifest["protocol"] == {"levels": "sid"}
+    assert short["levels"] == "sid" and short["black"] == [512.0] * 4 and short["white"] == 16383
+    assert array.stat().st_mtime_ns != times[0] and gt.stat().st_mtime_ns == times[1]
+    # colorchart's black is 2056: SID's 512 leaves 1544 more above black everywhere unclipped.
+    after = np.load(array)
+    assert np.array_equal(after[before > 0], before[before > 0] + 1544)
+
+
 def test_bad_file_is_reported_and_every_good_file_stays_cached(small_dataset, tmp_path):
     broken = small_dataset / "Sony/short/00001_01_0.04s.dng"
     broken.write_bytes(broken.read_bytes()[:500_000])

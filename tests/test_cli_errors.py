@@ -24,7 +24,7 @@ def run(argv: list[str], capsys) -> tuple[int, str]:
 def failing_cost(monkeypatch: pytest.MonkeyPatch, error: BaseException) -> None:
     """`gianet cost` raises ``error`` where it would write its table."""
 
-    def write_costs(cameras, out):
+    def write_costs(cameras, out, kernel):
         raise error
 
     monkeypatch.setattr(costs, "write_costs", write_costs)

@@ -16,6 +16,15 @@ def test_repository_params_and_paper_overlay_are_valid():
     merged = load_params(REPO_PARAMS, paper)
     assert merged["dataset"] == "sid" and merged["train"]["epochs"] == 4000
     assert merged["synth"] == params["synth"]  # untouched sections survive the merge
+    # The paper's protocol, each reading explicit (docs/readings.md).
+    assert merged["sid"]["exclude_scenes"] == {"Sony": [10034, 10045, 10172], "Fuji": []}
+    assert merged["evaluate"]["test_exposures"] == {"Sony": "all", "Fuji": "all"}
+    assert merged["evaluate"]["lpips_backbone"] == "vgg" and merged["sid"]["levels"] == "sid"
+    readings = {"shots": "first", "flips": "sid", "init": "sid", "msssim_exponents": "paper"}
+    assert readings.items() <= merged["train"].items()
+    assert merged["train"]["loss_gamma_term"] == "l1" and merged["train"]["extra_convs_kernel"] == 3
+    only_first = {"evaluate": {"test_exposures": {"Sony": "first", "Fuji": "all"}}}
+    assert load_params(REPO_PARAMS, only_first)["report"]["first_shot_tables"]
 
 
 @pytest.mark.parametrize(
@@ -31,6 +40,16 @@ def test_repository_params_and_paper_overlay_are_valid():
         ),
         ({"train": {"multi_size_b": [32, 16]}}, "must be [low, high]"),
         ({"colour": 1}, "unknown key colour"),
+        ({"train": {"shots": "_00"}}, "train.shots: '_00' is not one of ['first', 'all']"),
+        ({"train": {"extra_convs_kernel": 5}}, "train.extra_convs_kernel: 5 is not one of"),
+        ({"sid": {"exclude_scenes": [10034]}}, "sid.exclude_scenes: [10034] is not of type"),
+        ({"sid": {"exclude_scenes": {"Sony": [34]}}}, "sid.exclude_scenes.Sony.0: 34 is less"),
+        ({"evaluate": {"test_exposures": "all"}}, "evaluate.test_exposures: 'all' is not of"),
+        ({"evaluate": {"lpips_backbone": "squeeze"}}, "evaluate.lpips_backbone: 'squeeze'"),
+        (
+            {"evaluate": {"test_exposures": {"Sony": "first", "Fuji": "first"}}},
+            "report.first_shot_tables: true needs evaluate.test_exposures all",
+        ),
     ],
 )
 def test_bad_values_name_the_file_and_key(override, message):

@@ -11,6 +11,7 @@ from gianet.data.dataset import (
     EpochBatches,
     FullFrames,
     PackedPairs,
+    TrainingPoolError,
     TrainPatches,
     amplify,
     frame_to_network,
@@ -161,6 +162,64 @@ def test_epoch_batches_shuffle_as_a_seeded_random_sampler_and_resume_mid_epoch()
     resumed = EpochBatches(7, batch_size=3, seed=2, epochs=4, first_epoch=1, skip=2)
     assert len(resumed) == 12 - 3 - 2
     assert list(resumed) == everything[3 + 2 :]
+
+
+@pytest.fixture()
+def shots_cache(tmp_path):
+    """Scenes 1-3 with shots _00, _01, _02 (scene 3 without _00) whose inputs are filled with
+    their shot number, so every drawn crop says which shot it came from."""
+    scenes = {"train": []}
+    gt = np.zeros((3, 32, 32), np.uint16)
+    for scene in range(1, 4):
+        for shot in range(1 if scene == 3 else 0, 3):
+            packed = np.full((4, 16, 16), shot, np.uint16)
+            name = f"{scene:05d}_{shot:02d}_0.1s.dng"
+            scenes["train"].append((packed, gt, name, f"{scene:05d}_00_10s.tif"))
+    write_packed_cache(tmp_path, scenes)
+    return tmp_path
+
+
+def drawn_shots(patches, epochs=40):
+    return {
+        int(patches[(epoch, index, index)]["input"][0, 0, 0])
+        for epoch in range(epochs)
+        for index in range(len(patches))
+    }
+
+
+def test_with_sids_training_shots_only_00_shots_are_ever_drawn(shots_cache):
+    pairs = PackedPairs(shots_cache, "train")
+    first = TrainPatches(pairs, CropPolicy("fixed", 8), seed=1, shots="first")
+    assert len(first) == 2  # scene 3 has no _00 shot: SID's glob finds nothing there
+    assert drawn_shots(first) == {0}
+    everything = TrainPatches(pairs, CropPolicy("fixed", 8), seed=1, shots="all")
+    assert len(everything) == 3 and drawn_shots(everything) == {0, 1, 2}
+
+
+def test_a_pool_without_00_shots_is_refused(tmp_path):
+    gt = np.zeros((3, 32, 32), np.uint16)
+    packed = np.zeros((4, 16, 16), np.uint16)
+    write_packed_cache(tmp_path, {"train": [(packed, gt, "00001_01_0.1s.dng", "00001_00_10s.tif")]})
+    with pytest.raises(TrainingPoolError, match="train.shots"):
+        TrainPatches(PackedPairs(tmp_path, "train"), CropPolicy("fixed", 8), 0, shots="first")
+    with pytest.raises(ValueError, match="flips one of"):
+        TrainPatches(PackedPairs(tmp_path, "train"), CropPolicy("fixed", 8), 0, flips="x")
+
+
+def test_sids_flips_never_flip_horizontally_and_keep_every_other_draw(cache):
+    pairs = PackedPairs(cache, "train")
+    sid = TrainPatches(pairs, CropPolicy("fixed", 16), seed=3, flips="sid")
+    both = TrainPatches(pairs, CropPolicy("fixed", 16), seed=3, flips="both")
+    drawn = []
+    for epoch in range(30):
+        for index in range(len(sid)):
+            ours, theirs = sid[(epoch, index, index)], both[(epoch, index, index)]
+            assert torch.equal(ours["input"], theirs["input"])  # same pair and crop
+            assert torch.equal(ours["flips"][1:], theirs["flips"][1:])
+            drawn.append(ours["flips"])
+    drawn = torch.stack(drawn)
+    assert not drawn[:, 0].any() and drawn[:, 1].any() and drawn[:, 2].any()
+    assert not drawn[:, 1].all() and not drawn[:, 2].all()
 
 
 def test_full_frames_are_whole_and_amplified_by_the_ratio(cache):

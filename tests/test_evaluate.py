@@ -15,9 +15,12 @@ from gianet.metrics import psnr
 from gianet.models import build_model
 from gianet.runtime import Runtime
 from gianet.weights import WEIGHTS
-from tests.conftest import write_packed_cache
+from tests.conftest import paper_readings, write_packed_cache
 
 QUIET = Runtime(progress=False)
+#: What pack recorded in the fixture's manifest, and the training settings of its checkpoint.
+PACKED = {"levels": "sid", "test_exposures": "all", "exclude_scenes": [10034, 10045, 10172]}
+TRAINED = paper_readings() | {"lr": 1e-4}
 
 
 def outputs(folder):
@@ -41,6 +44,8 @@ def trained(tmp_path_factory):
         gt = rng.integers(0, 65535, size=(3, 80, 104)).astype(np.uint16)
         tests.append((packed, gt, f"{scene}_00_0.1s.dng", f"{scene}_00_10s.dng"))
     write_packed_cache(folder / "cache", {"test": tests})
+    manifest = folder / "cache" / "manifest.json"
+    manifest.write_text(json.dumps(json.loads(manifest.read_text()) | {"protocol": PACKED}))
     torch.manual_seed(0)
     model = build_model("unet", in_channels=4, upscale=2)
     meta = {
@@ -51,6 +56,7 @@ def trained(tmp_path_factory):
         "cfa": "bayer",
         "camera": "Sony",
         "variant": "sid_net",
+        "settings": json.dumps({"train": TRAINED, "variant": {"loss": "l1"}}),
     }
     save_checkpoint(folder / "model.pt", model, meta)
     return folder
@@ -83,6 +89,30 @@ def test_offline_perceptual_metrics_are_unavailable_and_the_rest_completes(train
     saved = json.loads((tmp_path / "out" / "summary.json").read_text())
     assert saved["psnr"] == pytest.approx(rows["psnr"].mean())
     assert (tmp_path / "out" / "samples" / "10001_00_0.1s_output.png").exists()
+    assert list(rows["shot"]) == [0, 0] and list(rows["scene"]) == [10001, 10002]
+    # What the numbers follow: pack's selection and levels, the backbone, the training readings.
+    assert saved["protocol"] == PACKED | {
+        "lpips_backbone": "alex",
+        "loss": "l1",
+        "training": paper_readings(),
+    }
+
+
+def test_the_vgg_backbone_is_asked_for_and_reported(trained, tmp_path):
+    summary = evaluate_variant(
+        trained / "model.pt",
+        trained / "cache",
+        **outputs(tmp_path / "out"),
+        dataset="sid",
+        metrics=["psnr", "lpips"],
+        torch_home=tmp_path / "empty",
+        samples=0,
+        lpips_backbone="vgg",
+        runtime=QUIET,
+    )
+    assert "vgg16-397923af.pth" in summary["unavailable"]["lpips"]
+    assert "download.pytorch.org/models/vgg16-397923af.pth" in summary["unavailable"]["lpips"]
+    assert summary["protocol"]["lpips_backbone"] == "vgg"
 
 
 def test_lpips_is_computed_when_its_weights_are_in_the_cache(trained, tmp_path):

@@ -1,7 +1,10 @@
 from importlib import resources
+from pathlib import Path
 
 import pytest
+import yaml
 
+from gianet.config import load_params
 from gianet.data.lists import ListError, exposure_ratio, parse_list, select_test_pairs
 
 
@@ -50,6 +53,31 @@ def test_test_protocol_excludes_misaligned_scenes_and_keeps_first_shots():
     everything = select_test_pairs(pairs, [], "all")
     assert len(everything) == len(pairs)
     assert len(first) < len(select_test_pairs(pairs, [10034, 10045, 10172], "all"))
+
+
+@pytest.mark.parametrize("config", ["params.yaml", "configs/paper.yaml"])
+def test_each_camera_drops_only_its_own_misaligned_scenes_and_all_keeps_every_shot(config):
+    """Sony drops SID's three misaligned scenes; Fuji keeps its (valid) scene 10172; with all
+    exposures every other test pair of the list is evaluated (the paper's protocol)."""
+    override = yaml.safe_load(Path(config).read_text()) if config != "params.yaml" else None
+    params = load_params("params.yaml", override)
+    excluded = params["sid"]["exclude_scenes"]
+    assert excluded == {"Sony": [10034, 10045, 10172], "Fuji": []}
+    counts = {}
+    for camera in ("Sony", "Fuji"):
+        pairs = parse_list(shipped_list(f"{camera}_test_list.txt"))
+        exposures = params["evaluate"]["test_exposures"][camera]
+        assert exposures == "all"
+        tested = select_test_pairs(pairs, excluded[camera], exposures)
+        assert tested == [p for p in pairs if p.scene not in excluded[camera]]
+        counts[camera] = len(tested), len({p.scene for p in tested})
+        first = select_test_pairs(pairs, excluded[camera], "first")
+        counts[camera] += (len(first),)
+    # Sony: 598 pairs (93 _00) in 50 scenes; the three misaligned scenes hold 36 (5 _00).
+    assert counts["Sony"] == (598 - 36, 47, 93 - 5)
+    assert counts["Fuji"] == (524, 41, 94)  # all of SID's Fuji test pairs, 10172's included
+    fuji = parse_list(shipped_list("Fuji_test_list.txt"))
+    assert sum(p.scene == 10172 for p in fuji) > 0
 
 
 def test_missing_files_are_all_named_with_list_and_line(tmp_path):

@@ -11,7 +11,7 @@ import torch.nn.functional as F
 from scipy.ndimage import gaussian_filter
 from torch import nn
 
-from gianet.losses import MS_SSIM_MIN_SIDE, JointLoss, build_loss, ms_ssim
+from gianet.losses import MS_SSIM_EXPONENTS, MS_SSIM_MIN_SIDE, JointLoss, build_loss, ms_ssim
 from gianet.variants import VARIANTS, Loss
 
 SCALE_WEIGHTS = (0.0448, 0.2856, 0.3001, 0.2363, 0.1333)  # Wang et al. 2003
@@ -229,3 +229,72 @@ def test_ms_ssim_exponents_are_a_parameter() -> None:
     assert 0 < plain < weighted < 1
     loss = JointLoss(gamma=0.5, exponents=(1.0,) * 5)(pred, target)
     assert loss.item() == pytest.approx(0.5 * F.l1_loss(pred, target).item() + 0.5 * (1 - plain))
+
+
+def gaussian_window(size: int = 11, sigma: float = 1.5) -> torch.Tensor:
+    """The 2-D Gaussian window ``(size, size)`` in float64, summing to 1."""
+    coords = torch.arange(size, dtype=torch.float64) - (size - 1) / 2
+    grid = coords[:, None] ** 2 + coords[None, :] ** 2
+    window = torch.exp(-grid / (2 * sigma**2))
+    return window / window.sum()
+
+
+def eq_3_to_5(x: torch.Tensor, y: torch.Tensor, scales: int = 5) -> torch.Tensor:
+    """The paper's MS-SSIM (Eq. 3-5) with alpha = beta_j = 1, written out directly.
+
+    For ``(1, C, H, W)`` float64 images with H and W divisible by 2**(scales - 1): at scale j
+    (the image averaged over 2**(j-1) x 2**(j-1) blocks) the local statistics under an 11 x 11
+    Gaussian window (sigma 1.5, valid positions), Eq. 3 ``l = (2 mu_x mu_y + C1) / (mu_x^2 +
+    mu_y^2 + C1)`` and Eq. 4 ``cs = (2 sigma_xy + C2) / (sigma_x^2 + sigma_y^2 + C2)``; Eq. 5,
+    ``MS-SSIM = l_M^alpha * prod_j cs_j^beta_j``, with l_M and cs_M taken at the same pixels
+    and every other factor averaged over its scale's pixels; then the mean over channels.
+    """
+    c1, c2 = 0.01**2, 0.03**2
+    window = gaussian_window()[None, None]
+    per_channel = []
+    for channel in range(x.shape[1]):
+        a, b = x[:, channel : channel + 1], y[:, channel : channel + 1]
+        product = torch.ones((), dtype=torch.float64)
+        for j in range(1, scales + 1):
+            if j > 1:
+                a, b = F.avg_pool2d(a, 2), F.avg_pool2d(b, 2)
+            mu_x, mu_y = F.conv2d(a, window), F.conv2d(b, window)
+            sigma_xx = F.conv2d(a * a, window) - mu_x**2
+            sigma_yy = F.conv2d(b * b, window) - mu_y**2
+            sigma_xy = F.conv2d(a * b, window) - mu_x * mu_y
+            cs = (2 * sigma_xy + c2) / (sigma_xx + sigma_yy + c2)  # Eq. 4
+            if j < scales:
+                product = product * cs.mean()
+            else:
+                luminance = (2 * mu_x * mu_y + c1) / (mu_x**2 + mu_y**2 + c1)  # Eq. 3
+                product = product * (luminance * cs).mean()  # Eq. 5, alpha = beta_M = 1
+        per_channel.append(product)
+    return torch.stack(per_channel).mean()
+
+
+def test_paper_exponent_ms_ssim_is_eq_3_to_5_written_directly() -> None:
+    pred, target = noisy_pair(HEIGHT, WIDTH, torch.float64)
+    direct = eq_3_to_5(pred, target)
+    ours = ms_ssim(pred, target, MS_SSIM_EXPONENTS["paper"])
+    assert 0.1 < direct.item() < 0.99
+    assert abs(ours.item() - direct.item()) < 1e-12
+    wang = ms_ssim(pred, target, MS_SSIM_EXPONENTS["wang"])
+    assert abs(wang.item() - reference_ms_ssim(pred[0].numpy(), target[0].numpy())) < 1e-9
+    assert abs(wang.item() - direct.item()) > 0.05  # the two readings differ
+
+
+@pytest.mark.parametrize("exponents", ["paper", "wang"])
+def test_build_loss_uses_the_configured_exponents_and_gamma_term(exponents) -> None:
+    pred, target = noisy_pair(176, 192, torch.float64)
+    similarity = ms_ssim(pred, target, MS_SSIM_EXPONENTS[exponents]).item()
+    l1 = F.l1_loss(pred, target).item()
+    on_l1 = build_loss("l1+ms-ssim", 0.84, exponents=exponents, gamma_term="l1")
+    on_ms_ssim = build_loss("l1+ms-ssim", 0.84, exponents=exponents, gamma_term="ms-ssim")
+    assert on_l1(pred, target).item() == pytest.approx(0.84 * l1 + 0.16 * (1 - similarity))
+    assert on_ms_ssim(pred, target).item() == pytest.approx(0.16 * l1 + 0.84 * (1 - similarity))
+    plain = build_loss("l1", 0.84, exponents=exponents, gamma_term="ms-ssim")
+    assert plain(pred, target).item() == pytest.approx(l1)  # L1 variants ignore both
+    with pytest.raises(ValueError, match="known: paper, wang"):
+        build_loss("l1+ms-ssim", 0.84, exponents="zhao")
+    with pytest.raises(ValueError, match="gamma_term must be one of l1, ms-ssim"):
+        build_loss("l1+ms-ssim", 0.84, gamma_term="both")

@@ -114,3 +114,15 @@ def test_cost_table_covers_every_camera_and_model_quickly() -> None:
 def test_cost_table_reference_must_be_a_model() -> None:
     with pytest.raises(ValueError, match="'SID-Net' is not one of the models"):
         cost_table({"GIA-Net": {"arch": "unet", "gia": True}}, reference="SID-Net")
+
+
+@pytest.mark.parametrize("kernel", [1, 3])
+def test_table_4_rows_count_model_2_with_its_configured_kernel(kernel: int) -> None:
+    from gianet.report.costs import variant_costs
+
+    rows = {row["variant"]: row for row in variant_costs(["Sony"], kernel)}
+    deeper = rows["sid_net_deeper"]
+    assert deeper["arch_args"] == {"extra_bottleneck_convs": 2, "extra_bottleneck_kernel": kernel}
+    added = 2 * (512 * 512 * kernel**2 + 512)
+    assert deeper["params"] == rows["sid_net"]["params"] + added == 7_760_268 + added
+    assert rows["gia_net"]["arch_args"] == {"gia": True}

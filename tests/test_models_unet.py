@@ -102,3 +102,18 @@ def test_extra_bottleneck_convs_add_what_gia_adds() -> None:
     extra_layers, extra_params = added(extra_bottleneck_convs=2)
     assert gia_layers == extra_layers == 2
     assert extra_params == pytest.approx(gia_params, rel=0.001)
+
+
+def test_model_2s_kernel_is_a_parameter_and_3_is_sids_bottleneck_convolution() -> None:
+    """With SID's 3 x 3 bottleneck convolution the two added layers carry 4.7 M parameters."""
+    deeper = build_model(
+        "unet", in_channels=4, upscale=2, extra_bottleneck_convs=2, extra_bottleneck_kernel=3
+    )
+    added = [m for m in deeper.bottleneck_extra.modules() if isinstance(m, nn.Conv2d)]
+    bottleneck = [m for m in deeper.bottleneck.modules() if isinstance(m, nn.Conv2d)]
+    assert [m.kernel_size for m in added] == [(3, 3)] * 2 == [m.kernel_size for m in bottleneck]
+    assert sum(p.numel() for p in deeper.parameters()) - 7_760_268 == 2 * (512 * 512 * 9 + 512)
+    image = torch.rand(1, 4, 37, 45)
+    assert deeper(image).shape == (1, 3, 74, 90)
+    with pytest.raises(ValueError, match="odd and positive"):
+        build_model("unet", in_channels=4, upscale=2, extra_bottleneck_kernel=2)

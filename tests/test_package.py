@@ -23,6 +23,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from packaging.requirements import Requirement  # a dependency of pytest
 
 REPO = Path(__file__).parents[1]
 PACKAGE = REPO / "src" / "gianet"
@@ -164,3 +165,16 @@ def test_the_conda_environment_pins_every_dependency_and_installs_the_project():
     assert required <= {name.lower() for name in pinned}, required - set(pinned)
     assert all(re.fullmatch(r"\d+(\.\d+)*(\.post\d+)?", v) for v in pinned.values()), pinned
     assert "-e ../.." in pip_section  # the project itself, from the repository root
+    # Every pin satisfies the project's own requirements.
+    for spec in project["dependencies"]:
+        requirement = Requirement(spec)
+        assert pinned[requirement.name] in requirement.specifier, (requirement, pinned)
+
+
+def test_rawpy_0_26_0_is_excluded_by_the_requirements():
+    """rawpy 0.26.0 renders Fuji X-Trans raws with a red cast (fixed in 0.26.1)."""
+    tomllib = pytest.importorskip("tomllib")  # Python 3.11+
+    project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
+    (rawpy,) = [Requirement(s) for s in project["dependencies"] if s.startswith("rawpy")]
+    assert "0.26.0" not in rawpy.specifier
+    assert all(version in rawpy.specifier for version in ("0.24.0", "0.26.1", "0.28.0"))

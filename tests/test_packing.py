@@ -1,11 +1,16 @@
 """Packing by the file's own CFA: hand-made mosaics, SID's own code, and real camera files."""
 
+import math
+
 import numpy as np
 import pytest
 import rawpy
 
-from gianet.data.raw import Mosaic, RawError, pack, read_ground_truth, read_mosaic
+from gianet.data.dataset import amplify
+from gianet.data.raw import Mosaic, RawError, pack, read_ground_truth, read_mosaic, with_levels
 from gianet.data.xtrans import pack_xtrans, sid_xtrans_pattern
+from gianet.synth.cameras import get_camera
+from gianet.synth.dng import RawMetadata, write_dng
 from tests.conftest import COLORCHART, optional_raw
 
 BAYER = {
@@ -104,6 +109,84 @@ def test_xtrans_at_another_phase_is_aligned_to_sid_tile_first():
     assert np.array_equal(np.roll(pattern, (3, 3), axis=(0, 1)), pattern)
     expected = sid_fuji_pack(data[3:, 3:])
     assert np.array_equal(packed, expected[:, : packed.shape[1], : packed.shape[2]])
+
+
+def sid_sony_pack_raw(raw) -> np.ndarray:
+    """SID's train_Sony.py pack_raw, transcribed: (H/2, W/2, 4) float32."""
+    im = raw.raw_image_visible.astype(np.float32)
+    im = np.maximum(im - 512, 0) / (16383 - 512)  # subtract the black level
+
+    im = np.expand_dims(im, axis=2)
+    img_shape = im.shape
+    H = img_shape[0]
+    W = img_shape[1]
+
+    out = np.concatenate(
+        (im[0:H:2, 0:W:2, :], im[0:H:2, 1:W:2, :], im[1:H:2, 1:W:2, :], im[1:H:2, 0:W:2, :]),
+        axis=2,
+    )
+    return out
+
+
+def sid_fuji_pack_raw(raw) -> np.ndarray:
+    """SID's train_Fuji.py pack_raw, transcribed: its levels, then the layout of
+    :func:`sid_fuji_pack` (SID fills a float64 array with these float32 values)."""
+    im = raw.raw_image_visible.astype(np.float32)
+    im = np.maximum(im - 1024, 0) / (16383 - 1024)  # subtract the black level
+    return sid_fuji_pack(im).transpose(1, 2, 0)
+
+
+def ours_as_sid(path, levels: str) -> np.ndarray:
+    """Our cache's packing with ``levels``, amplified by 1 as training does: (H', W', C)."""
+    packed, scale = pack(with_levels(read_mosaic(path), levels))
+    return amplify(packed, scale, 1.0, math.inf).numpy().transpose(1, 2, 0)
+
+
+@pytest.fixture(scope="module")
+def xtrans_raw(tmp_path_factory):
+    """An X-Trans DNG at SID's phase whose own levels (black 800, white 15000) are not SID's."""
+    fuji = get_camera("Fuji")
+    mosaic = np.random.default_rng(5).integers(0, 15001, (48, 72), dtype=np.uint16)
+    meta = RawMetadata(
+        cfa_pattern=sid_xtrans_pattern(),
+        black_level=800,
+        white_level=15000,
+        xyz_to_camera=fuji.xyz_to_camera,
+        as_shot_neutral=np.array([0.5, 1.0, 0.6]),
+        exposure_time=0.1,
+        iso=800,
+        f_number=5.6,
+        model=fuji.model,
+    )
+    path = tmp_path_factory.mktemp("xtrans") / "xtrans_levels.dng"
+    write_dng(path, mosaic, meta)
+    return path
+
+
+def test_sid_levels_reproduce_sids_pack_raw_exactly_on_bayer_and_xtrans(xtrans_raw):
+    for path, sid_pack_raw, own in (
+        (COLORCHART, sid_sony_pack_raw, (2056, 15000)),
+        (xtrans_raw, sid_fuji_pack_raw, (800, 15000)),
+    ):
+        mosaic = read_mosaic(path)
+        assert np.all(mosaic.black == own[0]) and mosaic.white == own[1]  # not SID's
+        with rawpy.imread(str(path)) as raw:
+            expected = sid_pack_raw(raw)
+        ours = ours_as_sid(path, "sid")
+        assert ours.dtype == np.float32 and ours.shape == expected.shape
+        assert np.array_equal(ours, expected.astype(np.float32)), path
+        assert np.array_equal(expected.astype(np.float32), expected)  # float32 values
+        assert not np.array_equal(ours_as_sid(path, "file"), ours)  # the file's own differ
+
+
+def test_sid_levels_are_one_black_per_cfa_and_unknown_levels_are_refused(xtrans_raw):
+    bayer = with_levels(read_mosaic(COLORCHART), "sid")
+    assert np.all(bayer.black == 512) and bayer.black.shape == (2, 2) and bayer.white == 16383
+    xtrans = with_levels(read_mosaic(xtrans_raw), "sid")
+    assert np.all(xtrans.black == 1024) and xtrans.black.shape == (6, 6)
+    assert with_levels(read_mosaic(COLORCHART), "file").white == 15000
+    with pytest.raises(ValueError, match="levels must be one of sid, file"):
+        with_levels(bayer, "camera")
 
 
 def test_real_colorchart_dng_is_rggb_with_black_2056():

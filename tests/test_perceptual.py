@@ -18,7 +18,9 @@ import pytest
 import torch
 import torchvision
 from piq.pieapp import PieAPPModel
+from torchvision.models.vgg import cfgs, make_layers
 
+from gianet import perceptual
 from gianet.perceptual import PIEAPP_CHUNK, LPIPSMetric, PieAPPMetric
 from gianet.weights import WEIGHTS, MissingWeights, require_weights, weights_status
 
@@ -34,12 +36,16 @@ def one_thread() -> Iterator[None]:
 
 @pytest.fixture(scope="module")
 def weights_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A TORCH_HOME holding random AlexNet and PieAPP weights in the published formats."""
+    """A TORCH_HOME holding random AlexNet, VGG-16 and PieAPP weights in the published
+    formats (VGG-16's without its classifier, 500 MB that LPIPS never reads)."""
     home = tmp_path_factory.mktemp("torch_home")
     torch.manual_seed(0)
     alexnet = WEIGHTS["alexnet"].path(home)
     alexnet.parent.mkdir(parents=True)
     torch.save(torchvision.models.alexnet(weights=None).state_dict(), alexnet)
+    features = make_layers(cfgs["D"])  # torchvision's vgg16().features
+    vgg = {f"features.{key}": value for key, value in features.state_dict().items()}
+    torch.save(vgg, WEIGHTS["vgg16"].path(home))
     state = PieAPPModel().state_dict()
     # The release stores this weight with shape (1,); both loaders reshape it to (1, 1).
     state["ref_score_subtract.weight"] = state["ref_score_subtract.weight"].squeeze(1)
@@ -73,9 +79,13 @@ def image_pair(seed: int, height: int, width: int, noise: float = 0.1):
     return noisy.clamp(0, 1), target
 
 
+def vgg_lpips(tmp_path: Path) -> LPIPSMetric:
+    return LPIPSMetric(tmp_path, backbone="vgg")
+
+
 def test_empty_cache_names_each_missing_file_its_path_and_url(tmp_path: Path) -> None:
-    assert weights_status(tmp_path) == {"alexnet": None, "pieapp": None}
-    for metric, name in ((LPIPSMetric, "alexnet"), (PieAPPMetric, "pieapp")):
+    assert weights_status(tmp_path) == {"alexnet": None, "vgg16": None, "pieapp": None}
+    for metric, name in ((LPIPSMetric, "alexnet"), (vgg_lpips, "vgg16"), (PieAPPMetric, "pieapp")):
         with pytest.raises(MissingWeights) as caught:
             metric(tmp_path)
         spec = WEIGHTS[name]
@@ -84,7 +94,7 @@ def test_empty_cache_names_each_missing_file_its_path_and_url(tmp_path: Path) ->
         assert spec.url in str(caught.value)
     with pytest.raises(MissingWeights) as caught:
         require_weights(tmp_path, WEIGHTS)
-    assert caught.value.names == ("alexnet", "pieapp")
+    assert caught.value.names == ("alexnet", "vgg16", "pieapp")
     assert all(spec.url in str(caught.value) for spec in WEIGHTS.values())
 
 
@@ -93,7 +103,7 @@ def test_only_absent_files_are_reported(tmp_path: Path) -> None:
     present.parent.mkdir(parents=True)
     present.write_bytes(b"")
 
-    assert weights_status(tmp_path) == {"alexnet": None, "pieapp": present}
+    assert weights_status(tmp_path) == {"alexnet": None, "vgg16": None, "pieapp": present}
     with pytest.raises(MissingWeights) as caught:
         LPIPSMetric(tmp_path)
     assert caught.value.names == ("alexnet",)
@@ -116,6 +126,35 @@ def test_lpips_matches_lpips_own_pretrained_path_without_network(no_network: Pat
     assert (values > 0).all()
     torch.testing.assert_close(metric(target, pred, reduction="none"), values)
     torch.testing.assert_close(metric(pred, target), values.mean())
+
+
+@pytest.fixture(scope="module")
+def vgg_metric(weights_home: Path) -> LPIPSMetric:
+    return LPIPSMetric(weights_home, backbone="vgg")
+
+
+def test_vgg_lpips_is_lpips_forward_on_the_cached_backbone(
+    no_network: Path, vgg_metric: LPIPSMetric, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The paper's backbone: lpips's VGG-16 model, its linear heads from the package and
+    torchvision's features from the cache, measured as ``lpips.LPIPS.forward`` measures."""
+    reference = lpips.LPIPS(net="vgg", version="0.1", pnet_rand=True, verbose=False)
+    reference.net.load_state_dict(vgg_metric.model.net.state_dict())
+    heads_file = Path(lpips.__file__).parent / "weights/v0.1/vgg.pth"
+    heads = torch.load(heads_file, map_location="cpu", weights_only=True)
+    assert all(torch.equal(v, vgg_metric.model.state_dict()[k]) for k, v in heads.items())
+    pred, target = image_pair(seed=5, height=40, width=52)
+    expected = reference(pred, target, normalize=True).flatten().double()
+    values = vgg_metric(pred, target, reduction="none")
+    torch.testing.assert_close(values, expected, rtol=1e-6, atol=1e-9)
+    assert (values > 0).all()
+    monkeypatch.setattr(perceptual, "LPIPS_CHUNK_VALUES", 64 * 52)  # one row per chunk
+    torch.testing.assert_close(vgg_metric(pred, target, reduction="none"), values)
+    with pytest.raises(ValueError, match="at least 16"):
+        vgg_metric(pred[..., :15, :], target[..., :15, :])
+    assert vgg_metric(pred[..., :16, :16], target[..., :16, :16]).item() > 0
+    with pytest.raises(ValueError, match="backbone must be alex or vgg"):
+        LPIPSMetric(no_network, backbone="squeeze")
 
 
 def test_lpips_of_identical_images_is_zero_and_grows_with_noise(no_network: Path) -> None:

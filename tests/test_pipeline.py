@@ -14,6 +14,7 @@ import pandas as pd
 import pytest
 import yaml
 
+from gianet.data.lists import parse_list
 from tests.conftest import TINY_CONFIG
 
 REPO = Path(__file__).parents[1]
@@ -52,15 +53,24 @@ def test_dag_produces_every_output_from_real_network_outputs(finished_run):
     for camera, variant in itertools.product(("Sony", "Fuji"), ("sid_net", "gia_net")):
         results = finished_run / "results" / "sid-synth" / camera
         rows = pd.read_csv(results / variant / "metrics.csv")
-        assert len(rows) == 2  # two test scenes, _00 shots only
+        # Test exposures all: every pair of the test list, each of its scenes' two shots.
+        listed = parse_list(finished_run / "data" / "sid-synth" / f"{camera}_test_list.txt")
+        assert list(rows["file"]) == [pair.short for pair in listed] and len(rows) == 4
+        assert sorted(rows["shot"]) == [0, 0, 1, 1]
         # Two epochs on two scenes: finite, positive PSNRs, not good ones.
         assert (rows["psnr"] > 0).all() and rows["ssim"].between(-1, 1).all()
         summary = json.loads((results / variant / "summary.json").read_text())
         assert summary["psnr"] == pytest.approx(rows["psnr"].mean())
+        assert summary["protocol"]["test_exposures"] == "all"
+        assert summary["protocol"]["training"]["shots"] == "first"
         assert (results / variant / "train" / "metrics.json").exists()
     report = finished_run / "report" / "sid-synth"
     tables = (report / "tables.tex").read_text()
     assert "\\toprule" in tables and "synthetic" in tables.lower()
+    # The protocol under every table, and Tables 1-3 again under SID's _00 protocol.
+    assert tables.count("Protocol: Sony 4 test images (all exposures; no scene excluded)") == 3
+    assert tables.count("Protocol: Sony 2 test images (the \\_00 shots") == 3
+    assert tables.count(r"\begin{table}") == 7
     for name in ("figure_Sony", "figure_Fuji", "curves_Sony", "curves_Fuji"):
         assert (report / f"{name}.png").stat().st_size > 10_000
     metrics = json.loads((finished_run / "metrics.json").read_text())
@@ -77,7 +87,8 @@ def test_snakemake_report_holds_the_rendered_tables_figures_and_curves(finished_
     for category in ("Tables", "Figures", "Curves"):
         assert category in page
     tables = (finished_run / "report" / "sid-synth" / "tables.html").read_text()
-    assert tables.count("<table>") == 4 and "synthetic" in tables
+    assert tables.count("<table>") == 7 and "synthetic" in tables
+    assert tables.count('<td class="note"') == 7
 
 
 @pytest.mark.slow
@@ -128,9 +139,19 @@ def test_bad_configuration_stops_before_any_work_naming_the_key(finished_run, tm
 
 
 def test_paper_configuration_dry_run_lists_every_job_without_network(tmp_path):
-    dry = snakemake(tmp_path, "-n", "--quiet", "rules", config=str(REPO / "configs/paper.yaml"))
+    dry = snakemake(tmp_path, "-n", "-p", config=str(REPO / "configs/paper.yaml"))
     assert dry.returncode == 0, dry.stderr[-3000:]
     counts = scheduled(dry)
     assert counts["sid_download"] == 2 and counts["sid_unpack"] == 2 and counts["pack"] == 2
     assert counts["train"] == counts["evaluate"] == 2 * 14
     assert counts["report"] == 1 and counts["cost"] == 1
+    # Each camera's protocol reaches its jobs: Sony drops SID's misaligned scenes, Fuji keeps
+    # its 10172; both test every exposure, pack with SID's levels, LPIPS on VGG.
+    commands = [line for line in dry.stdout.splitlines() if line.startswith("Shell command:")]
+    packs = {line.split("--camera ")[1].split()[0]: line for line in commands if " pack " in line}
+    assert "--exclude-scenes 10034 10045 10172 --test-exposures all --levels sid" in packs["Sony"]
+    assert "--exclude-scenes  --test-exposures all --levels sid" in packs["Fuji"]
+    evaluations = [line for line in commands if " evaluate " in line]
+    assert len(evaluations) == 28 and all("--lpips-backbone vgg" in e for e in evaluations)
+    assert any("--extra-convs-kernel 3" in line for line in commands)
+    assert any("--first-shot-tables" in line for line in commands)

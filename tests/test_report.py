@@ -18,11 +18,14 @@ from gianet.report.figures import Panel, plot_grid, sample_rows
 from gianet.report.tables import (
     cost_table,
     escape_latex,
+    first_shot_summaries,
+    protocol_note,
     read_summaries,
     results_table,
     write_tables,
 )
 from gianet.variants import QUOTED_ONLY, VARIANTS
+from tests.conftest import paper_readings
 
 
 def summary(variant: str, camera: str = "Sony", dataset: str = "sid-synth", **metrics) -> dict:
@@ -211,6 +214,14 @@ def test_cost_table_puts_ours_beside_table4() -> None:
     assert body[3][2::2] == ["--"] * 4  # the paper reports Sony only
     assert latex.count(r"\midrule") == 2  # one per camera group
     assert "Sony 4x1416x2120; Fuji 9x1344x2010" in latex
+    assert "Model 2" not in latex  # no cost row for it: no note
+    deeper = COSTS[0] | {
+        "variant": "sid_net_deeper",
+        "arch_args": {"extra_bottleneck_convs": 2, "extra_bottleneck_kernel": 3},
+    }
+    noted = cost_table([*COSTS, deeper])
+    assert_structurally_valid(noted)
+    assert r"two added bottleneck convolutions are 3 $\times$ 3" in noted
 
 
 def test_cost_table_without_our_costs_still_shows_the_paper() -> None:
@@ -242,6 +253,105 @@ def test_write_tables_writes_each_table_and_the_combined_file(tmp_path: Path) ->
     combined = written["tables.tex"].read_text()
     assert combined.count(r"\begin{table}") == 4
     assert combined.count(r"\bottomrule") == 4
+
+    rows = [per_image([(0, 20.0), (1, 21.0)]) for _ in summaries]
+    first = first_shot_summaries(summaries, rows)
+    written = write_tables(summaries, COSTS, tmp_path / "report" / "tables.tex", first)
+    assert {f"table{t}_first.tex" for t in (1, 2, 3)} <= set(written)
+    combined = written["tables.tex"].read_text()
+    assert combined.count(r"\begin{table}") == 7
+    assert combined.index("tab:table1-first") < combined.index("tab:table2-sid-synth")
+
+
+def protocol(**changes) -> dict:
+    """A summary's protocol as `gianet evaluate` records it (the paper's readings)."""
+    training = paper_readings()
+    recorded = {
+        "test_exposures": "all",
+        "exclude_scenes": [10034, 10045, 10172],
+        "levels": "sid",
+        "lpips_backbone": "vgg",
+        "loss": "l1+ms-ssim",
+        "training": training,
+    }
+    return (
+        recorded
+        | {k: v for k, v in changes.items() if k in recorded}
+        | {"training": training | {k: v for k, v in changes.items() if k in training}}
+    )
+
+
+def test_protocol_note_states_what_each_camera_was_tested_on_and_how_it_was_trained() -> None:
+    summaries = [
+        summary("gia_net", n_images=595, protocol=protocol()),
+        summary("sid_net", n_images=595, protocol=protocol()),
+        summary(
+            "gia_net",
+            camera="Fuji",
+            n_images=94,
+            protocol=protocol(test_exposures="first", exclude_scenes=[]),
+        ),
+    ]
+    note = protocol_note(summaries)
+    assert note.startswith(
+        "Protocol: Sony 595 test images (all exposures; scenes 10034, 10045, 10172 excluded); "
+        r"Fuji 94 test images (the \_00 shots; no scene excluded); black and white levels of "
+        "SID's code; LPIPS on VGG-16. Training: "
+    )
+    for reading in (
+        r"inputs drawn from the \_00 shots (SID)",
+        "vertical flips and transposes (SID)",
+        "SID's initialisation (TF-slim)",
+        "MS-SSIM exponents 1 (Eq. 3--5)",
+        r"$\gamma$ = 0.84 on L1 (Eq. 1)",
+        r"model 2's added convolutions 3 $\times$ 3",
+        "precision tf32",
+    ):
+        assert reading in note
+    mixed = protocol_note([summaries[0], summary("sid_net", protocol=protocol(flips="both"))])
+    assert "Sony 24--595 test images" in mixed
+    assert "mixed: vertical flips and transposes (SID) / horizontal and vertical" in mixed
+    unrecorded = protocol_note(SUMMARIES)
+    assert unrecorded == (
+        "Protocol: Sony 24 test images; Fuji 24 test images; the evaluations recorded nothing more."
+    )
+    for table in (1, 2, 3):
+        assert protocol_note(summaries) in results_table(table, summaries)
+
+
+def per_image(shots_and_psnrs: list[tuple[int, float]]) -> list[dict]:
+    return [{"shot": shot, "psnr": psnr, "ssim": 0.5 + shot / 10} for shot, psnr in shots_and_psnrs]
+
+
+def test_first_shot_tables_average_each_evaluations_00_shots() -> None:
+    summaries = [
+        summary("gia_net", psnr=27.0, protocol=protocol()),
+        summary("sid_net", camera="Fuji", psnr=25.0, lpips=0.3, protocol=protocol()),
+    ]
+    rows = [
+        per_image([(0, 30.0), (1, 20.0), (0, 28.0), (2, 25.0)]),
+        per_image([(0, 26.0), (1, 22.0)]),
+    ]
+    for row in rows[1]:
+        row["lpips"] = 0.2 + row["shot"]
+    derived = first_shot_summaries(summaries, rows)
+    assert [(d["n_images"], d["psnr"], d["ssim"]) for d in derived] == [
+        (2, 29.0, 0.5),
+        (1, 26.0, 0.5),
+    ]
+    assert derived[1]["lpips"] == 0.2 and derived[0]["lpips"] is None  # not computed stays so
+    assert derived[0]["protocol"]["test_exposures"] == "first"
+    assert summaries[0]["n_images"] == 24 and summaries[0]["protocol"]["test_exposures"] == "all"
+    latex = results_table(1, derived, first_shots=True)
+    assert_structurally_valid(latex)
+    assert r"ours (sid-synth, \_00 shots)" in latex and "tab:table1-first-sid-synth" in latex
+    assert "under SID's test protocol" in latex and "Sony 2, Fuji 1" in latex
+    assert r"Sony 2 test images (the \_00 shots;" in latex
+    gia = assert_structurally_valid(latex)
+    names = [row[0] for row in gia]
+    assert gia[names.index("GIA-Net") + 1][2:4] == ["29.00", "0.500"]
+    with pytest.raises(ValueError, match="no _00 shot among its 1 evaluated images"):
+        first_shot_summaries(summaries[:1], [per_image([(1, 20.0)])])
 
 
 def test_escape_latex() -> None:

@@ -35,6 +35,19 @@ def test_html_holds_no_latex_and_escapes_text():
     assert latex_text(r"a\_b \& 50\% $\times$ --") == "a_b & 50% × –"
 
 
+def test_the_protocol_note_under_a_table_is_rendered_beneath_it():
+    from tests.test_report import protocol, summary
+
+    latex = results_table(1, [summary("gia_net", protocol=protocol())])
+    (table,) = parse_tables(latex)
+    assert table.note.startswith("Protocol: Sony 24 test images (all exposures; scenes 10034")
+    assert "γ = 0.84 on L1 (Eq. 1)" in table.note and "3 × 3" in table.note
+    page = render_html([table], "tables")
+    assert '<tfoot><tr><td class="note" colspan=10>Protocol: ' in page
+    with pytest.raises(LatexSubsetError, match="after a tabular"):
+        parse_tables(latex.replace(r"\par\smallskip", r"\vspace{1em}"))
+
+
 def test_latex_outside_the_writer_subset_is_refused():
     with pytest.raises(LatexSubsetError, match="unsupported LaTeX"):
         latex_text(r"\textbf{bold}")

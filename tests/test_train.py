@@ -14,7 +14,7 @@ import torch
 import yaml
 
 from gianet import train as train_module
-from gianet.checkpoint import load_checkpoint
+from gianet.checkpoint import load_checkpoint, load_model
 from gianet.device import Device
 from gianet.paths import state_file
 from gianet.runtime import DeviceUnavailable, Runtime
@@ -155,8 +155,8 @@ def test_non_finite_loss_stops_and_keeps_the_last_good_state(cache, tmp_path, mo
     real_build_loss = train_module.build_loss
     calls = {"n": 0}
 
-    def loss_that_explodes(name, gamma):
-        loss = real_build_loss(name, gamma)
+    def loss_that_explodes(name, gamma, **readings):
+        loss = real_build_loss(name, gamma, **readings)
 
         def compute(output, target):
             calls["n"] += 1
@@ -179,8 +179,8 @@ def test_a_stop_signal_after_a_non_finite_loss_saves_nothing(cache, tmp_path, mo
     torch.set_num_threads(1)
     real_build_loss = train_module.build_loss
 
-    def infinite_loss(name, gamma):
-        loss = real_build_loss(name, gamma)
+    def infinite_loss(name, gamma, **readings):
+        loss = real_build_loss(name, gamma, **readings)
         return lambda output, target: loss(output, target) * float("inf")
 
     monkeypatch.setattr(train_module, "build_loss", infinite_loss)
@@ -236,3 +236,26 @@ def test_runtime_settings_do_not_stop_a_resume(cache, tmp_path, monkeypatch):
             run(cache, out, settings())
     other = replace(RUNTIME, threads=2, val_every=0, checkpoint_every=3, cuda_graphs=False)
     assert run(cache, out, settings(), other).resumed_from == 1
+
+
+def test_model_2_is_saved_with_the_arch_args_it_was_trained_with(cache, tmp_path):
+    """The kernel of model 2's added convolutions travels in the checkpoint, so evaluation
+    rebuilds the network that was trained; SID's initialisation starts it."""
+    torch.set_num_threads(1)
+    out = tmp_path / "deeper"
+    train = settings(epochs=1, extra_convs_kernel=3, init="sid")
+    train_variant(
+        get_variant("sid_net_deeper"),
+        cache,
+        out / "model.pt",
+        out / "log",
+        train,
+        camera="Sony",
+        runtime=RUNTIME,
+    )
+    checkpoint = load_checkpoint(out / "model.pt")
+    assert checkpoint["arch_args"] == {"extra_bottleneck_convs": 2, "extra_bottleneck_kernel": 3}
+    assert json.loads(checkpoint["settings"])["train"]["init"] == "sid"
+    model, _ = load_model(out / "model.pt")
+    added = [m for m in model.bottleneck_extra.modules() if isinstance(m, torch.nn.Conv2d)]
+    assert [m.kernel_size for m in added] == [(3, 3), (3, 3)]

@@ -34,11 +34,13 @@ from gianet.weights import (
 
 def test_declared_weights_are_those_the_installed_packages_download() -> None:
     assert WEIGHTS["alexnet"].url == torchvision.models.AlexNet_Weights.IMAGENET1K_V1.url
+    assert WEIGHTS["vgg16"].url == torchvision.models.VGG16_Weights.IMAGENET1K_V1.url
     assert WEIGHTS["pieapp"].url == piq.PieAPP._weights_url
     for spec in WEIGHTS.values():
         assert spec.cache_path == f"hub/checkpoints/{spec.url.rsplit('/', 1)[1]}"
-    name = Path(WEIGHTS["alexnet"].cache_path).name
-    assert torch.hub.HASH_REGEX.search(name)[1] == WEIGHTS["alexnet"].sha256_prefix
+    for torchvision_file in ("alexnet", "vgg16"):
+        name = Path(WEIGHTS[torchvision_file].cache_path).name
+        assert torch.hub.HASH_REGEX.search(name)[1] == WEIGHTS[torchvision_file].sha256_prefix
 
 
 class FileHandler(BaseHTTPRequestHandler):
@@ -94,7 +96,7 @@ def serve_weights(
 def test_fetch_downloads_missing_weights_and_records_their_digests(
     server: ThreadingHTTPServer, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    payloads = {"alexnet": b"alexnet weights" * 1000, "pieapp": b"pieapp weights" * 1000}
+    payloads = {name: f"{name} weights".encode() * 1000 for name in WEIGHTS}
     specs = {name: serve_weights(monkeypatch, server, name, payloads[name]) for name in payloads}
     home, checksums = tmp_path / "torch", tmp_path / "weights.sha256"
 
@@ -102,6 +104,7 @@ def test_fetch_downloads_missing_weights_and_records_their_digests(
 
     digests = {name: hashlib.sha256(data).hexdigest() for name, data in payloads.items()}
     assert specs["alexnet"].sha256_prefix == digests["alexnet"][:8]
+    assert specs["vgg16"].sha256_prefix == digests["vgg16"][:8]
     for name, spec in specs.items():
         assert spec.path(home).read_bytes() == payloads[name]
         assert (results[name].sha256, results[name].recorded) == (digests[name], True)
@@ -113,7 +116,7 @@ def test_fetch_downloads_missing_weights_and_records_their_digests(
 
     again = fetch_weights(home, checksum_file=checksums, progress=False)
 
-    assert server.requests == 2
+    assert server.requests == len(WEIGHTS)
     assert all(result.fetched == 0 and not result.recorded for result in again.values())
 
 
@@ -161,14 +164,18 @@ def test_metrics_fetch_only_the_weights_they_need(
     assert fetch_for_metrics(home, ["psnr", "ssim"]) == {}
     fetched = fetch_for_metrics(home, ["psnr", "lpips"])
     assert list(fetched) == ["alexnet"] and weights_status(home)["pieapp"] is None
+    assert weights_status(home)["vgg16"] is None
+    fetched = fetch_for_metrics(home, ["lpips", "pieapp"], lpips_backbone="vgg")
+    assert list(fetched) == ["vgg16", "pieapp"]
 
 
 def test_status_file_records_the_cache_and_locates_it(tmp_path: Path) -> None:
     status = tmp_path / "torch" / "status.json"
-    assert write_status(status) == {"alexnet": None, "pieapp": None}
+    assert write_status(status) == {"alexnet": None, "vgg16": None, "pieapp": None}
     present = WEIGHTS["pieapp"].path(tmp_path / "torch")
     present.parent.mkdir(parents=True)
     present.write_bytes(b"x")
     write_status(status)
-    assert json.loads(status.read_text()) == {"alexnet": None, "pieapp": str(present)}
+    expected = {"alexnet": None, "vgg16": None, "pieapp": str(present)}
+    assert json.loads(status.read_text()) == expected
     assert torch_home_of(status) == tmp_path / "torch"

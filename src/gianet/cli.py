@@ -82,6 +82,12 @@ RUNTIME = arg(
     help="JSON of params.yaml's runtime section (threads, device, cadence...; never results)",
 )
 THREADS = arg("--threads", type=int, help="CPU threads (default: runtime.threads)")
+LPIPS_BACKBONE = arg(
+    "--lpips-backbone",
+    choices=("alex", "vgg"),
+    default="alex",
+    help="LPIPS's backbone (evaluate.lpips_backbone): alex | vgg (the paper's)",
+)
 
 
 def _settings(section: str) -> Arg:
@@ -164,7 +170,16 @@ def _pack(args: argparse.Namespace) -> None:
     for split in ("val", "test"):
         splits[split] = select_test_pairs(splits[split], args.exclude_scenes, args.test_exposures)
     build_cache(
-        root, splits, manifest.parent, workers=args.workers, full_check=args.verify == "full"
+        root,
+        splits,
+        manifest.parent,
+        workers=args.workers,
+        full_check=args.verify == "full",
+        levels=args.levels,
+        protocol={
+            "test_exposures": args.test_exposures,
+            "exclude_scenes": sorted(set(args.exclude_scenes)),
+        },
     )
 
 
@@ -235,6 +250,7 @@ def _evaluate(args: argparse.Namespace) -> None:
             torch_home=torch_home_of(Path(args.weights)),
             samples=args.samples,
             max_input=args.max_input,
+            lpips_backbone=args.lpips_backbone,
             runtime=runtime,
         )
     print(json.dumps(summary))
@@ -246,7 +262,12 @@ def _fetch_weights(args: argparse.Namespace) -> None:
     status = Path(args.status)
     torch_home = status.parent
     try:
-        fetch_for_metrics(torch_home, args.metrics, checksum_file=Path(args.checksums))
+        fetch_for_metrics(
+            torch_home,
+            args.metrics,
+            lpips_backbone=args.lpips_backbone,
+            checksum_file=Path(args.checksums),
+        )
     except GianetError as exc:
         # Offline is a normal state: evaluation then reports these metrics as unavailable.
         print(f"gianet fetch-weights: could not fetch every weight file:\n{exc}", file=sys.stderr)
@@ -256,7 +277,7 @@ def _fetch_weights(args: argparse.Namespace) -> None:
 def _cost(args: argparse.Namespace) -> None:
     from gianet.report.costs import write_costs
 
-    write_costs(list(paths.CAMERAS), Path(args.out))
+    write_costs(list(paths.CAMERAS), Path(args.out), args.extra_convs_kernel)
 
 
 def _report(args: argparse.Namespace) -> None:
@@ -270,6 +291,7 @@ def _report(args: argparse.Namespace) -> None:
         args.variants,
         [Path(p) for p in args.summaries],
         [Path(p) for p in args.curves],
+        [Path(p) for p in args.metrics_csvs] if args.metrics_csvs else None,
     )
     build_report(
         runs,
@@ -282,6 +304,7 @@ def _report(args: argparse.Namespace) -> None:
         headline=Path(args.headline),
         curve_tables={"loss": Path(args.curve_tables[0]), "psnr": Path(args.curve_tables[1])},
         tables_html=Path(args.tables_html),
+        first_shot_tables=args.first_shot_tables,
     )
 
 
@@ -385,6 +408,13 @@ STAGES: tuple[Stage, ...] = (
                 default="first",
                 help="first: each scene's _00 shots (SID's test code) | all",
             ),
+            arg(
+                "--levels",
+                choices=("sid", "file"),
+                default="file",
+                help="black and white levels: sid = SID's constants (Sony 512/16383, Fuji "
+                "1024/16383) | file = each raw's own",
+            ),
             arg("--workers", type=int, default=1, help="decoding processes"),
             arg(
                 "--verify",
@@ -425,6 +455,7 @@ STAGES: tuple[Stage, ...] = (
             arg("--samples-dir", required=True, help="folder for the figure's sample PNGs"),
             arg("--dataset", required=True, choices=("sid-synth", "sid")),
             arg("--metrics", nargs="+", choices=METRIC_NAMES, default=["psnr", "ssim"]),
+            LPIPS_BACKBONE,
             arg("--samples", type=int, default=2, help="test frames saved as PNG"),
             arg("--max-input", type=float, default=1.0, help="clip of the amplified input"),
             RUNTIME,
@@ -435,10 +466,11 @@ STAGES: tuple[Stage, ...] = (
     ),
     Stage(
         "fetch-weights",
-        "fetch the LPIPS and PieAPP weights once into the project's torch cache",
+        "fetch the LPIPS backbone's and PieAPP's weights once into the project's torch cache",
         (
             arg("--status", required=True, help="status.json to write, in the torch cache"),
             arg("--metrics", nargs="+", choices=METRIC_NAMES, required=True),
+            LPIPS_BACKBONE,
             arg("--checksums", required=True, help="sha256 file: recorded once, then verified"),
         ),
         _fetch_weights,
@@ -447,7 +479,16 @@ STAGES: tuple[Stage, ...] = (
     Stage(
         "cost",
         "parameters and FLOPs of every variant at full Sony and Fuji frames (Table 4)",
-        (arg("--out", required=True, help="JSON file to write"),),
+        (
+            arg("--out", required=True, help="JSON file to write"),
+            arg(
+                "--extra-convs-kernel",
+                type=int,
+                choices=(1, 3),
+                default=1,
+                help="kernel of Table 3 model 2's added convolutions (train.extra_convs_kernel)",
+            ),
+        ),
         _cost,
         outputs=("out",),
     ),
@@ -460,6 +501,12 @@ STAGES: tuple[Stage, ...] = (
             arg("--variants", nargs="+", required=True),
             arg("--figure-variants", nargs="+", required=True),
             arg("--summaries", nargs="+", required=True, help="camera-major, as expand()"),
+            arg("--metrics-csvs", nargs="+", help="per-image results (metrics.csv), same order"),
+            arg(
+                "--first-shot-tables",
+                action="store_true",
+                help="also Tables 1-3 under SID's _00 protocol, from --metrics-csvs",
+            ),
             arg("--curves", nargs="+", required=True, help="dvclive metrics.json, same order"),
             arg("--costs", required=True, help="JSON written by `gianet cost`"),
             arg("--tables", required=True, help="tables.tex to write (+ one file per table)"),

@@ -92,8 +92,9 @@ def validate(params: dict, source: str = "params.yaml") -> dict:
 
 def _check_relations(params: dict, source: str) -> dict:
     """What the schema cannot say: variants that exist, consistent ranges, archives given as
-    http(s) URLs, sid-synth frames that fit the cameras' mosaics, and training crops that fit
-    the frames and MS-SSIM's smallest size. Checks only the sections present (a job's settings
+    http(s) URLs, SID's ``_00`` tables only where a camera is tested on all exposures,
+    sid-synth frames that fit the cameras' mosaics, and training crops that fit the frames and
+    MS-SSIM's smallest size. Checks only the sections present (a job's settings
     hold a few)."""
     named = params.get("variants", []) + params.get("report", {}).get("figure_variants", [])
     unknown = [v for v in named if v not in VARIANTS]
@@ -115,6 +116,8 @@ def _check_relations(params: dict, source: str) -> dict:
         low, high = params["train"]["multi_size_b"]
         if low > high:
             raise ConfigError(f"{source}: train.multi_size_b: [{low}, {high}] must be [low, high].")
+    if params.get("report", {}).get("first_shot_tables") and "evaluate" in params:
+        _check_first_shot_tables(params, source)
     if "synth" in params and params.get("dataset") == "sid-synth":
         for camera in params.get("cameras", []):
             check_synth_frame(params["synth"], camera, source)
@@ -122,6 +125,19 @@ def _check_relations(params: dict, source: str) -> dict:
         for camera in params["cameras"]:
             _check_crops(params, camera, source)
     return params
+
+
+def _check_first_shot_tables(params: dict, source: str) -> None:
+    """SID's ``_00`` tables are computed from per-image results, so at least one camera must
+    be tested on all its exposures (with ``first`` everywhere Tables 1-3 already are them)."""
+    exposures = params["evaluate"]["test_exposures"]
+    cameras = params.get("cameras", list(exposures))
+    if not any(exposures[camera] == "all" for camera in cameras):
+        raise ConfigError(
+            f"{source}: report.first_shot_tables: true needs evaluate.test_exposures all for at "
+            f"least one of {', '.join(cameras)} (tested on first only, Tables 1-3 already follow "
+            "SID's _00 protocol); set report.first_shot_tables to false or test all exposures"
+        )
 
 
 def _check_archive(camera: str, archive: dict, source: str) -> None:

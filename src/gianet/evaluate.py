@@ -19,6 +19,7 @@ path.
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 import time
@@ -47,7 +48,7 @@ Metric = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 
 
 def build_metrics(
-    names: Sequence[str], torch_home: Path, device: torch.device
+    names: Sequence[str], torch_home: Path, device: torch.device, lpips_backbone: str = "alex"
 ) -> tuple[dict[str, Metric], dict[str, str]]:
     """The metrics asked for that can run, and why the others cannot.
 
@@ -58,7 +59,7 @@ def build_metrics(
     builders: dict[str, Callable[[], Metric]] = {
         "psnr": lambda: psnr,
         "ssim": lambda: ssim,
-        "lpips": lambda: LPIPSMetric(torch_home, device),
+        "lpips": lambda: LPIPSMetric(torch_home, device, lpips_backbone),
         "pieapp": lambda: PieAPPMetric(torch_home, device),
     }
     metrics, unavailable = {}, {}
@@ -68,6 +69,48 @@ def build_metrics(
         except MissingWeights as exc:
             unavailable[name] = str(exc)
     return metrics, unavailable
+
+
+#: The training settings a summary reports (``train`` keys; ``None`` when a checkpoint
+#: predates one).
+TRAINING_READINGS = (
+    "shots",
+    "flips",
+    "init",
+    "msssim_exponents",
+    "loss_gamma",
+    "loss_gamma_term",
+    "extra_convs_kernel",
+    "precision",
+)
+
+
+def protocol_of(
+    cache_protocol: dict, checkpoint: dict, metrics: Sequence[str], lpips_backbone: str
+) -> dict:
+    """What an evaluation's numbers follow, for the report to state under each table.
+
+    Args:
+        cache_protocol: the manifest's ``protocol`` (pack's ``levels``, ``test_exposures``,
+            ``exclude_scenes``; empty for a cache packed before they were recorded).
+        checkpoint: the trained model's checkpoint (its ``settings`` hold the train section).
+        metrics: the metrics asked for.
+        lpips_backbone: LPIPS's backbone (``None`` in the result when LPIPS was not asked).
+
+    Returns:
+        ``{"test_exposures", "exclude_scenes", "levels", "lpips_backbone", "loss",
+        "training": {reading: value}}``, ``None`` where unknown.
+    """
+    settings = json.loads(checkpoint.get("settings") or "{}")
+    train = settings.get("train", {})
+    return {
+        "test_exposures": cache_protocol.get("test_exposures"),
+        "exclude_scenes": cache_protocol.get("exclude_scenes"),
+        "levels": cache_protocol.get("levels"),
+        "lpips_backbone": lpips_backbone if "lpips" in metrics else None,
+        "loss": settings.get("variant", {}).get("loss"),
+        "training": {key: train.get(key) for key in TRAINING_READINGS},
+    }
 
 
 def to_png8(image: torch.Tensor) -> np.ndarray:
@@ -109,25 +152,29 @@ def evaluate_variant(
     torch_home: str | Path = ".torch",
     samples: int = 2,
     max_input: float = 1.0,
+    lpips_backbone: str = "alex",
     runtime: Runtime = DEFAULT_RUNTIME,
 ) -> dict:
     """Evaluate a checkpoint on the cache's test split.
 
-    Writes one row per test image to ``csv_path``, the means to ``summary_path``, and the
-    first ``samples`` images' PNGs (:func:`gianet.paths.sample_names`) into ``samples_dir``.
+    Writes one row per test image to ``csv_path`` (with its scene and shot, so that means over
+    a subset, SID's ``_00`` shots say, can be taken later), the means to ``summary_path``, and
+    the first ``samples`` images' PNGs (:func:`gianet.paths.sample_names`) into
+    ``samples_dir``.
 
     Returns:
         The summary: ``{"dataset", "camera", "variant", "n_images", "psnr", "ssim", "lpips",
-        "pieapp", "seconds_per_image", "unavailable", "samples", "samples_dir"}`` with
-        ``None`` for metrics not computed, in ``unavailable`` why a requested one could not
-        be, and the saved images' stems in ``samples`` (folder relative to the summary).
+        "pieapp", "seconds_per_image", "unavailable", "samples", "samples_dir", "protocol"}``
+        with ``None`` for metrics not computed, in ``unavailable`` why a requested one could
+        not be, the saved images' stems in ``samples`` (folder relative to the summary), and
+        in ``protocol`` what the numbers follow (:func:`protocol_of`).
     """
     torch.set_num_threads(runtime.threads)
     device = Device.choose(runtime, "float32")
     pairs = PackedPairs(cache_dir, "test", max_input)
     model, checkpoint = load_model(model_path, cfa=pairs.cfa)
     device.prepare(model)
-    measures, unavailable = build_metrics(metrics, Path(torch_home), device.device)
+    measures, unavailable = build_metrics(metrics, Path(torch_home), device.device, lpips_backbone)
     for name, reason in unavailable.items():
         print(f"{name.upper()} unavailable: {reason}", file=sys.stderr)
     sample_dir = Path(samples_dir)
@@ -183,6 +230,7 @@ def evaluate_variant(
         # The figure's PNGs: stems, in the folder given relative to this summary.
         "samples": saved,
         "samples_dir": os.path.relpath(sample_dir, Path(summary_path).parent),
+        "protocol": protocol_of(pairs.protocol, checkpoint, metrics, lpips_backbone),
     }
     atomic.write_json(summary_path, summary, indent=2)
     return summary

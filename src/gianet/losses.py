@@ -8,7 +8,8 @@ two 11-tap passes (the 2-D window is the outer product of the 1-D one), the five
 statistics of each scale are filtered in one grouped convolution per pass, piq's input-range
 assertions (four device-to-host reads per call) and its per-call weight tensor are dropped,
 and its replicate padding of odd sizes is a concatenation, whose backward needs no atomic
-additions. The per-scale exponents are an argument (default: piq's).
+additions. The per-scale exponents are an argument (default: piq's; ``train.msssim_exponents``
+chooses them, :data:`MS_SSIM_EXPONENTS`), and so is the term the loss's ``gamma`` weights.
 """
 
 from __future__ import annotations
@@ -32,6 +33,17 @@ MS_SSIM_SIGMA = 1.5
 MS_SSIM_MIN_SIDE = (MS_SSIM_WINDOW - 1) * 2 ** (MS_SSIM_SCALES - 1) + 1  # 161
 #: piq's default per-scale exponents (Wang, Simoncelli and Bovik 2003), finest scale first.
 PIQ_SCALE_EXPONENTS = (0.0448, 0.2856, 0.3001, 0.2363, 0.1333)
+#: MS-SSIM's per-scale exponents by ``train.msssim_exponents``: ``paper``, the GIA-Net paper's
+#: Eq. 3-5 with alpha = beta_j = 1 (a plain product of the five terms); ``wang``, Wang et al.'s
+#: weights, piq's default.
+MS_SSIM_EXPONENTS: dict[str, tuple[float, ...]] = {
+    "paper": (1.0,) * MS_SSIM_SCALES,
+    "wang": PIQ_SCALE_EXPONENTS,
+}
+#: Which term ``gamma`` weights (``train.loss_gamma_term``): ``l1``, the paper's Eq. 1,
+#: ``gamma * L1 + (1 - gamma) * (1 - MS-SSIM)``; ``ms-ssim``, Zhao et al.'s mix (the paper's
+#: [30]), ``gamma * (1 - MS-SSIM) + (1 - gamma) * L1``.
+GAMMA_TERMS = ("l1", "ms-ssim")
 #: SSIM's stabilising constants for data in [0, 1] (Wang et al. 2004).
 SSIM_K1, SSIM_K2 = 0.01, 0.03
 
@@ -120,7 +132,9 @@ def ms_ssim(
 
 
 class JointLoss(nn.Module):
-    """``gamma * L1 + (1 - gamma) * (1 - MS-SSIM)``, or plain L1 when ``use_ms_ssim`` is False.
+    """``gamma * L1 + (1 - gamma) * (1 - MS-SSIM)`` (the paper's Eq. 1; with ``gamma_term=
+    "ms-ssim"``, ``gamma * (1 - MS-SSIM) + (1 - gamma) * L1``, Zhao et al.'s), or plain L1 when
+    ``use_ms_ssim`` is False.
 
     L1 is the mean absolute error on the raw prediction, so it also pulls values outside
     ``[0, 1]`` back in. MS-SSIM is :func:`ms_ssim` (piq's ``multi_scale_ssim``: 5 scales,
@@ -130,9 +144,10 @@ class JointLoss(nn.Module):
     term before the fractional powers makes a negative term give a zero (not NaN) gradient.
 
     Args:
-        gamma: weight of L1, in ``[0, 1]``; the paper uses 0.84.
+        gamma: weight of the ``gamma_term``, in ``[0, 1]``; the paper uses 0.84.
         use_ms_ssim: add the MS-SSIM term; False gives plain L1 and ignores ``gamma``.
         exponents: MS-SSIM's per-scale exponents, finest scale first (default: piq's).
+        gamma_term: the term ``gamma`` weights, ``"l1"`` or ``"ms-ssim"``.
     """
 
     def __init__(
@@ -140,13 +155,18 @@ class JointLoss(nn.Module):
         gamma: float = 0.84,
         use_ms_ssim: bool = True,
         exponents: Sequence[float] = PIQ_SCALE_EXPONENTS,
+        gamma_term: str = "l1",
     ) -> None:
         super().__init__()
         if not 0.0 <= gamma <= 1.0:
             raise ValueError(f"gamma must lie in [0, 1], got {gamma}")
+        if gamma_term not in GAMMA_TERMS:
+            known = ", ".join(GAMMA_TERMS)
+            raise ValueError(f"gamma_term must be one of {known}, got {gamma_term!r}")
         self.gamma = gamma
         self.use_ms_ssim = use_ms_ssim
         self.exponents = tuple(exponents)
+        self.gamma_term = gamma_term
 
     def forward(self, pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         """Loss of ``pred`` against ``target``, both ``(N, 3, H, W)``; ``target`` in ``[0, 1]``.
@@ -162,18 +182,40 @@ class JointLoss(nn.Module):
         _check_ms_ssim_size(pred)
         with torch.autocast(device_type=pred.device.type, enabled=False):
             similarity = ms_ssim(pred.float().clamp(0.0, 1.0), target.float(), self.exponents)
-        return self.gamma * l1 + (1.0 - self.gamma) * (1.0 - similarity)
+        l1_weight = self.gamma if self.gamma_term == "l1" else 1.0 - self.gamma
+        return l1_weight * l1 + (1.0 - l1_weight) * (1.0 - similarity)
 
     def extra_repr(self) -> str:
-        return f"gamma={self.gamma}, use_ms_ssim={self.use_ms_ssim}"
+        return (
+            f"gamma={self.gamma} on {self.gamma_term}, use_ms_ssim={self.use_ms_ssim}, "
+            f"exponents={self.exponents}"
+        )
 
 
-def build_loss(name: str, gamma: float) -> JointLoss:
-    """The loss a variant declares: ``"l1"`` or ``"l1+ms-ssim"`` (L1 weighted by ``gamma``)."""
+def build_loss(
+    name: str, gamma: float, *, exponents: str = "wang", gamma_term: str = "l1"
+) -> JointLoss:
+    """The loss a variant declares: ``"l1"`` or ``"l1+ms-ssim"``.
+
+    Args:
+        name: the variant's loss.
+        gamma: ``train.loss_gamma``, the weight of ``gamma_term``.
+        exponents: ``train.msssim_exponents``, a key of :data:`MS_SSIM_EXPONENTS`.
+        gamma_term: ``train.loss_gamma_term``, one of :data:`GAMMA_TERMS`.
+    """
     known = get_args(Loss)
     if name not in known:
         raise ValueError(f"unknown loss {name!r}; known losses: {', '.join(known)}")
-    return JointLoss(gamma=gamma, use_ms_ssim=name == "l1+ms-ssim")
+    if exponents not in MS_SSIM_EXPONENTS:
+        raise ValueError(
+            f"unknown MS-SSIM exponents {exponents!r}; known: {', '.join(MS_SSIM_EXPONENTS)}"
+        )
+    return JointLoss(
+        gamma=gamma,
+        use_ms_ssim=name == "l1+ms-ssim",
+        exponents=MS_SSIM_EXPONENTS[exponents],
+        gamma_term=gamma_term,
+    )
 
 
 def _check_ms_ssim_size(images: torch.Tensor) -> None:

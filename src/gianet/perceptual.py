@@ -14,10 +14,12 @@ device, and return a float64 tensor on the CPU: one value per image with
 ``reduction="none"`` (shape ``(N,)``), or their mean or sum (shape ``()``). Images are
 measured one at a time on the metric's device, so memory does not grow with ``N``.
 
-Peak memory for one full 12 MP frame pair (4240 x 2832) on CPU (2-core Xeon, torch 2.14,
-one thread), measured as the growth of the peak RSS (``VmHWM``) over the RSS of a process
-already holding the model and both images: LPIPS 1.35 GB in 15 s (``lpips.LPIPS.forward``
-itself: 3.0 GB); PieAPP 0.6 GB with the default chunk of 128 patches, in 11 minutes.
+Peak memory on CPU (2-core Xeon, torch 2.14, one thread), measured as the growth of the peak
+RSS (``VmHWM``) over the RSS of a process already holding the model and both images
+(``benchmarks/bench_lpips_memory.py`` for LPIPS): LPIPS with AlexNet on a 12 MP pair
+(4240 x 2832) 833 MiB in 15.5 s (``lpips.LPIPS.forward``: 2997 MiB); with VGG-16 on a quarter
+of it (2120 x 1416) 3.0 GiB in 88 s (``forward``: 7.1 GiB); PieAPP on a 12 MP pair 0.6 GB
+with the default chunk of 128 patches, in 11 minutes.
 """
 
 from __future__ import annotations
@@ -27,11 +29,10 @@ from pathlib import Path
 
 import lpips
 import torch
-from lpips.lpips import spatial_average
 from piq.pieapp import PieAPPModel
 
 from gianet.metrics import check_inputs, reduce_values
-from gianet.weights import require_weights
+from gianet.weights import LPIPS_BACKBONES, require_weights
 
 #: Patches of PieAPP evaluated at once: about 4 MB each on CPU (activations of the 64 x 64
 #: patch in both images plus their 120,832 features), ~0.6 GB in all (measured).
@@ -39,36 +40,56 @@ PIEAPP_CHUNK = 128
 #: PieAPP's patch side and piq's default stride between patches ("sparse" sampling).
 PIEAPP_PATCH = 64
 PIEAPP_STRIDE = 27
-#: Smallest side AlexNet accepts (its third pooling layer needs a 3 x 3 input).
-LPIPS_MIN_SIDE = 31
+#: Smallest side each LPIPS backbone accepts: AlexNet's third pooling layer needs a 3 x 3
+#: input; VGG-16's fourth pooling layer (before relu5_3) a 2 x 2 one.
+LPIPS_MIN_SIDES = {"alex": 31, "vgg": 16}
+#: Feature values normalised at once when a layer's distance is summed (row chunks): 64 MB.
+LPIPS_CHUNK_VALUES = 2**24
 
 
 class LPIPSMetric:
-    """LPIPS v0.1 with the AlexNet backbone (``lpips.LPIPS(net="alex", version="0.1")``).
+    """LPIPS v0.1 (``lpips.LPIPS(net=backbone, version="0.1")``) with the AlexNet or VGG-16
+    backbone (``evaluate.lpips_backbone``: ``"alex"``, LPIPS's default, or ``"vgg"``, the
+    paper's).
 
     The model is built with ``pnet_rand=True``, so torchvision constructs an untrained
-    AlexNet and has no download to attempt whatever ``TORCH_HOME`` or ``torch.hub.set_dir``
-    say; the backbone's ImageNet weights are then loaded from the cache file (strictly: every
-    tensor must be present with the right shape). The linear heads come from the ``lpips``
-    package as usual.
+    backbone and has no download to attempt whatever ``TORCH_HOME`` or ``torch.hub.set_dir``
+    say; its ImageNet weights are then loaded from the cache file (strictly: every tensor must
+    be present with the right shape). The linear heads come from the ``lpips`` package.
 
-    Each image pair is measured whole, with exactly ``lpips.LPIPS.forward``'s arithmetic
+    Each image pair is measured whole, with ``lpips.LPIPS.forward``'s arithmetic
     (``normalize=True``: inputs in ``[0, 1]`` are mapped to ``[-1, 1]``), in an order that
-    keeps only the two images' normalised feature maps and one layer's difference alive,
-    where ``forward`` holds raw, normalised and difference maps of every layer at once: a
-    12 MP frame needs ~1.35 GB on CPU instead of ~3.0 GB, so no tiling is needed (tiles
-    would change AlexNet's zero padding at their borders, and so the value).
+    keeps little alive: the backbone runs one slice at a time on both images, each layer's
+    distance is summed over row chunks of :data:`LPIPS_CHUNK_VALUES` values (unit-normalised
+    over channels, squared difference, linear head) before the next slice runs, so only the
+    two images' current feature maps and one chunk are held; ``forward`` holds raw,
+    normalised and difference maps of every layer at once. Whole frames need no tiling
+    (tiles would change the backbone's zero padding at their borders, and so the value). Only
+    the summation order differs from ``forward`` (float64 sums of the chunks; a test checks
+    agreement to 1e-6 relative).
     """
 
-    def __init__(self, torch_home: Path, device: torch.device | str = "cpu") -> None:
-        """Load the model from the cache rooted at ``torch_home``; raises MissingWeights."""
-        backbone = require_weights(torch_home, ["alexnet"])["alexnet"]
+    def __init__(
+        self, torch_home: Path, device: torch.device | str = "cpu", backbone: str = "alex"
+    ) -> None:
+        """Load the model from the cache rooted at ``torch_home``; raises MissingWeights.
+
+        Raises:
+            ValueError: ``backbone`` is not ``"alex"`` or ``"vgg"``.
+        """
+        if backbone not in LPIPS_BACKBONES:
+            raise ValueError(f"LPIPS backbone must be alex or vgg, got {backbone!r}")
+        name = LPIPS_BACKBONES[backbone]
+        path = require_weights(torch_home, [name])[name]
         with warnings.catch_warnings():  # torchvision deprecates lpips's `pretrained=False`
             warnings.simplefilter("ignore", UserWarning)
-            model = lpips.LPIPS(net="alex", version="0.1", pnet_rand=True, verbose=False)
-        model.net.load_state_dict(_lpips_backbone_state(backbone, model.net.state_dict()))
+            model = lpips.LPIPS(net=backbone, version="0.1", pnet_rand=True, verbose=False)
+        model.net.load_state_dict(_lpips_backbone_state(path, model.net.state_dict()))
+        self.backbone = backbone
+        self.min_side = LPIPS_MIN_SIDES[backbone]
         self.device = torch.device(device)
         self.model = model.eval().requires_grad_(False).to(self.device)
+        self.slices = [getattr(self.model.net, f"slice{k + 1}") for k in range(len(model.lins))]
 
     @torch.inference_mode()
     def __call__(
@@ -77,14 +98,15 @@ class LPIPSMetric:
         """LPIPS distance of each image to its target: 0 for identical images, larger is worse.
 
         Args:
-            pred: ``(N, 3, H, W)`` RGB in ``[0, 1]``, ``H, W >= 31``.
+            pred: ``(N, 3, H, W)`` RGB in ``[0, 1]``, ``H, W`` at least the backbone's
+                :data:`LPIPS_MIN_SIDES` (31 AlexNet, 16 VGG-16).
             target: same shape as ``pred``, in ``[0, 1]``.
             reduction: ``"none"`` (shape ``(N,)``), ``"mean"`` or ``"sum"`` (shape ``()``).
 
         Returns:
             float64 CPU tensor of distances (non-negative; typically below 1).
         """
-        _check_rgb_inputs(pred, target, reduction, min_side=LPIPS_MIN_SIDE)
+        _check_rgb_inputs(pred, target, reduction, min_side=self.min_side)
         values = [
             self._distance(
                 p[None].to(self.device, torch.float32), t[None].to(self.device, torch.float32)
@@ -95,21 +117,26 @@ class LPIPSMetric:
 
     def _distance(self, pred: torch.Tensor, target: torch.Tensor) -> float:
         """LPIPS of two ``(1, 3, H, W)`` images in ``[0, 1]``, as ``lpips.LPIPS.forward``."""
-        pred_features = self._normalized_features(pred)
-        target_features = self._normalized_features(target)
-        total = 0
-        for lin, pred_layer, target_layer in zip(
-            self.model.lins, pred_features, target_features, strict=True
-        ):
-            total += spatial_average(lin((pred_layer - target_layer) ** 2))
+        x = self.model.scaling_layer(2 * pred - 1)
+        y = self.model.scaling_layer(2 * target - 1)
+        total = torch.zeros((), dtype=torch.float64, device=self.device)
+        for backbone_slice, lin in zip(self.slices, self.model.lins, strict=True):
+            x, y = backbone_slice(x), backbone_slice(y)  # frees the previous layer's maps
+            total += _layer_distance(lin, x, y)
         return total.item()
 
-    def _normalized_features(self, image: torch.Tensor) -> list[torch.Tensor]:
-        """AlexNet's five ReLU outputs for ``image``, each unit-normalised over channels."""
-        features = list(self.model.net(self.model.scaling_layer(2 * image - 1)))
-        for layer, values in enumerate(features):
-            features[layer] = lpips.normalize_tensor(values)  # frees each raw map in turn
-        return features
+
+def _layer_distance(lin: torch.nn.Module, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """One layer's LPIPS term, ``spatial_average(lin((normalize(x) - normalize(y)) ** 2))``,
+    of feature maps ``(1, C, h, w)``, summed over row chunks in float64."""
+    _, channels, height, width = x.shape
+    rows = max(1, LPIPS_CHUNK_VALUES // (channels * width))
+    total = torch.zeros((), dtype=torch.float64, device=x.device)
+    for top in range(0, height, rows):
+        a = lpips.normalize_tensor(x[..., top : top + rows, :])
+        b = lpips.normalize_tensor(y[..., top : top + rows, :])
+        total += lin((a - b) ** 2).sum(dtype=torch.float64)
+    return total / (height * width)
 
 
 class PieAPPMetric:
@@ -186,11 +213,12 @@ class PieAPPMetric:
 
 
 def _lpips_backbone_state(path: Path, backbone: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-    """The tensors of lpips's AlexNet ``backbone`` state, read from torchvision's file.
+    """The tensors of lpips's ``backbone`` state, read from torchvision's file.
 
-    lpips splits ``alexnet().features`` into ``slice1`` ... ``slice5`` keeping each layer's
-    index, so its ``slice2.3.weight`` is torchvision's ``features.3.weight``; the classifier
-    is unused. Tensors absent from the file are left out, for ``load_state_dict`` to report.
+    lpips splits torchvision's ``alexnet().features`` or ``vgg16().features`` into ``slice1``
+    ... ``slice5`` keeping each layer's index, so its ``slice2.3.weight`` is torchvision's
+    ``features.3.weight``; the classifier is unused. Tensors absent from the file are left
+    out, for ``load_state_dict`` to report.
     """
     state = torch.load(path, map_location="cpu", weights_only=True)
     renamed = {key: f"features.{key.split('.', 1)[1]}" for key in backbone}

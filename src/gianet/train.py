@@ -2,8 +2,11 @@
 
 The schedule is the paper's (section 4.2) with every value a parameter: Adam at ``lr`` and
 ``lr * lr_decay_factor`` from epoch ``lr_decay_epoch`` on, one random short exposure per
-scene per epoch, flips and transpose, fixed or multi-size crops as the variant declares, and
-the variant's loss, in the precision ``train.precision`` names (:mod:`gianet.device`).
+scene per epoch (``train.shots``: its ``_00`` shots, as SID's code, or all), flips and
+transpose (``train.flips``), fixed or multi-size crops as the variant declares, the variant's
+loss (MS-SSIM exponents ``train.msssim_exponents``, ``train.loss_gamma`` on the term
+``train.loss_gamma_term``), the network initialised as ``train.init`` says and computed in the
+precision ``train.precision`` names (:mod:`gianet.device`).
 Curves (loss, lr, validation PSNR) go to dvclive, or to any logger passed in.
 
 Long jobs survive clusters: a training state (weights, optimizer, epochs done) is written
@@ -47,11 +50,11 @@ from gianet.errors import GianetError
 from gianet.interrupt import JobInterrupted, stop_requests
 from gianet.losses import build_loss
 from gianet.metrics import psnr
-from gianet.models import build_model
+from gianet.models import build_model, initialise
 from gianet.paths import state_file
 from gianet.runtime import DEFAULT_RUNTIME, Runtime
 from gianet.train_step import build_step, load_optimizer_state, make_optimizer
-from gianet.variants import Variant
+from gianet.variants import Variant, arch_args
 
 
 class TrainingDiverged(GianetError, RuntimeError):
@@ -86,11 +89,14 @@ class Curves(Protocol):
     def __exit__(self, *exc_info: object) -> Any: ...
 
 
-def build_for_cache(variant: Variant, pairs: PackedPairs) -> torch.nn.Module:
-    """The variant's network, sized for the cache's CFA (4 or 9 input channels)."""
-    return build_model(
-        variant.arch, in_channels=pairs.in_channels, upscale=pairs.upscale, **variant.arch_args
+def build_for_cache(variant: Variant, pairs: PackedPairs, train: dict) -> torch.nn.Module:
+    """The variant's network, sized for the cache's CFA (4 or 9 input channels), built with
+    :func:`gianet.variants.arch_args` and initialised as ``train["init"]`` says."""
+    arguments = arch_args(variant, train["extra_convs_kernel"])
+    model = build_model(
+        variant.arch, in_channels=pairs.in_channels, upscale=pairs.upscale, **arguments
     )
+    return initialise(model, train["init"])
 
 
 @torch.no_grad()
@@ -152,14 +158,21 @@ def train_variant(
     val_pairs = PackedPairs(cache_dir, "val", train["max_input"])
     low, high = train["multi_size_b"]
     crops = CropPolicy(variant.crops, train["patch"], train["multi_size_a"], low, high)
-    patches = TrainPatches(train_pairs, crops, train["seed"])
-    model = device.prepare(build_for_cache(variant, train_pairs))
-    loss_fn = build_loss(variant.loss, train["loss_gamma"])
+    patches = TrainPatches(
+        train_pairs, crops, train["seed"], shots=train["shots"], flips=train["flips"]
+    )
+    model = device.prepare(build_for_cache(variant, train_pairs, train))
+    loss_fn = build_loss(
+        variant.loss,
+        train["loss_gamma"],
+        exponents=train["msssim_exponents"],
+        gamma_term=train["loss_gamma_term"],
+    )
     optimizer = make_optimizer(model, train["lr"], device)
     meta = {
         "variant": variant.name,
         "arch": variant.arch,
-        "arch_args": dict(variant.arch_args),
+        "arch_args": arch_args(variant, train["extra_convs_kernel"]),
         "camera": camera,
         "cfa": train_pairs.cfa,
         "in_channels": train_pairs.in_channels,

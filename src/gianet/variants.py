@@ -119,6 +119,26 @@ VARIANTS: dict[str, Variant] = _declare(
 QUOTED_ONLY: tuple[str, ...] = ("SGN", "Zamir et al.")
 
 
+#: Kernel sizes ``train.extra_convs_kernel`` allows for Table 3 model 2's added convolutions:
+#: 3, SID's bottleneck convolutions; 1, the GIA module's layers.
+EXTRA_CONVS_KERNELS = (1, 3)
+
+
+def arch_args(variant: Variant, extra_convs_kernel: int) -> dict:
+    """The constructor arguments ``variant`` is built with under the result settings: its
+    declared ``arch_args`` plus, where it adds bottleneck convolutions (Table 3 model 2),
+    their kernel size ``train.extra_convs_kernel``. Checkpoints record these, so a trained
+    network is rebuilt as it was trained."""
+    arguments = dict(variant.arch_args)
+    if arguments.get("extra_bottleneck_convs"):
+        if extra_convs_kernel not in EXTRA_CONVS_KERNELS:
+            raise ValueError(
+                f"extra_convs_kernel must be one of {EXTRA_CONVS_KERNELS}, got {extra_convs_kernel}"
+            )
+        arguments["extra_bottleneck_kernel"] = extra_convs_kernel
+    return arguments
+
+
 class UnknownVariant(GianetError, KeyError):
     """A variant name that :data:`VARIANTS` does not declare."""
 

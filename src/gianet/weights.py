@@ -46,15 +46,22 @@ class PretrainedFile:
 
 
 #: The files the perceptual metrics need, by name. The URLs are those of the installed
-#: packages (``torchvision.models.AlexNet_Weights.IMAGENET1K_V1.url`` and
-#: ``piq.PieAPP._weights_url``; a test checks they still agree). LPIPS's linear heads
-#: (``lpips/weights/v0.1/alex.pth``) ship inside the ``lpips`` package and are not listed.
+#: packages (``torchvision.models.AlexNet_Weights.IMAGENET1K_V1.url``,
+#: ``torchvision.models.VGG16_Weights.IMAGENET1K_V1.url`` and ``piq.PieAPP._weights_url``; a
+#: test checks they still agree). LPIPS's linear heads (``lpips/weights/v0.1/alex.pth`` and
+#: ``vgg.pth``) ship inside the ``lpips`` package and are not listed.
 WEIGHTS: dict[str, PretrainedFile] = {
     "alexnet": PretrainedFile(
         url="https://download.pytorch.org/models/alexnet-owt-7be5be79.pth",
         cache_path="hub/checkpoints/alexnet-owt-7be5be79.pth",
         sha256_prefix="7be5be79",
         used_by="LPIPS (AlexNet backbone)",
+    ),
+    "vgg16": PretrainedFile(
+        url="https://download.pytorch.org/models/vgg16-397923af.pth",
+        cache_path="hub/checkpoints/vgg16-397923af.pth",
+        sha256_prefix="397923af",
+        used_by="LPIPS (VGG backbone)",
     ),
     "pieapp": PretrainedFile(
         url="https://github.com/photosynthesis-team/piq/releases/download/v0.5.4/PieAPPv0.1.pth",
@@ -184,15 +191,27 @@ def _fetch_one(
     return dataclasses.replace(result, recorded=verified.recorded)
 
 
-#: The weights each perceptual metric needs (PSNR and SSIM need none).
-METRIC_WEIGHTS: dict[str, tuple[str, ...]] = {"lpips": ("alexnet",), "pieapp": ("pieapp",)}
+#: The backbone file of each LPIPS backbone (``evaluate.lpips_backbone``).
+LPIPS_BACKBONES: dict[str, str] = {"alex": "alexnet", "vgg": "vgg16"}
+
+
+def metric_weights(metrics: Iterable[str], lpips_backbone: str = "alex") -> list[str]:
+    """The entries of :data:`WEIGHTS` that ``metrics`` need: LPIPS its backbone's, PieAPP
+    its own; PSNR and SSIM none."""
+    needs = {"lpips": [LPIPS_BACKBONES[lpips_backbone]], "pieapp": ["pieapp"]}
+    return [name for metric in metrics for name in needs.get(metric, [])]
 
 
 def fetch_for_metrics(
-    torch_home: Path, metrics: Iterable[str], *, checksum_file: Path | None = None
+    torch_home: Path,
+    metrics: Iterable[str],
+    *,
+    lpips_backbone: str = "alex",
+    checksum_file: Path | None = None,
 ) -> dict[str, DownloadResult]:
-    """Fetch the weights that ``metrics`` need (see :func:`fetch_weights`)."""
-    names = [name for metric in metrics for name in METRIC_WEIGHTS.get(metric, ())]
+    """Fetch the weights that ``metrics`` need with LPIPS on ``lpips_backbone`` (see
+    :func:`fetch_weights`)."""
+    names = metric_weights(metrics, lpips_backbone)
     return fetch_weights(torch_home, names, checksum_file=checksum_file)
 
 

@@ -88,15 +88,17 @@ wildcard_constraints:
 
 
 def dataset_identity():
-    """JSON of what decides the dataset's bytes: sid-synth's generator settings, or where SID
-    comes from. Training and evaluation take the packed cache as `ancient` input (rebuilding
-    a damaged or missing cache retrains nothing) and this as a param instead: a different
-    dataset still reruns them."""
+    """JSON of what decides the packed cache's bytes: sid-synth's generator settings, or where
+    SID comes from, and the black and white levels packing subtracts (`sid.levels`). Training
+    and evaluation take the packed cache as `ancient` input (rebuilding a damaged or missing
+    cache retrains nothing) and this as a param instead: a different dataset, or the same
+    packed with other levels, still reruns them."""
     if DATASET == "sid-synth":
         source = config["synth"]
     else:
         source = {key: config["sid"][key] for key in ("root", "archives")}
-    return json.dumps({"dataset": DATASET, "source": source}, sort_keys=True)
+    identity = {"dataset": DATASET, "source": source, "levels": config["sid"]["levels"]}
+    return json.dumps(identity, sort_keys=True)
 
 
 def settings(section):
@@ -122,7 +124,13 @@ def sid_archive(wildcards):
 
 
 def excluded_scenes(wildcards):
-    """Scenes left out of validation and test: SID's misaligned ones, on SID only."""
+    """The camera's scenes left out of validation and test (`sid.exclude_scenes`: SID's
+    misaligned Sony scenes), on SID only."""
     if DATASET != "sid":
         return ""
-    return " ".join(str(scene) for scene in config["sid"]["exclude_scenes"])
+    return " ".join(str(scene) for scene in config["sid"]["exclude_scenes"][wildcards.camera])
+
+
+def test_exposures(wildcards):
+    """The camera's test protocol (`evaluate.test_exposures`): first (_00 shots) or all."""
+    return config["evaluate"]["test_exposures"][wildcards.camera]

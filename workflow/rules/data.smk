@@ -70,7 +70,8 @@ rule pack:
         MANIFEST,
     params:
         exclude_scenes=excluded_scenes,
-        test_exposures=config["evaluate"]["test_exposures"],
+        test_exposures=test_exposures,
+        levels=config["sid"]["levels"],
     # One decoding process per thread; capped at --cores locally, `set-threads` on a cluster.
     threads: 16
     resources:
@@ -85,7 +86,7 @@ rule pack:
     shell:
         "gianet pack --camera {wildcards.camera} --lists {input:q} --manifest {output:q} "
         "--exclude-scenes {params.exclude_scenes} --test-exposures {params.test_exposures} "
-        "--workers {threads} 2>&1 | tee {log:q}"
+        "--levels {params.levels} --workers {threads} 2>&1 | tee {log:q}"
 
 
 # The dataset alone (DVC's `data` stage runs `snakemake dataset`).

@@ -8,6 +8,8 @@ from their LaTeX, the figure grids and the curves, with the captions of workflow
 rule cost:
     output:
         COSTS,
+    params:
+        extra_convs_kernel=config["train"]["extra_convs_kernel"],
     resources:
         runtime=30,
         mem_mb=4000,
@@ -16,13 +18,15 @@ rule cost:
     conda:
         "../envs/gianet.yaml"
     shell:
-        "gianet cost --out {output:q} 2>&1 | tee {log:q}"
+        "gianet cost --out {output:q} --extra-convs-kernel {params.extra_convs_kernel} "
+        "2>&1 | tee {log:q}"
 
 
 rule report:
     input:
         costs=COSTS,
         summaries=per_run(SUMMARY),
+        metrics_csvs=per_run(METRICS_CSV),
         curves=per_run(CURVES),
     output:
         tables=TABLES,
@@ -42,6 +46,7 @@ rule report:
         cameras=" ".join(CAMERAS),
         variants=" ".join(VARIANTS),
         figure_variants=" ".join(config["report"]["figure_variants"]),
+        first_shot_tables="--first-shot-tables" if config["report"]["first_shot_tables"] else "",
     resources:
         runtime=60,
         mem_mb=8000,
@@ -52,7 +57,8 @@ rule report:
     shell:
         "gianet report --dataset {params.dataset} --cameras {params.cameras} "
         "--variants {params.variants} --figure-variants {params.figure_variants} "
-        "--summaries {input.summaries:q} "
+        "--summaries {input.summaries:q} --metrics-csvs {input.metrics_csvs:q} "
+        "{params.first_shot_tables} "
         "--curves {input.curves:q} --costs {input.costs:q} --tables {output.tables:q} "
         "--tables-html {output.tables_html:q} "
         "--figures {output.figures:q} --curve-figures {output.curve_figures:q} "

@@ -5,7 +5,8 @@ STOP_NOTICE seconds before the limit; training saves its state, the job requeues
 resumes when it runs again. Their shell ignores the stop signals so that it and `tee` outlive
 the job and the interruption message lands in the log, which every run appends to.
 
-fetch_weights tries once to fetch the LPIPS and PieAPP weights into paths.weights; offline it
+fetch_weights tries once to fetch the LPIPS backbone's (evaluate.lpips_backbone) and PieAPP's
+weights into paths.weights; offline it
 still succeeds, and evaluation reports those metrics as unavailable. Once the weights are in
 place (fetched or copied by hand), `snakemake --forcerun fetch_weights` reevaluates with them.
 """
@@ -61,10 +62,12 @@ rule evaluate:
         # (a directory output's timestamp would not survive DVC's checkouts).
         samples_dir=SAMPLES,
         data=dataset_identity(),
+        # The cache's test split is selected by these (pack's); the summary reports them.
         exclude_scenes=excluded_scenes,
-        test_exposures=config["evaluate"]["test_exposures"],
+        test_exposures=test_exposures,
         dataset=DATASET,
         metrics=" ".join(config["evaluate"]["metrics"]),
+        lpips_backbone=config["evaluate"]["lpips_backbone"],
         samples=config["evaluate"]["samples"],
         max_input=config["train"]["max_input"],
     threads: config["runtime"]["threads"]
@@ -85,7 +88,8 @@ rule evaluate:
         "gianet evaluate --model {input.model:q} --manifest {input.manifest:q} "
         "--weights {input.weights:q} --csv {output.csv:q} --summary {output.summary:q} "
         "--samples-dir {params.samples_dir:q} --dataset {params.dataset} "
-        "--metrics {params.metrics} --samples {params.samples} --max-input {params.max_input} "
+        "--metrics {params.metrics} --lpips-backbone {params.lpips_backbone} "
+        "--samples {params.samples} --max-input {params.max_input} "
         "--runtime {resources.gianet_runtime:q} --threads {threads} 2>&1 | tee -a {log:q}"
 
 
@@ -99,6 +103,7 @@ rule fetch_weights:
         WEIGHTS_STATUS,
     params:
         metrics=" ".join(config["evaluate"]["metrics"]),
+        lpips_backbone=config["evaluate"]["lpips_backbone"],
         checksums=config["evaluate"]["weights_checksums"],
     log:
         f"{LOGS}/fetch_weights.log",
@@ -106,4 +111,5 @@ rule fetch_weights:
         "../envs/gianet.yaml"
     shell:
         "gianet fetch-weights --status {output:q} --metrics {params.metrics} "
-        "--checksums {params.checksums:q} 2>&1 | tee {log:q}"
+        "--lpips-backbone {params.lpips_backbone} --checksums {params.checksums:q} "
+        "2>&1 | tee {log:q}"

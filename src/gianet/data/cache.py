@@ -3,16 +3,18 @@
 Layout under ``CACHE/{dataset}/{camera}/``::
 
     inputs/00001_00_0.1s.npy    (C, h, w) uint16 packed raw above black (C = 4 or 9)
-    inputs/00001_00_0.1s.json   source path, size, mtime, sha256, shape, scale, CFA
+    inputs/00001_00_0.1s.json   source path, size, mtime, sha256, shape, scale, CFA, levels
     gt/00001_00_10s.npy         (3, H, W) uint16 sRGB ground truth
     gt/00001_00_10s.json
-    manifest.json               every entry plus the pairs of each split
+    manifest.json               every entry, the pairs of each split and the protocol
+                                that selected them (levels, test exposures, exclusions)
 
 Training and evaluation open the arrays with ``np.load(mmap_mode="r")``, so memory does not
 grow with the dataset. Each array and its sidecar are written atomically (:mod:`gianet.atomic`);
-an entry whose source changed size or modification time, or whose array fails its check, is
-rebuilt. A failure on one file is reported with the others at the end, after every good file
-has been cached, so nothing already computed is lost.
+an entry whose source changed size or modification time, whose array fails its check, or
+that was packed with other black and white levels (``sid.levels``), is rebuilt. A failure on
+one file is reported with the others at the end, after every good file has been cached, so
+nothing already computed is lost.
 
 Every entry records its array's content: its size in bytes, the sha256 of every byte
 (``array_sha256``) and the sha256 of sampled blocks (``array_sample``: 16 blocks of 4 KiB
@@ -43,7 +45,7 @@ from tqdm import tqdm
 from gianet import atomic
 from gianet.checksums import sha256_of
 from gianet.data.lists import Pair
-from gianet.data.raw import RawError, pack, read_ground_truth, read_mosaic
+from gianet.data.raw import RawError, pack, read_ground_truth, read_mosaic, with_levels
 from gianet.data.xtrans import xtrans_phase
 from gianet.errors import GianetError, one_line
 from gianet.paths import MANIFEST
@@ -158,9 +160,10 @@ def array_file(cache_dir: str | Path, meta: dict) -> Path:
 
 
 def _is_fresh(
-    cache_dir: Path, source: Path, array_path: Path, meta_path: Path, full: bool
+    cache_dir: Path, source: Path, array_path: Path, meta_path: Path, full: bool, levels: str
 ) -> dict | None:
-    """The entry's sidecar when its source is unchanged and its array passes its check.
+    """The entry's sidecar when its source is unchanged, its array passes its check and, for
+    a packed input, it was packed with ``levels`` (entries that record none used the file's).
 
     An entry written before content records existed gets them now, from its array as it
     is, once its header and shape check out (nothing is decoded again).
@@ -176,6 +179,8 @@ def _is_fresh(
         return None
     if meta.get("size") != stat.st_size or meta.get("mtime_ns") != stat.st_mtime_ns:
         return None
+    if meta.get("kind") == "input" and meta.get("levels", "file") != levels:
+        return None
     try:
         if array_path != array_file(cache_dir, meta):
             return None
@@ -190,12 +195,14 @@ def _is_fresh(
     return meta
 
 
-def _cache_one(task: tuple[str, str, str, str, bool]) -> tuple[str, dict | None, str | None]:
+def _cache_one(
+    task: tuple[str, str, str, str, bool, str],
+) -> tuple[str, dict | None, str | None]:
     """Decode and store one file. Returns ``(source, meta, error)``."""
-    root, cache_dir, kind, source, full = task
+    root, cache_dir, kind, source, full, levels = task
     source_path = Path(root) / source
     array_path, meta_path = _entry_paths(Path(cache_dir), kind, source)
-    fresh = _is_fresh(Path(cache_dir), source_path, array_path, meta_path, full)
+    fresh = _is_fresh(Path(cache_dir), source_path, array_path, meta_path, full, levels)
     if fresh is not None:
         return source, fresh, None
     try:
@@ -207,7 +214,7 @@ def _cache_one(task: tuple[str, str, str, str, bool]) -> tuple[str, dict | None,
             "mtime_ns": stat.st_mtime_ns,
         }
         if kind == "input":
-            mosaic = read_mosaic(source_path)
+            mosaic = with_levels(read_mosaic(source_path), levels)
             array, scale = pack(mosaic)
             offset = xtrans_phase(mosaic.pattern) if mosaic.cfa == "xtrans" else (0, 0)
             meta.update(
@@ -216,6 +223,7 @@ def _cache_one(task: tuple[str, str, str, str, bool]) -> tuple[str, dict | None,
                 scale=scale.tolist(),
                 black=(mosaic.white - scale).tolist(),
                 white=mosaic.white,
+                levels=levels,
                 offset=list(offset),
             )
         else:
@@ -259,11 +267,13 @@ def build_cache(
     workers: int = 1,
     progress: bool = True,
     full_check: bool = False,
+    levels: str = "file",
+    protocol: dict | None = None,
 ) -> Path:
     """Decode every file the splits name into the cache and write ``manifest.json``.
 
-    Entries already cached are reused when their source is unchanged and their array passes
-    its check; any other is decoded again.
+    Entries already cached are reused when their source is unchanged, their array passes its
+    check and they were packed with ``levels``; any other is decoded again.
 
     Args:
         root: dataset root the pairs' paths are relative to.
@@ -272,6 +282,10 @@ def build_cache(
         workers: decoding processes (one decode per file, in parallel over cores).
         progress: show a progress bar.
         full_check: check reused arrays by the sha256 of every byte, not the fast check.
+        levels: black and white levels of the packed inputs: ``"file"`` (each raw's own) or
+            ``"sid"`` (SID's constants, :data:`gianet.data.raw.SID_LEVELS`).
+        protocol: how the splits were selected (test exposures, excluded scenes), recorded
+            in the manifest's ``protocol`` beside ``levels`` for evaluation to report.
 
     Returns:
         The manifest's path.
@@ -284,7 +298,8 @@ def build_cache(
     wanted = {("input", p.short) for pairs in splits.values() for p in pairs}
     wanted |= {("gt", p.long) for pairs in splits.values() for p in pairs}
     tasks = [
-        (str(root), str(cache_dir), kind, source, full_check) for kind, source in sorted(wanted)
+        (str(root), str(cache_dir), kind, source, full_check, levels)
+        for kind, source in sorted(wanted)
     ]
     entries: dict[str, dict] = {}
     errors: list[str] = []
@@ -312,6 +327,7 @@ def build_cache(
         )
     manifest = {
         "root": str(root),
+        "protocol": {"levels": levels, **(protocol or {})},
         "entries": entries,
         "splits": {name: [asdict(p) for p in pairs] for name, pairs in splits.items()},
     }
@@ -366,6 +382,8 @@ def _manifest_problem(manifest: object) -> str | None:
     entries, splits = manifest.get("entries"), manifest.get("splits")
     if not isinstance(entries, dict) or not isinstance(splits, dict):
         return "no 'entries' and 'splits' objects"
+    if not isinstance(manifest.get("protocol", {}), dict):
+        return "its 'protocol' is not an object"
     for source, meta in entries.items():
         problem = _entry_problem(meta)
         if problem:

@@ -1,9 +1,11 @@
 """Torch datasets over the packed cache: random training crops and full test frames.
 
 Training follows SID and the paper (section 4.2): each epoch visits every training scene once
-with one of its short exposures drawn at random, crops a patch (fixed side, or the paper's
-multi-size crops of side ``a * b``, ``b`` uniform in ``[b_low, b_high]``), and applies random
-horizontal and vertical flips and a transpose. Every random choice is drawn from a generator
+with one of its short exposures drawn at random (``train.shots``: only its ``_00`` shots, as
+SID's ``train_Sony.py`` globs ``'%05d_00*.ARW'``, or all of them), crops a patch (fixed side,
+or the paper's multi-size crops of side ``a * b``, ``b`` uniform in ``[b_low, b_high]``), and
+applies random flips and a transpose (``train.flips``: SID's vertical flip and transpose, or
+horizontal flips as well). Every random choice is drawn from a generator
 seeded by ``(seed, epoch, index)`` (the crop side by the batch's first index), so an epoch is
 reproducible whatever the worker layout, and a resumed run sees the same samples as an
 uninterrupted one. Items are keyed by ``(epoch, index, batch)``, so loader processes that
@@ -29,6 +31,7 @@ from torch.utils.data import Dataset, Sampler
 
 from gianet.data.cache import load_manifest, open_array
 from gianet.data.lists import Pair
+from gianet.errors import GianetError
 
 GT_MAX = 65535.0
 #: Colour (0 R, 1 G, 2 B) of each packed channel, by CFA (SID's channel orders).
@@ -106,6 +109,9 @@ class PackedPairs:
             raise KeyError(f"{self.cache_dir}: the cache has no split {split!r}")
         self.pairs = [Pair(**p) for p in manifest["splits"][split]]
         self.entries = manifest["entries"]
+        #: How pack selected the splits and packed the inputs (levels, test exposures,
+        #: excluded scenes); empty for caches packed before it was recorded.
+        self.protocol: dict = manifest.get("protocol", {})
         self.max_input = max_input
         first = self.entries[self.pairs[0].short]
         self.cfa: str = first["cfa"]
@@ -126,10 +132,27 @@ class PackedPairs:
         return open_array(self.cache_dir, self.entries[pair.long])
 
 
-def draw_augmentation(rng: np.random.Generator) -> np.ndarray:
-    """The random flips of one sample: (3,) bool, flip along W, flip along H, transpose
-    (each with probability 1/2, SID's augmentation)."""
-    return rng.random(3) < 0.5
+class TrainingPoolError(GianetError, ValueError):
+    """The training split holds nothing the training settings can draw."""
+
+
+#: Training pools (``train.shots``): ``first``, a scene's ``_00`` shots (SID's code); ``all``.
+SHOTS = ("first", "all")
+#: Augmentations (``train.flips``): ``sid``, SID's vertical flip and transpose (its second
+#: flip, ``np.flip(patch, axis=0)`` on an (N, H, W, C) batch of one, flips the batch axis: a
+#: no-op); ``both``, horizontal flips as well.
+FLIPS = ("sid", "both")
+
+
+def draw_augmentation(rng: np.random.Generator, flips: str = "both") -> np.ndarray:
+    """The random flips of one sample: (3,) bool, flip along W, flip along H, transpose,
+    each with probability 1/2 (SID's draws, in its order: H flip, the batch-axis flip,
+    transpose). Three numbers are drawn whatever ``flips`` says, so every other draw of the
+    sample is the same under both settings; ``"sid"`` never flips along W."""
+    draws = rng.random(3) < 0.5
+    if flips == "sid":
+        draws[0] = False
+    return draws
 
 
 class TrainPatches(Dataset):
@@ -143,15 +166,46 @@ class TrainPatches(Dataset):
     - ``scale``: (C,) float32; ``ratio``: () float32, the pair's amplification;
     - ``flips``: (3,) bool (see :func:`draw_augmentation`); ``origin``: (2,) int64, the
       crop's top-left corner in packed pixels.
+
+    Args:
+        pairs: the cache's training split.
+        crops: how patches are cut.
+        seed: keys every draw with the epoch and the index.
+        shots: ``"first"`` draws each scene's inputs from its ``_00`` shots only (SID's
+            ``train_Sony.py``), leaving out scenes that have none; ``"all"`` from every
+            short exposure of the scene.
+        flips: ``"sid"`` or ``"both"`` (see :data:`FLIPS`).
+
+    Raises:
+        ValueError: an unknown ``shots`` or ``flips``.
+        TrainingPoolError: ``shots="first"`` and no scene has a ``_00`` shot.
     """
 
-    def __init__(self, pairs: PackedPairs, crops: CropPolicy, seed: int):
+    def __init__(
+        self,
+        pairs: PackedPairs,
+        crops: CropPolicy,
+        seed: int,
+        shots: str = "all",
+        flips: str = "both",
+    ):
+        if shots not in SHOTS or flips not in FLIPS:
+            raise ValueError(
+                f"shots must be one of {SHOTS} and flips one of {FLIPS}, got {shots!r}, {flips!r}"
+            )
         self.pairs = pairs
         self.crops = crops
         self.seed = seed
+        self.flips = flips
         by_scene: dict[int, list[Pair]] = defaultdict(list)
         for pair in pairs.pairs:
-            by_scene[pair.scene].append(pair)
+            if shots == "all" or pair.shot == 0:
+                by_scene[pair.scene].append(pair)
+        if not by_scene:
+            raise TrainingPoolError(
+                f"{pairs.cache_dir}: no training scene has a _00 shot to draw from; set "
+                "train.shots to all"
+            )
         self.scenes = [by_scene[s] for s in sorted(by_scene)]
 
     def __len__(self) -> int:
@@ -178,7 +232,7 @@ class TrainPatches(Dataset):
             "target": torch.from_numpy(np.array(target)),
             "scale": torch.from_numpy(scale),
             "ratio": torch.tensor(pair.ratio, dtype=torch.float32),
-            "flips": torch.from_numpy(draw_augmentation(rng)),
+            "flips": torch.from_numpy(draw_augmentation(rng, self.flips)),
             "origin": torch.tensor([y, x]),
         }
 

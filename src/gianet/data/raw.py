@@ -4,13 +4,14 @@ Bayer mosaics pack into 4 channels at half resolution in SID's order R, G, B, G 
 sensor: ``[0::2,0::2], [0::2,1::2], [1::2,1::2], [1::2,0::2]``); the positions come from the
 file's own CFA pattern, so GRBG, BGGR and GBRG sensors pack into the same channel order.
 X-Trans mosaics pack into 9 channels at a third of the resolution (see :mod:`xtrans`).
-Black and white levels come from the file. Ground truth is rawpy's postprocess of the long
-exposure with SID's settings, or a 16-bit image file.
+Black and white levels come from the file, or from the constants SID's code writes for its
+two cameras (:data:`SID_LEVELS`, :func:`with_levels`). Ground truth is rawpy's postprocess of
+the long exposure with SID's settings, or a 16-bit image file.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -28,6 +29,13 @@ SID_POSTPROCESS = {
 }
 
 GROUND_TRUTH_IMAGE_SUFFIXES = (".png", ".tif", ".tiff")
+
+#: Black and white levels SID's code writes as constants, by CFA: ``pack_raw`` of
+#: ``train_Sony.py`` / ``test_Sony.py`` (Sony α7S II, Bayer: 512 and 16383) and of
+#: ``train_Fuji.py`` / ``test_Fuji.py`` (Fuji X-T2, X-Trans: 1024 and 16383).
+SID_LEVELS: dict[str, tuple[int, int]] = {"bayer": (512, 16383), "xtrans": (1024, 16383)}
+#: Where packing takes the levels from (``sid.levels``): SID's constants or each file's own.
+LEVELS = ("sid", "file")
 
 
 class RawError(GianetError, ValueError):
@@ -109,6 +117,26 @@ def read_mosaic(path: str | Path) -> Mosaic:
     )
     black = np.array(black_per_channel, dtype=np.float32)[raw_pattern]
     return Mosaic(data=data, pattern=pattern, black=black, white=white)
+
+
+def with_levels(mosaic: Mosaic, levels: str) -> Mosaic:
+    """``mosaic`` with the black and white levels ``levels`` names.
+
+    Args:
+        mosaic: as :func:`read_mosaic` returns it, with the file's own levels.
+        levels: ``"file"`` keeps them; ``"sid"`` puts SID's constants for the mosaic's CFA
+            (:data:`SID_LEVELS`) in their place, one black level for every CFA position, as
+            SID's ``pack_raw`` subtracts it.
+
+    Raises:
+        ValueError: ``levels`` is neither.
+    """
+    if levels not in LEVELS:
+        raise ValueError(f"levels must be one of {', '.join(LEVELS)}, got {levels!r}")
+    if levels == "file":
+        return mosaic
+    black, white = SID_LEVELS[mosaic.cfa]
+    return replace(mosaic, black=np.full_like(mosaic.black, black), white=white)
 
 
 def _bayer_offsets(pattern: np.ndarray) -> list[tuple[int, int]]:

@@ -16,6 +16,7 @@ from .cost import (
 )
 from .dncnn import DnCNN
 from .gia import GIAModule
+from .init import INITS, initialise
 from .registry import architecture_class, available_architectures, build_model, register
 from .ridnet import RIDNet
 from .unet import UNet
@@ -27,6 +28,7 @@ __all__ = [
     "DnCNN",
     "Frame",
     "GIAModule",
+    "INITS",
     "RIDNet",
     "UNet",
     "architecture_class",
@@ -35,5 +37,6 @@ __all__ = [
     "cost_table",
     "count_flops",
     "count_parameters",
+    "initialise",
     "register",
 ]

@@ -21,11 +21,12 @@ Variants (constructor arguments):
 
 - ``gia``: the GIA module in the bottleneck, after the two 512-channel convolutions
   (GIA-Net, GIA-l1; Table 3 models 6-9). ``gia_pool_window``: see :mod:`gianet.models.gia`.
-- ``extra_bottleneck_convs``: Table 3 model 2, "two convolutional layers added to the
-  bottleneck" to match the depth the GIA module adds. Read as 1x1 convolutions 512 -> 512 with
-  LeakyReLU after the bottleneck: the GIA module's two added layers are 1x1, and two such
-  layers add 525,312 parameters against the GIA module's 525,056 (x1.068 either way), while
-  two 3x3 layers would add 4.7 M (x1.61) and confound depth with capacity.
+- ``extra_bottleneck_convs``, ``extra_bottleneck_kernel``: Table 3 model 2, "two
+  convolutional layers added to the bottleneck" to match the depth the GIA module adds:
+  convolutions 512 -> 512 with LeakyReLU after the bottleneck, of the kernel
+  ``train.extra_convs_kernel`` gives (the paper names none): 3, as every other bottleneck
+  convolution of SID's code (4.7 M parameters more, x1.61), or 1, as the GIA module's two
+  layers (525,312 more against the module's 525,056, x1.068 either way).
 - ``dilation``: SID-dilated (Table 2), every 3x3 convolution dilated by 2.
 - ``sw_blocks``: SW-Net (Table 2), every 3x3 convolution replaced by a
   :class:`~gianet.models.blocks.SeeWiderConv` (``C_l = C_g = C_out / 2``, dilation 2).
@@ -73,10 +74,11 @@ def build_bottleneck_extras(
     se: bool,
     gia: bool,
     gia_pool_window: int | None,
+    extra_kernel: int = 1,
 ) -> nn.Sequential:
     """The shape-preserving layers after the bottleneck convolutions, in order."""
     layers: list[nn.Module] = [
-        ConvLReLU(channels, channels, kernel_size=1) for _ in range(extra_convs)
+        ConvLReLU(channels, channels, kernel_size=extra_kernel) for _ in range(extra_convs)
     ]
     if se:
         layers.append(SqueezeExcitation(channels))
@@ -98,8 +100,9 @@ class UNet(nn.Module):
         gia: insert the GIA module in the bottleneck (GIA-Net).
         gia_pool_window: ``None`` = global pooling as the paper; ``k`` = local ``k x k``
             window in bottleneck pixels (input pixels / 16). Needs ``gia``.
-        extra_bottleneck_convs: extra 1x1 convolutions + LeakyReLU in the bottleneck
-            (Table 3 model 2 uses 2).
+        extra_bottleneck_convs: extra convolutions + LeakyReLU in the bottleneck (Table 3
+            model 2 uses 2).
+        extra_bottleneck_kernel: their kernel size, odd (1 or SID's 3; "same" padding).
         dilation: dilation of every 3x3 convolution (SID-dilated: 2).
         sw_blocks: every 3x3 convolution becomes an SW block (SW-Net).
         se_bottleneck: squeeze-and-excitation block in the bottleneck (SE-UNet).
@@ -113,6 +116,7 @@ class UNet(nn.Module):
         gia: bool = False,
         gia_pool_window: int | None = None,
         extra_bottleneck_convs: int = 0,
+        extra_bottleneck_kernel: int = 1,
         dilation: int = 1,
         sw_blocks: bool = False,
         se_bottleneck: bool = False,
@@ -124,6 +128,10 @@ class UNet(nn.Module):
             raise ValueError("sw_blocks fixes its own dilation; leave dilation at 1")
         if dilation < 1 or extra_bottleneck_convs < 0:
             raise ValueError("dilation must be >= 1 and extra_bottleneck_convs >= 0")
+        if extra_bottleneck_kernel < 1 or extra_bottleneck_kernel % 2 == 0:
+            raise ValueError(
+                f"extra_bottleneck_kernel must be odd and positive, got {extra_bottleneck_kernel}"
+            )
         widths = [base_channels * 2**level for level in range(LEVELS + 1)]
 
         def level(cin: int, cout: int) -> DoubleConv:
@@ -135,7 +143,12 @@ class UNet(nn.Module):
         self.pool = nn.MaxPool2d(2, ceil_mode=True)
         self.bottleneck = level(widths[-2], widths[-1])
         self.bottleneck_extra = build_bottleneck_extras(
-            widths[-1], extra_bottleneck_convs, se_bottleneck, gia, gia_pool_window
+            widths[-1],
+            extra_bottleneck_convs,
+            se_bottleneck,
+            gia,
+            gia_pool_window,
+            extra_bottleneck_kernel,
         )
         decoder_widths = widths[::-1]  # SID: 512, 256, 128, 64, 32
         self.upsample = nn.ModuleList(

@@ -1,8 +1,8 @@
 """The report stage: tables, figure grids, training curves and the DVC metrics of one run.
 
 Every file it reads and writes is handed to it: per trained run (a camera and a variant) the
-evaluation summary (which names the sample images it saved) and the dvclive curves; per
-camera a figure grid and a curves figure to write.
+evaluation summary (which names the sample images it saved), its per-image results and the
+dvclive curves; per camera a figure grid and a curves figure to write.
 """
 
 from __future__ import annotations
@@ -12,13 +12,15 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+import pandas as pd
+
 from gianet import atomic
 from gianet.errors import GianetError
 from gianet.paths import log_dir_of_curves
 from gianet.report.curves import plot_curves, write_curve_tables
 from gianet.report.figures import plot_grid, sample_rows
 from gianet.report.latex_html import parse_tables, render_html
-from gianet.report.tables import read_summaries, write_tables
+from gianet.report.tables import first_shot_summaries, read_summaries, write_tables
 
 #: Headline metrics copied into the DVC metrics file (``dvc exp show`` columns).
 HEADLINE = ("psnr", "ssim", "lpips", "pieapp")
@@ -38,6 +40,7 @@ class Run:
     variant: str
     summary: Path
     curves: Path
+    metrics_csv: Path | None = None
 
 
 def runs_in_order(
@@ -45,6 +48,7 @@ def runs_in_order(
     variants: Sequence[str],
     summaries: Sequence[Path],
     curves: Sequence[Path],
+    metrics_csvs: Sequence[Path] | None = None,
 ) -> list[Run]:
     """Pair files given camera-major (``expand(..., camera=..., variant=...)``'s order) with
     their (camera, variant).
@@ -53,16 +57,45 @@ def runs_in_order(
         ReportInputError: a list's length is not cameras x variants.
     """
     keys = [(camera, variant) for camera in cameras for variant in variants]
-    for name, files in (("summaries", summaries), ("curves", curves)):
+    lists = {"summaries": summaries, "curves": curves}
+    if metrics_csvs is not None:
+        lists["metrics-csvs"] = metrics_csvs
+    for name, files in lists.items():
         if len(files) != len(keys):
             raise ReportInputError(
                 f"--{name}: {len(files)} paths for {len(keys)} runs "
                 f"({len(cameras)} cameras x {len(variants)} variants), camera-major"
             )
+    csvs = metrics_csvs if metrics_csvs is not None else [None] * len(keys)
     return [
-        Run(camera, variant, Path(summary), Path(curve))
-        for (camera, variant), summary, curve in zip(keys, summaries, curves, strict=True)
+        Run(camera, variant, Path(summary), Path(curve), Path(csv) if csv else None)
+        for (camera, variant), summary, curve, csv in zip(
+            keys, summaries, curves, csvs, strict=True
+        )
     ]
+
+
+def per_image_rows(runs: Sequence[Run]) -> list[list[dict]]:
+    """Each run's per-image results (its evaluation's CSV) as rows.
+
+    Raises:
+        ReportInputError: a run has no CSV, or its CSV has no ``shot`` column.
+    """
+    tables = []
+    for run in runs:
+        if run.metrics_csv is None:
+            raise ReportInputError(
+                f"{run.camera}/{run.variant}: SID's _00 tables need its per-image results; "
+                "pass --metrics-csvs"
+            )
+        table = pd.read_csv(run.metrics_csv)
+        if "shot" not in table:
+            raise ReportInputError(
+                f"{run.metrics_csv}: no shot column; evaluate the run again (snakemake "
+                "--forcerun evaluate)"
+            )
+        tables.append(table.to_dict("records"))
+    return tables
 
 
 def dvc_metrics(summaries: list[dict]) -> dict:
@@ -86,6 +119,7 @@ def build_report(
     headline: Path,
     curve_tables: dict[str, Path] | None = None,
     tables_html: Path | None = None,
+    first_shot_tables: bool = False,
 ) -> None:
     """Write the tables (``tables`` and one file per table beside it), per camera a figure
     grid and a curves figure, and for DVC the metrics file ``headline`` and curve tables.
@@ -98,6 +132,8 @@ def build_report(
         figures, curve_figures: camera -> PNG to write.
         curve_tables: series (``loss``, ``psnr``) -> TSV of every run's curve (DVC's plots).
         tables_html: the same tables rendered as an HTML page (``snakemake --report``).
+        first_shot_tables: also Tables 1 to 3 under SID's ``_00`` protocol, from each run's
+            per-image results (``Run.metrics_csv``).
 
     Raises:
         ReportInputError: a summary's camera or variant is not the run it was given for.
@@ -109,7 +145,10 @@ def build_report(
                 f"{run.summary}: holds {summary.get('camera')}/{summary.get('variant')}, "
                 f"given as {run.camera}/{run.variant}; pass summaries camera-major"
             )
-    written = write_tables(summaries, json.loads(Path(costs).read_text()), tables)
+    first_shots = (
+        first_shot_summaries(summaries, per_image_rows(runs)) if first_shot_tables else None
+    )
+    written = write_tables(summaries, json.loads(Path(costs).read_text()), tables, first_shots)
     if tables_html is not None:
         rendered = parse_tables(written[Path(tables).name].read_text())
         atomic.write_text(tables_html, render_html(rendered, f"gianet tables, {dataset}"))

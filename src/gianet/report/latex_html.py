@@ -1,9 +1,10 @@
 """The report's LaTeX tables rendered as HTML, for `snakemake --report` and a browser.
 
 The tables are written once, as LaTeX (:mod:`gianet.report.tables`); this module reads back
-exactly the subset that writer produces -- ``table`` environments holding a ``\\caption``
-and one booktabs ``tabular`` with ``&`` cells, ``\\multicolumn``, ``\\cmidrule`` and a few
-math symbols -- and renders each as an HTML ``<table>`` with its caption. Anything outside
+exactly the subset that writer produces -- ``table`` environments holding a ``\\caption``,
+one booktabs ``tabular`` with ``&`` cells, ``\\multicolumn``, ``\\cmidrule`` and a few math
+symbols, and optionally a ``\\par\\smallskip{\\footnotesize ...}`` note beneath it -- and
+renders each as an HTML ``<table>`` with its caption. Anything outside
 that subset is an error, so the two renderings cannot silently drift apart.
 """
 
@@ -20,6 +21,7 @@ SYMBOLS = {
     r"$\times$": "×",
     r"$^\dagger$": "†",
     r"$\infty$": "∞",
+    r"$\gamma$": "γ",
     r"$-\infty$": "−∞",
     r"\textbackslash{}": "\\",
     r"\textasciitilde{}": "~",
@@ -37,6 +39,7 @@ _EMPH = re.compile(r"\\emph\{([^{}]*)\}")
 _MULTICOLUMN = re.compile(r"^\\multicolumn\{(\d+)\}\{[lcr]\}\{(.*)\}$")
 _ENVIRONMENT = re.compile(r"\\begin\{table\}.*?\\end\{table\}", re.S)
 _UNESCAPED_AMPERSAND = re.compile(r"(?<!\\)&")
+_NOTE = re.compile(r"\\par\\smallskip\{\\footnotesize (.*)\}", re.S)
 
 
 class LatexSubsetError(ValueError):
@@ -46,12 +49,13 @@ class LatexSubsetError(ValueError):
 @dataclass
 class Table:
     """One table: caption, and rows of (text, column span) cells; ``rule_before`` marks the
-    rows a ``\\midrule`` precedes."""
+    rows a ``\\midrule`` precedes; ``note`` is the HTML of the note beneath the tabular."""
 
     caption: str
     rows: list[list[tuple[str, int]]] = field(default_factory=list)
     rule_before: set[int] = field(default_factory=set)
     header_rows: int = 0
+    note: str = ""
 
 
 def latex_text(text: str) -> str:
@@ -72,6 +76,12 @@ def parse_tables(latex: str) -> list[Table]:
         if caption is None:
             raise LatexSubsetError("a table without \\caption")
         table = Table(caption=_with_emphasis(caption.group(1)))
+        after = environment.split(r"\end{tabular}", 1)[1].strip().removesuffix(r"\end{table}")
+        if after.strip():
+            note = _NOTE.fullmatch(after.strip())
+            if note is None:
+                raise LatexSubsetError(f"unsupported LaTeX after a tabular: {after.strip()!r}")
+            table.note = _with_emphasis(note.group(1))
         body = environment.split(r"\toprule", 1)[1].split(r"\bottomrule", 1)[0]
         for line in body.strip().splitlines():
             line = line.strip()
@@ -100,7 +110,8 @@ def render_html(tables: list[Table], title: str) -> str:
         "margin:1.5em 0;font-size:90%}caption{caption-side:top;text-align:left;"
         "max-width:60em;padding-bottom:.5em}th,td{padding:.2em .6em;text-align:center}"
         "td:first-child,td:nth-child(2){text-align:left}thead tr:first-child{border-top:2px "
-        "solid}tbody{border-bottom:2px solid}tr.rule{border-top:1px solid}</style>",
+        "solid}tbody{border-bottom:2px solid}tr.rule{border-top:1px solid}"
+        "td.note{text-align:left;font-size:85%;padding-top:.5em;max-width:60em}</style>",
         f"</head><body><h1>{html.escape(title)}</h1>",
     ]
     for table in tables:
@@ -115,7 +126,13 @@ def render_html(tables: list[Table], title: str) -> str:
                 for text, span in row
             )
             parts.append(f"<tr{css}>{cells}</tr>")
-        parts.append("</tbody></table>")
+        parts.append("</tbody>")
+        if table.note:
+            width = sum(span for _, span in table.rows[0]) if table.rows else 1
+            parts.append(
+                f'<tfoot><tr><td class="note" colspan={width}>{table.note}</td></tr></tfoot>'
+            )
+        parts.append("</table>")
     parts.append("</body></html>")
     return "\n".join(parts)
 

@@ -13,6 +13,12 @@ group per camera and one column per metric. Conventions:
   marked with a dagger.
 - Our rows name the dataset they were measured on, and so does the caption: on sid-synth they
   are labelled synthetic-data numbers and are never presented as SID numbers.
+- A note under each table states the protocol our numbers follow, as the evaluations
+  recorded it (:func:`protocol_note`): test images, exposures and excluded scenes per camera,
+  the levels, LPIPS's backbone and the training readings.
+- Tables 1 to 3 can also be rendered under SID's test protocol (each test scene's ``_00``
+  shots), from the per-image results of evaluations on all exposures
+  (:func:`first_shot_summaries`).
 
 Summaries passed to one call must come from a single dataset.
 """
@@ -73,6 +79,26 @@ _LATEX_SPECIALS = {
     "~": r"\textasciitilde{}",
     "^": r"\textasciicircum{}",
 }
+#: How our rows under SID's test protocol are named (LaTeX).
+FIRST_SHOTS = r"\_00 shots"
+#: How the protocol note words each recorded setting's values (LaTeX).
+_WORDING: dict[str, dict[Any, str]] = {
+    "test_exposures": {"all": "all exposures", "first": r"the \_00 shots"},
+    "levels": {"sid": "black and white levels of SID's code", "file": "each raw's own levels"},
+    "lpips_backbone": {"alex": "LPIPS on AlexNet", "vgg": "LPIPS on VGG-16"},
+    "shots": {"first": r"inputs drawn from the \_00 shots (SID)", "all": "inputs from every shot"},
+    "flips": {
+        "sid": "vertical flips and transposes (SID)",
+        "both": "horizontal and vertical flips and transposes",
+    },
+    "init": {"sid": "SID's initialisation (TF-slim)", "pytorch": "PyTorch's initialisation"},
+    "msssim_exponents": {
+        "paper": "MS-SSIM exponents 1 (Eq. 3--5)",
+        "wang": "MS-SSIM exponents of Wang et al. (piq)",
+    },
+    "loss_gamma_term": {"l1": "on L1 (Eq. 1)", "ms-ssim": "on MS-SSIM (Zhao et al.)"},
+}
+_NOT_RECORDED = "not recorded"
 _TABLE_TOPICS = {
     1: "comparison with the state of the art",
     2: "global information: dilation, SW blocks and the GIA module",
@@ -90,7 +116,9 @@ def read_summaries(paths: Iterable[str | Path]) -> list[dict[str, Any]]:
     return [json.loads(Path(path).read_text()) for path in paths]
 
 
-def results_table(table: int, summaries: Sequence[Mapping[str, Any]]) -> str:
+def results_table(
+    table: int, summaries: Sequence[Mapping[str, Any]], *, first_shots: bool = False
+) -> str:
     """Table 1, 2 or 3 of the paper with our numbers beside it, as a LaTeX ``table``.
 
     Args:
@@ -98,6 +126,9 @@ def results_table(table: int, summaries: Sequence[Mapping[str, Any]]) -> str:
         summaries: evaluation summaries of one dataset, each with :data:`SUMMARY_KEYS`;
             ``camera`` is ``"Sony"`` or ``"Fuji"``, ``variant`` a declared variant name.
             Summaries of variants that do not appear in this table are ignored.
+        first_shots: the summaries are :func:`first_shot_summaries`: the table is the
+            second one, under SID's ``_00`` test protocol (caption, label and row names say
+            so).
 
     Returns:
         The LaTeX source, needing the ``booktabs`` package.
@@ -106,7 +137,7 @@ def results_table(table: int, summaries: Sequence[Mapping[str, Any]]) -> str:
         raise ValueError(f"results tables are {RESULT_TABLES}, got {table}")
     dataset, ours = _index_summaries(summaries)
     paper = _paper_results()
-    source = f"ours ({escape_latex(dataset)})"
+    source = f"ours ({escape_latex(dataset)}{', ' + FIRST_SHOTS if first_shots else ''})"
     n_columns = 2 + len(CAMERAS) * len(METRICS)
     lines = [
         rf"\begin{{tabular}}{{ll{'c' * (n_columns - 2)}}}",
@@ -142,8 +173,48 @@ def results_table(table: int, summaries: Sequence[Mapping[str, Any]]) -> str:
         lines.append(_row([name, "paper", *paper_cells]))
         lines.append(_row(["", source, *our_cells]))
     lines += [r"\bottomrule", r"\end{tabular}"]
-    caption = _results_caption(table, dataset, ours)
-    return _table_environment(caption, f"tab:table{table}-{_label_safe(dataset)}", lines)
+    caption = _results_caption(table, dataset, ours, first_shots)
+    label = f"tab:table{table}-{'first-' if first_shots else ''}{_label_safe(dataset)}"
+    return _table_environment(caption, label, lines, protocol_note(ours.values()))
+
+
+def first_shot_summaries(
+    summaries: Sequence[Mapping[str, Any]], rows: Sequence[Sequence[Mapping[str, Any]]]
+) -> list[dict[str, Any]]:
+    """The summaries under SID's test protocol: means over each evaluation's ``_00`` shots.
+
+    Args:
+        summaries: evaluation summaries (:data:`SUMMARY_KEYS`, ``protocol`` optional).
+        rows: for each summary, its per-image results (the evaluation's CSV rows), each with
+            ``shot`` and the metrics computed.
+
+    Returns:
+        Copies of ``summaries`` with the metrics' means and ``n_images`` over the rows of
+        shot 0, and ``protocol.test_exposures`` ``"first"`` (an evaluation on ``_00`` shots
+        only is returned as it was).
+
+    Raises:
+        ValueError: an evaluation has no ``_00`` shot among its rows.
+    """
+    derived = []
+    for summary, images in zip(summaries, rows, strict=True):
+        first = [row for row in images if int(row["shot"]) == 0]
+        if not first:
+            raise ValueError(
+                f"{summary['camera']}/{summary['variant']}: no _00 shot among its "
+                f"{len(images)} evaluated images; SID's protocol has nothing to average"
+            )
+        means = {
+            m.key: (sum(float(row[m.key]) for row in first) / len(first))
+            if summary.get(m.key) is not None and all(m.key in row for row in first)
+            else None
+            for m in METRICS
+        }
+        row = {**summary, **means, "n_images": len(first)}
+        if summary.get("protocol"):
+            row["protocol"] = {**summary["protocol"], "test_exposures": "first"}
+        derived.append(row)
+    return derived
 
 
 def cost_table(costs: Sequence[Mapping[str, Any]]) -> str:
@@ -204,6 +275,20 @@ def cost_table(costs: Sequence[Mapping[str, Any]]) -> str:
     lines += [r"\bottomrule", r"\end{tabular}"]
     shapes = {_camera(row["camera"]): row["input_shape"] for row in costs if "input_shape" in row}
     ours_frames = "; ".join(f"{c} {shapes[c]}" for c in CAMERAS if c in shapes)
+    kernels = sorted(
+        {
+            row["arch_args"]["extra_bottleneck_kernel"]
+            for row in costs
+            if "extra_bottleneck_kernel" in row.get("arch_args", {})
+        }
+    )
+    note = (
+        "Model 2 (SID-Net + 2 convs): its two added bottleneck convolutions are "
+        + " and ".join(f"{k} $\\times$ {k}" for k in kernels)
+        + " (train.extra\\_convs\\_kernel)."
+        if kernels
+        else None
+    )
     caption = (
         "Model cost (the paper's Table 4): parameters in millions and FLOPs in billions "
         "(2 $\\times$ multiply-adds) for one full frame; $\\times$: ratio to SID-Net on the "
@@ -212,27 +297,112 @@ def cost_table(costs: Sequence[Mapping[str, Any]]) -> str:
         + (f" Ours: packed inputs {escape_latex(ours_frames)}." if ours_frames else "")
         + f" {DASH}: not reported or not computed."
     )
-    return _table_environment(caption, "tab:table4-cost", lines)
+    return _table_environment(caption, "tab:table4-cost", lines, note)
+
+
+def protocol_note(summaries: Iterable[Mapping[str, Any]]) -> str:
+    """The protocol our numbers follow, as their evaluations recorded it (``protocol`` of each
+    summary, :func:`gianet.evaluate.protocol_of`), as one LaTeX sentence for under a table:
+    per camera the test images, exposures and excluded scenes; then the levels, LPIPS's
+    backbone and the training readings. A setting that differs between runs is listed as
+    mixed; one a summary does not record, as not recorded."""
+    summaries = list(summaries)
+    recorded = any(s.get("protocol") for s in summaries)
+    cameras = []
+    for camera in CAMERAS:
+        runs = [s for s in summaries if _camera(s["camera"]) == camera]
+        if not runs:
+            continue
+        images = f"{camera} {_span([int(s['n_images']) for s in runs])} test images"
+        if recorded:
+            exposures = _recorded(runs, "test_exposures")
+            excluded = _recorded(runs, "exclude_scenes", _excluded_words)
+            images += f" ({exposures}; {excluded})"
+        cameras.append(images)
+    if not recorded:
+        return f"Protocol: {'; '.join(cameras)}; the evaluations recorded nothing more."
+    settings = [_recorded(summaries, "levels")]
+    if any((s.get("protocol") or {}).get("lpips_backbone") for s in summaries):
+        settings.append(_recorded(summaries, "lpips_backbone"))
+    gamma = _recorded(summaries, "loss_gamma", lambda v: f"{v:g}", training=True)
+    term = _recorded(summaries, "loss_gamma_term", training=True)
+    kernel = _recorded(
+        summaries, "extra_convs_kernel", lambda k: f"{k} $\\times$ {k}", training=True
+    )
+    training = [
+        _recorded(summaries, "shots", training=True),
+        _recorded(summaries, "flips", training=True),
+        _recorded(summaries, "init", training=True),
+        _recorded(summaries, "msssim_exponents", training=True),
+        f"$\\gamma$ = {gamma} {term}",
+        f"model 2's added convolutions {kernel}",
+        f"precision {_recorded(summaries, 'precision', escape_latex, training=True)}",
+    ]
+    return (
+        f"Protocol: {'; '.join(cameras)}; {'; '.join(settings)}. Training: {', '.join(training)}."
+    )
+
+
+def _recorded(
+    summaries: Sequence[Mapping[str, Any]],
+    key: str,
+    words: Any = None,
+    training: bool = False,
+) -> str:
+    """How the summaries' recorded ``key`` reads (``words`` or :data:`_WORDING`)."""
+    values = []
+    for summary in summaries:
+        protocol = summary.get("protocol") or {}
+        value = (protocol.get("training") or {}).get(key) if training else protocol.get(key)
+        if value is not None and value not in values:
+            values.append(value)
+    if not values:
+        return f"{key.replace('_', chr(92) + '_')} {_NOT_RECORDED}"
+
+    def word(value: Any) -> str:
+        if words is not None:
+            return words(value)
+        return _WORDING.get(key, {}).get(value, escape_latex(str(value)))
+
+    return word(values[0]) if len(values) == 1 else "mixed: " + " / ".join(map(word, values))
+
+
+def _excluded_words(scenes: list[int]) -> str:
+    if not scenes:
+        return "no scene excluded"
+    return ("scene " if len(scenes) == 1 else "scenes ") + ", ".join(map(str, scenes)) + " excluded"
+
+
+def _span(values: list[int]) -> str:
+    return f"{min(values)}" + (f"--{max(values)}" if len(set(values)) > 1 else "")
 
 
 def write_tables(
     summaries: Sequence[Mapping[str, Any]],
     costs: Sequence[Mapping[str, Any]],
     combined: str | Path,
+    first_shots: Sequence[Mapping[str, Any]] | None = None,
 ) -> dict[str, Path]:
-    """Write all four tables to ``combined`` and each alone beside it (``table1.tex`` to
-    ``table3.tex``, ``table4_cost.tex``).
+    """Write all tables to ``combined`` and each alone beside it (``table1.tex`` to
+    ``table3.tex``, ``table4_cost.tex``, and with ``first_shots`` ``table1_first.tex`` to
+    ``table3_first.tex``, each after its table in ``combined``).
 
     Args:
         summaries: evaluation summaries of one dataset (see :func:`results_table`).
         costs: cost rows (see :func:`cost_table`).
         combined: e.g. ``report/sid-synth/tables.tex``; its folder is created if missing.
+        first_shots: :func:`first_shot_summaries` of ``summaries``, for the second tables
+            under SID's ``_00`` protocol; ``None``: none.
 
     Returns:
         File name -> path written.
     """
     combined = Path(combined)
-    sources = {f"table{t}.tex": results_table(t, summaries) for t in RESULT_TABLES}
+    sources = {}
+    for t in RESULT_TABLES:
+        sources[f"table{t}.tex"] = results_table(t, summaries)
+        if first_shots is not None:
+            sources[f"table{t}_first.tex"] = results_table(t, first_shots, first_shots=True)
     sources["table4_cost.tex"] = cost_table(costs)
     written = {name: combined.with_name(name) for name in sources}
     sources[combined.name] = "\n".join(sources.values())
@@ -331,7 +501,10 @@ def _label_safe(text: str) -> str:
 
 
 def _results_caption(
-    table: int, dataset: str, ours: Mapping[tuple[str, str], Mapping[str, Any]]
+    table: int,
+    dataset: str,
+    ours: Mapping[tuple[str, str], Mapping[str, Any]],
+    first_shots: bool = False,
 ) -> str:
     counts: dict[str, set[int]] = {}
     for (camera, _), summary in ours.items():
@@ -351,9 +524,15 @@ def _results_caption(
     else:
         where = f"on the dataset {escape_latex(dataset)}. Our numbers are not SID numbers"
     quoted = any(_variant_for(table, model) is None for model in _paper_models(table))
+    protocol = (
+        " Ours under SID's test protocol: only the \\_00 shot(s) of each test scene (SID's "
+        "test\\_Sony.py), means over the same evaluations' per-image results."
+        if first_shots
+        else ""
+    )
     return (
         f"Table {table} of the paper ({_TABLE_TOPICS[table]}), measured on the SID test set, "
-        f"beside our reproduction {where}. Test images per camera: {images}. "
+        f"beside our reproduction {where}.{protocol} Test images per camera: {images}. "
         f"Means over test images; {DASH}: not run, not available or not reported."
         + (
             f" {DAGGER}Quoted by the paper from its original publication, not retrained."
@@ -363,7 +542,10 @@ def _results_caption(
     )
 
 
-def _table_environment(caption: str, label: str, tabular: Sequence[str]) -> str:
+def _table_environment(
+    caption: str, label: str, tabular: Sequence[str], note: str | None = None
+) -> str:
+    """A ``table`` float: caption, label, the tabular, and ``note`` (LaTeX) beneath it."""
     return "\n".join(
         [
             r"\begin{table}[t]",
@@ -372,6 +554,7 @@ def _table_environment(caption: str, label: str, tabular: Sequence[str]) -> str:
             rf"\caption{{{caption}}}",
             rf"\label{{{label}}}",
             *tabular,
+            *([rf"\par\smallskip{{\footnotesize {note}}}"] if note else []),
             r"\end{table}",
             "",
         ]
