@@ -126,6 +126,11 @@ def test_runtime_settings_rerun_nothing_and_lr_reruns_training_onwards(finished_
     (finished_run / "lr.yaml").write_text(yaml.safe_dump(changed))
     dry = snakemake(finished_run, "-n", "--quiet", "rules", config="lr.yaml")
     assert scheduled(dry) == {"train": 4, "evaluate": 4, "report": 1, "all": 1, "total": 10}
+    # A setting only MS-SSIM variants use retrains gia_net, not sid_net.
+    exponents = TINY | {"train": TINY["train"] | {"msssim_exponents": "wang"}}
+    (finished_run / "exponents.yaml").write_text(yaml.safe_dump(exponents))
+    dry = snakemake(finished_run, "-n", "--quiet", "rules", config="exponents.yaml")
+    assert scheduled(dry) == {"train": 2, "evaluate": 2, "report": 1, "all": 1, "total": 6}
 
 
 @pytest.mark.slow

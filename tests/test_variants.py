@@ -1,7 +1,10 @@
 """Every declared variant, on both cameras: builds, trains a few steps with its own loss."""
 
+from pathlib import Path
+
 import pytest
 import torch
+import yaml
 
 from gianet.losses import build_loss
 from gianet.models import available_architectures, build_model
@@ -46,3 +49,19 @@ def test_variant_trains_on_odd_sizes_with_its_loss(name, camera):
         optimizer.step()
         losses.append(loss.item())
     assert losses[-1] < losses[0]
+
+
+def test_a_variant_is_handed_only_the_train_settings_it_uses():
+    from gianet.variants import train_settings_for, unused_train_settings
+
+    train = yaml.safe_load(Path("params.yaml").read_text())["train"]
+    sid_net = train_settings_for(VARIANTS["sid_net"], train)
+    assert "patch" in sid_net and "multi_size_b" not in sid_net
+    assert "msssim_exponents" not in sid_net and "extra_convs_kernel" not in sid_net
+    gia_net = train_settings_for(VARIANTS["gia_net"], train)
+    assert "patch" not in gia_net and gia_net["msssim_exponents"] == train["msssim_exponents"]
+    assert "extra_convs_kernel" in train_settings_for(VARIANTS["sid_net_deeper"], train)
+    for variant in VARIANTS.values():
+        kept = train_settings_for(variant, train)
+        assert set(kept) | unused_train_settings(variant) == set(train)
+        assert {"seed", "lr", "epochs", "init", "shots", "flips"} <= set(kept)

@@ -91,7 +91,11 @@ LPIPS_BACKBONE = arg(
 
 
 def _settings(section: str) -> Arg:
-    return arg("--settings", required=True, help=f"JSON of params.yaml's whole {section} section")
+    return arg(
+        "--settings",
+        required=True,
+        help=f"JSON of params.yaml's {section} section (train: less the variant's unused keys)",
+    )
 
 
 def _runtime(args: argparse.Namespace):
@@ -203,10 +207,10 @@ def _train(args: argparse.Namespace) -> None:
     from gianet.config import check_variant_crops, parse_section
     from gianet.interrupt import note
     from gianet.train import train_variant
-    from gianet.variants import get_variant
+    from gianet.variants import get_variant, unused_train_settings
 
     variant = get_variant(args.variant)
-    settings = parse_section(args.settings, "train")
+    settings = parse_section(args.settings, "train", optional=unused_train_settings(variant))
     check_variant_crops(settings, variant.name, args.camera, "--settings (train section)")
     runtime = _runtime(args)
     history = paths.history_file(args.model)

@@ -112,7 +112,7 @@ def _check_relations(params: dict, source: str) -> dict:
             )
     for camera, archive in params.get("sid", {}).get("archives", {}).items():
         _check_archive(camera, archive, source)
-    if "train" in params:
+    if "multi_size_b" in params.get("train", {}):
         low, high = params["train"]["multi_size_b"]
         if low > high:
             raise ConfigError(f"{source}: train.multi_size_b: [{low}, {high}] must be [low, high].")
@@ -313,17 +313,24 @@ def _check_values(params: Any, source: str) -> None:
             raise ConfigError(f"{source}: {where}: {node} is not a finite number; give a number")
 
 
-def validate_sections(settings: dict, source: str) -> dict:
+def validate_sections(
+    settings: dict, source: str, optional: dict[str, frozenset[str]] | None = None
+) -> dict:
     """Check some top-level sections of a configuration (a job's settings) against the schema.
 
-    Every section present must be whole and valid, as in params.yaml; sections absent are not
-    required. A stage job receives exactly the sections its rule hands it this way.
+    Every section present must be whole and valid, as in params.yaml, but for the keys
+    ``optional`` names per section; sections absent are not required. A stage job receives
+    exactly the sections its rule hands it this way.
 
     Raises:
         ConfigError: naming ``source``, the key and the fix.
     """
     _check_values(settings, source)
     partial = schema() | {"required": []}
+    for section, keys in (optional or {}).items():
+        part = dict(partial["properties"][section])
+        part["required"] = [key for key in part.get("required", []) if key not in keys]
+        partial["properties"] = partial["properties"] | {section: part}
     validator = jsonschema.Draft202012Validator(partial)
     errors = sorted(validator.iter_errors(settings), key=lambda e: list(map(str, e.absolute_path)))
     if errors:
@@ -331,9 +338,11 @@ def validate_sections(settings: dict, source: str) -> dict:
     return _check_relations(settings, source)
 
 
-def parse_section(text: str, section: str, flag: str = "--settings") -> dict:
-    """One whole params.yaml section given as JSON (``--settings``, or ``flag``, as a rule
-    passes it).
+def parse_section(
+    text: str, section: str, flag: str = "--settings", optional: frozenset[str] = frozenset()
+) -> dict:
+    """One params.yaml section given as JSON (``--settings``, or ``flag``, as a rule passes
+    it): whole, but for the ``optional`` keys (the settings a variant does not use).
 
     Raises:
         ConfigError: not a JSON object, or not a valid ``section``.
@@ -344,4 +353,7 @@ def parse_section(text: str, section: str, flag: str = "--settings") -> dict:
         raise ConfigError(f"{flag}: not valid JSON ({one_line(exc)}): {one_line(text)}") from None
     if not isinstance(value, dict):
         raise ConfigError(f"{flag}: expected a JSON object, the {section} section")
-    return validate_sections({section: value}, f"{flag} ({section} section)")[section]
+    checked = validate_sections(
+        {section: value}, f"{flag} ({section} section)", {section: optional}
+    )
+    return checked[section]

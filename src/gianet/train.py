@@ -92,7 +92,7 @@ class Curves(Protocol):
 def build_for_cache(variant: Variant, pairs: PackedPairs, train: dict) -> torch.nn.Module:
     """The variant's network, sized for the cache's CFA (4 or 9 input channels), built with
     :func:`gianet.variants.arch_args` and initialised as ``train["init"]`` says."""
-    arguments = arch_args(variant, train["extra_convs_kernel"])
+    arguments = arch_args(variant, train.get("extra_convs_kernel"))
     model = build_model(
         variant.arch, in_channels=pairs.in_channels, upscale=pairs.upscale, **arguments
     )
@@ -156,23 +156,24 @@ def train_variant(
     device = Device.choose(runtime, train["precision"])
     train_pairs = PackedPairs(cache_dir, "train", train["max_input"])
     val_pairs = PackedPairs(cache_dir, "val", train["max_input"])
-    low, high = train["multi_size_b"]
-    crops = CropPolicy(variant.crops, train["patch"], train["multi_size_a"], low, high)
+    # A variant's settings leave out what it does not use (gianet.variants.train_settings_for).
+    low, high = train.get("multi_size_b", (None, None))
+    crops = CropPolicy(variant.crops, train.get("patch"), train.get("multi_size_a"), low, high)
     patches = TrainPatches(
         train_pairs, crops, train["seed"], shots=train["shots"], flips=train["flips"]
     )
     model = device.prepare(build_for_cache(variant, train_pairs, train))
     loss_fn = build_loss(
         variant.loss,
-        train["loss_gamma"],
-        exponents=train["msssim_exponents"],
-        gamma_term=train["loss_gamma_term"],
+        train.get("loss_gamma", 1.0),
+        exponents=train.get("msssim_exponents", "paper"),
+        gamma_term=train.get("loss_gamma_term", "l1"),
     )
     optimizer = make_optimizer(model, train["lr"], device)
     meta = {
         "variant": variant.name,
         "arch": variant.arch,
-        "arch_args": arch_args(variant, train["extra_convs_kernel"]),
+        "arch_args": arch_args(variant, train.get("extra_convs_kernel")),
         "camera": camera,
         "cfa": train_pairs.cfa,
         "in_channels": train_pairs.in_channels,

@@ -139,6 +139,25 @@ def arch_args(variant: Variant, extra_convs_kernel: int) -> dict:
     return arguments
 
 
+def unused_train_settings(variant: Variant) -> frozenset[str]:
+    """Keys of params.yaml's ``train`` section that cannot change ``variant``'s weights: the
+    other crop policy's sizes, the MS-SSIM term's settings for an L1 variant, model 2's kernel
+    for any other. The workflow leaves them out of the variant's settings, so changing one
+    retrains only the variants that use it."""
+    unused = {"multi_size_a", "multi_size_b"} if variant.crops == "fixed" else {"patch"}
+    if variant.loss == "l1":
+        unused |= {"loss_gamma", "loss_gamma_term", "msssim_exponents"}
+    if not variant.arch_args.get("extra_bottleneck_convs"):
+        unused.add("extra_convs_kernel")
+    return frozenset(unused)
+
+
+def train_settings_for(variant: Variant, train: dict) -> dict:
+    """The ``train`` settings ``variant``'s weights depend on (:func:`unused_train_settings`)."""
+    unused = unused_train_settings(variant)
+    return {key: value for key, value in train.items() if key not in unused}
+
+
 class UnknownVariant(GianetError, KeyError):
     """A variant name that :data:`VARIANTS` does not declare."""
 

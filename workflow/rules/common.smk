@@ -31,6 +31,7 @@ from gianet import paths
 from gianet.config import validate
 from gianet.data.cache import retire_if_damaged
 from gianet.dvc_record import adopt_checkout, record_outputs
+from gianet.variants import get_variant, train_settings_for
 
 validate(config, source="params.yaml (with any --configfile/--config overrides)")
 
@@ -99,6 +100,13 @@ def dataset_identity():
         source = {key: config["sid"][key] for key in ("root", "archives")}
     identity = {"dataset": DATASET, "source": source, "levels": config["sid"]["levels"]}
     return json.dumps(identity, sort_keys=True)
+
+
+def train_settings(wildcards):
+    """The `train` settings the variant's weights depend on, as JSON (a setting it cannot
+    use, e.g. MS-SSIM's exponents for an L1 variant, retrains nothing when it changes)."""
+    variant = get_variant(wildcards.variant)
+    return json.dumps(train_settings_for(variant, config["train"]), sort_keys=True)
 
 
 def settings(section):

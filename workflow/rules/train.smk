@@ -26,7 +26,7 @@ rule train:
         model=MODEL,
         curves=CURVES,
     params:
-        settings=settings("train"),
+        settings=train_settings,
         data=dataset_identity(),
     threads: config["runtime"]["threads"]
     resources:
