@@ -175,6 +175,28 @@ def write_packed_cache(
     (cache_dir / "manifest.json").write_text(json.dumps(manifest))
 
 
+def noisy_clean_scenes(
+    rng: np.random.Generator, height: int, width: int, shots: int, gt_suffix: str
+) -> dict[str, list[tuple[np.ndarray, np.ndarray, str, str]]]:
+    """Three training scenes and one validation scene for :func:`write_packed_cache`.
+
+    Each scene has a clean packed frame (4, height, width) uint16 in [0, 8000), a ground
+    truth (3, 2 height, 2 width) made from it, and ``shots`` dark noisy inputs (clean / 100
+    plus noise in [0, 20)), named SID-style with ``gt_suffix`` (".tif", ".dng") on the long
+    exposure.
+    """
+    scenes: dict[str, list] = {"train": [], "val": []}
+    for split, first_id in (("train", 1), ("val", 20001)):
+        for scene in range(first_id, first_id + (3 if split == "train" else 1)):
+            clean = rng.integers(0, 8000, size=(4, height, width)).astype(np.uint16)
+            gt = np.repeat(np.repeat(clean[:3] * 4, 2, axis=1), 2, axis=2)
+            for shot in range(shots):
+                noisy = (clean // 100 + rng.integers(0, 20, clean.shape)).astype(np.uint16)
+                names = (f"{scene:05d}_{shot:02d}_0.1s.dng", f"{scene:05d}_00_10s{gt_suffix}")
+                scenes[split].append((noisy, gt, *names))
+    return scenes
+
+
 def paper_readings() -> dict:
     """The training readings an evaluation records (:data:`gianet.evaluate.TRAINING_READINGS`)
     as configs/paper.yaml over params.yaml sets them."""

@@ -27,7 +27,7 @@ from gianet.runtime import Runtime
 from gianet.train import TrainingInterrupted, train_variant
 from gianet.train_step import CapturedSteps, TrainStep, make_optimizer
 from gianet.variants import get_variant
-from tests.conftest import write_packed_cache
+from tests.conftest import noisy_clean_scenes, write_packed_cache
 
 pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
 
@@ -38,14 +38,7 @@ CUDA = torch.device("cuda")
 def cache(tmp_path_factory):
     """Three training scenes and one validation scene of 4 x 128 x 144 packed pixels."""
     folder = tmp_path_factory.mktemp("gpu_cache")
-    rng = np.random.default_rng(3)
-    scenes = {"train": [], "val": []}
-    for split, first in (("train", 1), ("val", 20001)):
-        for scene in range(first, first + (3 if split == "train" else 1)):
-            clean = rng.integers(0, 8000, size=(4, 128, 144)).astype(np.uint16)
-            gt = np.repeat(np.repeat(clean[:3] * 4, 2, axis=1), 2, axis=2)
-            noisy = (clean // 100 + rng.integers(0, 20, clean.shape)).astype(np.uint16)
-            scenes[split].append((noisy, gt, f"{scene:05d}_00_0.1s.dng", f"{scene:05d}_00_10s.dng"))
+    scenes = noisy_clean_scenes(np.random.default_rng(3), 128, 144, shots=1, gt_suffix=".dng")
     write_packed_cache(folder, scenes)
     return folder
 

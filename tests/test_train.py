@@ -20,23 +20,13 @@ from gianet.paths import state_file
 from gianet.runtime import DeviceUnavailable, Runtime
 from gianet.train import TrainingDiverged, TrainingInterrupted, train_variant
 from gianet.variants import get_variant
-from tests.conftest import write_packed_cache
+from tests.conftest import noisy_clean_scenes, write_packed_cache
 
 
 @pytest.fixture(scope="module")
 def cache(tmp_path_factory):
     folder = tmp_path_factory.mktemp("cache")
-    rng = np.random.default_rng(1)
-    scenes = {"train": [], "val": []}
-    for split, first_id in (("train", 1), ("val", 20001)):
-        for scene in range(first_id, first_id + (3 if split == "train" else 1)):
-            clean = rng.integers(0, 8000, size=(4, 24, 32)).astype(np.uint16)
-            gt = np.repeat(np.repeat(clean[:3] * 4, 2, axis=1), 2, axis=2)
-            for shot in range(2):
-                noisy = (clean // 100 + rng.integers(0, 20, clean.shape)).astype(np.uint16)
-                scenes[split].append(
-                    (noisy, gt, f"{scene:05d}_{shot:02d}_0.1s.dng", f"{scene:05d}_00_10s.tif")
-                )
+    scenes = noisy_clean_scenes(np.random.default_rng(1), 24, 32, shots=2, gt_suffix=".tif")
     write_packed_cache(folder, scenes)
     return folder
 
