@@ -27,6 +27,7 @@ from pathlib import Path
 
 from gianet import paths
 from gianet.errors import GianetError, explain
+from gianet.variants import EXTRA_CONVS_KERNELS
 
 METRIC_NAMES = ("psnr", "ssim", "lpips", "pieapp")
 
@@ -488,7 +489,7 @@ STAGES: tuple[Stage, ...] = (
             arg(
                 "--extra-convs-kernel",
                 type=int,
-                choices=(1, 3),
+                choices=EXTRA_CONVS_KERNELS,
                 default=1,
                 help="kernel of Table 3 model 2's added convolutions (train.extra_convs_kernel)",
             ),

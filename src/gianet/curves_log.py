@@ -12,8 +12,9 @@ it, so each epoch appears exactly once, whatever the number of interruptions.
 from __future__ import annotations
 
 import csv
-import os
 from pathlib import Path
+
+from gianet.atomic import atomic_file
 
 #: dvclive's folder of metric series inside a log folder.
 SERIES = Path("plots") / "metrics"
@@ -34,30 +35,25 @@ def truncate_series(log_dir: str | Path, first_dropped_step: int) -> int:
             continue
         kept = [row for row in rows if int(row["step"]) < first_dropped_step]
         dropped += len(rows) - len(kept)
-        temporary = series.with_name(series.name + ".partial")
-        with open(temporary, "w", newline="", encoding="utf-8") as handle:
+        with atomic_file(series, "w", newline="", encoding="utf-8") as handle:
             writer = csv.DictWriter(handle, fieldnames=fields, delimiter="\t")
             writer.writeheader()
             writer.writerows(kept)
-        os.replace(temporary, series)
     return dropped
 
 
-def open_curves(log_dir: str | Path, resume_epoch: int, live_class=None):
+def open_curves(log_dir: str | Path, resume_epoch: int):
     """A dvclive ``Live`` for a training that starts at epoch ``resume_epoch`` (0: afresh).
 
     Afresh, dvclive clears the folder's series. Resumed, the series keep epochs
     ``0 .. resume_epoch - 1`` and the next logged step is ``resume_epoch``.
-
-    Args:
-        live_class: dvclive's ``Live`` (injected where dvclive is not installed).
     """
-    if live_class is None:
-        from dvclive import Live as live_class
+    from dvclive import Live  # here, so that the training loop imports without dvclive
+
     resumed = resume_epoch > 0
     if resumed:
         truncate_series(log_dir, resume_epoch)
-    live = live_class(str(log_dir), save_dvc_exp=False, dvcyaml=None, resume=resumed)
+    live = Live(str(log_dir), save_dvc_exp=False, dvcyaml=None, resume=resumed)
     if resumed:
         live.step = resume_epoch
     return live

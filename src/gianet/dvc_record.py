@@ -35,6 +35,7 @@ from pathlib import Path
 
 import yaml
 
+from gianet import atomic
 from gianet.config import deep_merge
 
 #: The stages of dvc.yaml whose outputs a Snakemake run makes.
@@ -89,11 +90,7 @@ def lock_digest(workdir: str | Path) -> str | None:
 def remember_lock(workdir: str | Path) -> None:
     """Note the dvc.lock Snakemake now agrees with."""
     digest = lock_digest(workdir)
-    marker = Path(workdir) / MARKER
-    marker.parent.mkdir(parents=True, exist_ok=True)
-    temporary = marker.with_name(marker.name + ".partial")
-    temporary.write_text(digest or "")
-    os.replace(temporary, marker)
+    atomic.write_text(Path(workdir) / MARKER, digest or "")
 
 
 def record_outputs(workdir: str | Path, config: dict, timeout: float = 3600) -> str:

@@ -35,7 +35,13 @@ from tqdm import tqdm
 
 from gianet import atomic
 from gianet.checkpoint import load_model
-from gianet.data.dataset import GT_MAX, FullFrames, PackedPairs, frame_to_network, preview_input
+from gianet.data.dataset import (
+    FullFrames,
+    PackedPairs,
+    frame_to_network,
+    ground_truth_tensor,
+    preview_input,
+)
 from gianet.device import Device
 from gianet.metrics import psnr, ssim
 from gianet.paths import sample_names
@@ -129,7 +135,7 @@ def write_samples(
     """The figure's three PNGs of one frame, from CPU tensors: ``output`` (3, H, W) in [0, 1],
     ``target`` (3, H, W) uint16, ``inputs`` (C, h, w) amplified packed raw."""
     atomic.write_image(sample_dir / names["output"], to_png8(output))
-    atomic.write_image(sample_dir / names["gt"], to_png8(target.to(torch.float32) / GT_MAX))
+    atomic.write_image(sample_dir / names["gt"], to_png8(ground_truth_tensor(target)))
     atomic.write_image(sample_dir / names["input"], to_png8(preview_input(inputs, cfa)))
 
 

@@ -29,7 +29,7 @@ import shutil
 import signal
 import subprocess
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from gianet.errors import GianetError
@@ -45,6 +45,17 @@ class JobInterrupted(GianetError, RuntimeError):
 
 
 @contextlib.contextmanager
+def _handling(handler: Callable[[int, object], None]) -> Iterator[None]:
+    """``handler`` for every stop signal while the block runs; the previous ones after."""
+    previous = {sig: signal.signal(sig, handler) for sig in STOP_SIGNALS}
+    try:
+        yield
+    finally:
+        for sig, former in previous.items():
+            signal.signal(sig, former)
+
+
+@contextlib.contextmanager
 def stop_requests() -> Iterator[list[int]]:
     """Collect SIGTERM/SIGUSR1 arrivals in a list instead of dying at once.
 
@@ -53,14 +64,8 @@ def stop_requests() -> Iterator[list[int]]:
     ignores them), and the previous dispositions are restored on exit.
     """
     received: list[int] = []
-    previous = {
-        sig: signal.signal(sig, lambda number, _: received.append(number)) for sig in STOP_SIGNALS
-    }
-    try:
+    with _handling(lambda number, _frame: received.append(number)):
         yield received
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
 
 
 @contextlib.contextmanager
@@ -74,12 +79,8 @@ def stop_raises(what: str) -> Iterator[None]:
             "Rerun to start it again."
         )
 
-    previous = {sig: signal.signal(sig, interrupt) for sig in STOP_SIGNALS}
-    try:
+    with _handling(interrupt):
         yield
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
 
 
 def slurm_job_id() -> str | None:

@@ -23,12 +23,13 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from gianet.metrics import SSIM_K1, SSIM_K2, SSIM_SIGMA, SSIM_WINDOW
 from gianet.variants import Loss
 
-#: piq's MS-SSIM defaults, which the paper's loss uses: 5 scales, 11 px Gaussian window.
+#: piq's MS-SSIM defaults, which the paper's loss uses: 5 scales, SSIM's 11 px Gaussian
+#: window of sigma 1.5 (Wang et al. 2004; the same window as :mod:`gianet.metrics`).
 MS_SSIM_SCALES = 5
-MS_SSIM_WINDOW = 11
-MS_SSIM_SIGMA = 1.5
+MS_SSIM_WINDOW = SSIM_WINDOW
 #: piq's rule: the window must fit the coarsest of the 5 scales, each half the one before.
 MS_SSIM_MIN_SIDE = (MS_SSIM_WINDOW - 1) * 2 ** (MS_SSIM_SCALES - 1) + 1  # 161
 #: piq's default per-scale exponents (Wang, Simoncelli and Bovik 2003), finest scale first.
@@ -44,8 +45,6 @@ MS_SSIM_EXPONENTS: dict[str, tuple[float, ...]] = {
 #: ``gamma * L1 + (1 - gamma) * (1 - MS-SSIM)``; ``ms-ssim``, Zhao et al.'s mix (the paper's
 #: [30]), ``gamma * (1 - MS-SSIM) + (1 - gamma) * L1``.
 GAMMA_TERMS = ("l1", "ms-ssim")
-#: SSIM's stabilising constants for data in [0, 1] (Wang et al. 2004).
-SSIM_K1, SSIM_K2 = 0.01, 0.03
 
 
 def gaussian_taps(
@@ -108,7 +107,7 @@ def ms_ssim(
     Returns:
         scalar tensor, in ``pred``'s dtype.
     """
-    taps = gaussian_taps(MS_SSIM_WINDOW, MS_SSIM_SIGMA, pred.device, pred.dtype)
+    taps = gaussian_taps(MS_SSIM_WINDOW, SSIM_SIGMA, pred.device, pred.dtype)
     channels = pred.shape[1]
     c1, c2 = SSIM_K1**2, SSIM_K2**2
     x, y = pred, target

@@ -85,7 +85,6 @@ class LPIPSMetric:
             warnings.simplefilter("ignore", UserWarning)
             model = lpips.LPIPS(net=backbone, version="0.1", pnet_rand=True, verbose=False)
         model.net.load_state_dict(_lpips_backbone_state(path, model.net.state_dict()))
-        self.backbone = backbone
         self.min_side = LPIPS_MIN_SIDES[backbone]
         self.device = torch.device(device)
         self.model = model.eval().requires_grad_(False).to(self.device)

@@ -10,11 +10,13 @@ nothing, and a saved training state stays resumable across them.
 from __future__ import annotations
 
 from dataclasses import dataclass
-
-import torch
+from typing import TYPE_CHECKING
 
 from gianet.config import parse_section
 from gianet.errors import GianetError
+
+if TYPE_CHECKING:  # torch loads only where a device is chosen: `sid-download` runs without it
+    import torch
 
 
 class DeviceUnavailable(GianetError, RuntimeError):
@@ -63,6 +65,8 @@ def choose_device(name: str) -> torch.device:
     Raises:
         DeviceUnavailable: CUDA asked for and not visible.
     """
+    import torch
+
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     if name == "cuda" and not torch.cuda.is_available():

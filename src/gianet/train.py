@@ -89,14 +89,15 @@ class Curves(Protocol):
     def __exit__(self, *exc_info: object) -> Any: ...
 
 
-def build_for_cache(variant: Variant, pairs: PackedPairs, train: dict) -> torch.nn.Module:
+def build_for_cache(
+    variant: Variant, pairs: PackedPairs, arguments: dict, init: str
+) -> torch.nn.Module:
     """The variant's network, sized for the cache's CFA (4 or 9 input channels), built with
-    :func:`gianet.variants.arch_args` and initialised as ``train["init"]`` says."""
-    arguments = arch_args(variant, train.get("extra_convs_kernel"))
+    ``arguments`` (:func:`gianet.variants.arch_args`) and initialised as ``init`` says."""
     model = build_model(
         variant.arch, in_channels=pairs.in_channels, upscale=pairs.upscale, **arguments
     )
-    return initialise(model, train["init"])
+    return initialise(model, init)
 
 
 @torch.no_grad()
@@ -162,7 +163,8 @@ def train_variant(
     patches = TrainPatches(
         train_pairs, crops, train["seed"], shots=train["shots"], flips=train["flips"]
     )
-    model = device.prepare(build_for_cache(variant, train_pairs, train))
+    arguments = arch_args(variant, train.get("extra_convs_kernel"))
+    model = device.prepare(build_for_cache(variant, train_pairs, arguments, train["init"]))
     loss_fn = build_loss(
         variant.loss,
         train.get("loss_gamma", 1.0),
@@ -173,7 +175,7 @@ def train_variant(
     meta = {
         "variant": variant.name,
         "arch": variant.arch,
-        "arch_args": arch_args(variant, train.get("extra_convs_kernel")),
+        "arch_args": arguments,
         "camera": camera,
         "cfa": train_pairs.cfa,
         "in_channels": train_pairs.in_channels,

@@ -18,6 +18,7 @@ from torch.utils.data import DataLoader
 
 from gianet.data.dataset import EpochBatches, TrainPatches, to_network
 from gianet.device import Device
+from gianet.interrupt import STOP_SIGNALS
 
 #: Batches each loader process prepares ahead of the training step.
 PREFETCH_BATCHES = 4
@@ -26,7 +27,7 @@ PREFETCH_BATCHES = 4
 def ignore_stop_signals(_worker: int) -> None:
     """Loader processes leave SIGTERM/SIGUSR1 to the training process, which saves the
     state and stops them."""
-    for stop in (signal.SIGTERM, signal.SIGUSR1):
+    for stop in STOP_SIGNALS:
         signal.signal(stop, signal.SIG_IGN)
 
 
