@@ -32,50 +32,49 @@ Precision = Literal["float32", "tf32", "bf16"]
 PRECISIONS: tuple[str, ...] = get_args(Precision)
 
 
-def _fp32_switches() -> list[tuple[object, str]]:
-    """The objects holding torch's float32 precision switches (torch >= 2.9), or none."""
-    cudnn = torch.backends.cudnn
-    if not hasattr(getattr(cudnn, "conv", None), "fp32_precision"):
-        return []
-    return [(cudnn.conv, "fp32_precision"), (cudnn.rnn, "fp32_precision")] + [
-        (torch.backends.cuda.matmul, "fp32_precision")
-    ]
+def _tf32_switches() -> list[tuple[object, str, object, object]]:
+    """torch's TF32 switches as ``(holder, attribute, value allowing TF32, value forbidding
+    it)``: the ``fp32_precision`` switches where they exist (torch >= 2.9; mixing them with
+    the legacy flags is an error there), else the ``allow_tf32`` flags."""
+    cudnn, matmul = torch.backends.cudnn, torch.backends.cuda.matmul
+    if hasattr(getattr(cudnn, "conv", None), "fp32_precision"):
+        return [
+            (holder, "fp32_precision", "tf32", "ieee") for holder in (cudnn.conv, cudnn.rnn, matmul)
+        ]
+    return [(holder, "allow_tf32", True, False) for holder in (cudnn, matmul)]
 
 
 def tf32_enabled() -> bool:
     """Whether cuDNN convolutions may use TF32 now."""
-    switches = _fp32_switches()
-    if switches:
-        holder, name = switches[0]
-        return getattr(holder, name) == "tf32"
-    return bool(torch.backends.cudnn.allow_tf32)
+    holder, name, allowing, _ = _tf32_switches()[0]
+    return getattr(holder, name) == allowing
 
 
 @contextlib.contextmanager
 def tf32(enabled: bool) -> Iterator[None]:
     """Allow (or forbid) TF32 for cuDNN convolutions and CUDA matrix products inside the
-    block, and restore the previous switches after it.
-
-    Uses torch's ``fp32_precision`` switches where they exist (mixing them with the legacy
-    ``allow_tf32`` flags is an error there), else ``allow_tf32``.
-    """
-    switches = _fp32_switches()
-    if switches:
-        saved = [getattr(holder, name) for holder, name in switches]
-        for holder, name in switches:
-            setattr(holder, name, "tf32" if enabled else "ieee")
-    else:
-        saved = [torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32]
-        torch.backends.cudnn.allow_tf32 = enabled
-        torch.backends.cuda.matmul.allow_tf32 = enabled
+    block, and restore the previous switches after it."""
+    switches = _tf32_switches()
+    saved = [getattr(holder, name) for holder, name, _, _ in switches]
+    for holder, name, allowing, forbidding in switches:
+        setattr(holder, name, allowing if enabled else forbidding)
     try:
         yield
     finally:
-        if switches:
-            for (holder, name), value in zip(switches, saved, strict=True):
-                setattr(holder, name, value)
-        else:
-            torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32 = saved
+        for (holder, name, _, _), value in zip(switches, saved, strict=True):
+            setattr(holder, name, value)
+
+
+@contextlib.contextmanager
+def _cudnn_benchmark() -> Iterator[None]:
+    """cuDNN's benchmark mode on inside the block, as it was after it (only that flag:
+    ``torch.backends.cudnn.flags`` would also reset the TF32 switches)."""
+    saved = torch.backends.cudnn.benchmark
+    torch.backends.cudnn.benchmark = True
+    try:
+        yield
+    finally:
+        torch.backends.cudnn.benchmark = saved
 
 
 @dataclass(frozen=True)
@@ -122,6 +121,13 @@ class Device:
         if not self.cuda:
             return contextlib.nullcontext()
         return tf32(self.precision != "float32")
+
+    def autotuned(self) -> contextlib.AbstractContextManager:
+        """cuDNN's benchmark mode for the block on CUDA (a training's shapes repeat, so the
+        fastest algorithm for each is measured once and kept); the previous mode after it."""
+        if not self.cuda:
+            return contextlib.nullcontext()
+        return _cudnn_benchmark()
 
     def autocast(self) -> contextlib.AbstractContextManager:
         """bf16 autocast for ``bf16``, nothing otherwise. The autocast cache is off, as CUDA

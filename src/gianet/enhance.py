@@ -154,7 +154,7 @@ def is_out_of_memory(exc: RuntimeError) -> bool:
 
 @torch.inference_mode()
 def run_network(
-    model: torch.nn.Module, inputs: torch.Tensor, tile: int | None, device: str
+    model: torch.nn.Module, inputs: torch.Tensor, tile: int | None, device: str | torch.device
 ) -> torch.Tensor:
     """(1, C, h, w) amplified input -> (1, 3, u*h, u*w) float32 on the CPU, in [0, 1].
 
@@ -166,10 +166,11 @@ def run_network(
         EnhanceError: the device ran out of memory (the message suggests ``--tile``), or the
             network's output is not finite everywhere.
     """
+    device = torch.device(device)
     model = model.to(device)
     inputs = inputs.to(device)
     try:
-        with Device(torch.device(device)).math():
+        with Device(device).math():
             output = model(inputs).float().cpu() if tile is None else run_tiled(model, inputs, tile)
     except RuntimeError as exc:
         if not is_out_of_memory(exc):
@@ -248,5 +249,5 @@ def enhance_file(
             f"{checkpoint}: tiled output differs from the whole frame: {caveat}", stacklevel=2
         )
     packed, scale = pack(mosaic)
-    output = run_network(model, amplify(packed, scale, gain, max_input)[None], tile, str(target))
+    output = run_network(model, amplify(packed, scale, gain, max_input)[None], tile, target)
     return write_rgb16(out_path, to_rgb16(output))

@@ -241,14 +241,13 @@ def train_variant(
         cuda_graphs=runtime.cuda_graphs,
         compile=runtime.compile,
     )
-    if device.cuda:
-        torch.backends.cudnn.benchmark = True  # fixed shapes: pick the fastest algorithms
     start = time.perf_counter()
     val_psnr = None
     epoch_loss = float("nan")
     steps_run = 0
     with (
         device.math(),
+        device.autotuned(),
         stop_requests() as stops,
         curves(Path(log_dir), start_epoch) as live,
     ):
