@@ -39,14 +39,15 @@ from typing import IO
 from tqdm import tqdm
 
 from gianet.atomic import default_mode
+from gianet.data.archives import archive_format
 from gianet.errors import GianetError, one_line
+from gianet.paths import ARCHIVE_SUFFIXES
 
 #: Completion marker written inside a target once every member is in place.
 MARKER = ".extracted.json"
 #: Free space kept beyond the archive's content (file system overhead, other writers).
 SPACE_MARGIN = 64 << 20
 
-_TAR_SUFFIXES = (".tar", ".tar.gz", ".tgz")
 _CORRUPT = (zipfile.BadZipFile, tarfile.TarError, EOFError, zlib.error, NotImplementedError)
 _DRIVE = re.compile(r"^[A-Za-z]:")
 _BLOCK = 1 << 20
@@ -221,12 +222,13 @@ def _check_replaceable(target: Path) -> None:
 
 def _open_members(archive: Path) -> AbstractContextManager[list[_Member]]:
     """Open ``archive`` by its suffix and list its members, all checked for safety."""
-    name = archive.name.lower()
-    if name.endswith(".zip"):
+    kind = archive_format(archive.name)
+    if kind == "zip":
         return _zip_members(archive)
-    if name.endswith(_TAR_SUFFIXES):
+    if kind in ("tar", "tar.gz"):
         return _tar_members(archive)
-    raise ExtractError(f"{archive}: unsupported archive type (expected .zip, .tar, .tar.gz, .tgz)")
+    expected = ", ".join(ARCHIVE_SUFFIXES)
+    raise ExtractError(f"{archive}: unsupported archive type (expected {expected})")
 
 
 @contextmanager
