@@ -29,7 +29,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset, Sampler
 
-from gianet.data.cache import load_manifest, open_array
+from gianet.data.cache import UPSCALE, load_manifest, open_array
 from gianet.data.lists import Pair
 from gianet.errors import GianetError
 
@@ -116,7 +116,7 @@ class PackedPairs:
         first = self.entries[self.pairs[0].short]
         self.cfa: str = first["cfa"]
         self.in_channels: int = first["shape"][0]
-        self.upscale: int = 2 if self.cfa == "bayer" else 3
+        self.upscale: int = UPSCALE[self.cfa]
 
     def input_array(self, pair: Pair) -> tuple[np.ndarray, np.ndarray, tuple[int, int]]:
         """(C, h, w) uint16 memmap, (C,) scale, and the ground-truth pixel offset."""
@@ -386,5 +386,4 @@ def preview_input(inputs: torch.Tensor, cfa: str) -> torch.Tensor:
     srgb = torch.where(
         rgb <= 0.0031308, 12.92 * rgb, 1.055 * rgb.clamp_min(1e-8) ** (1 / 2.4) - 0.055
     )
-    upscale = 2 if cfa == "bayer" else 3
-    return torch.nn.functional.interpolate(srgb[None], scale_factor=upscale, mode="nearest")[0]
+    return torch.nn.functional.interpolate(srgb[None], scale_factor=UPSCALE[cfa], mode="nearest")[0]
