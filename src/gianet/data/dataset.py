@@ -100,13 +100,29 @@ def ground_truth_tensor(gt: torch.Tensor) -> torch.Tensor:
 
 
 class PackedPairs:
-    """The pairs of one split of a cache, with memory-mapped arrays opened on demand."""
+    """The pairs of one split of a cache, with memory-mapped arrays opened on demand.
 
-    def __init__(self, cache_dir: str | Path, split: str, max_input: float = 1.0):
+    Args:
+        cache_dir: the cache folder (``CACHE/{dataset}/{camera}``).
+        split: ``"train"``, ``"val"`` or ``"test"``.
+        max_input: the clip of the amplified input (1.0 in SID's code).
+        manifest: the cache's manifest as :func:`load_manifest` returned it, checked to hold
+            ``split`` (so that the splits of one run are read once); ``None`` reads it here.
+
+    Raises:
+        CacheError: the manifest is missing, damaged or has no ``split``.
+    """
+
+    def __init__(
+        self,
+        cache_dir: str | Path,
+        split: str,
+        max_input: float = 1.0,
+        manifest: dict | None = None,
+    ):
         self.cache_dir = Path(cache_dir)
-        manifest = load_manifest(self.cache_dir)
-        if split not in manifest["splits"]:
-            raise KeyError(f"{self.cache_dir}: the cache has no split {split!r}")
+        if manifest is None:
+            manifest = load_manifest(self.cache_dir, (split,))
         self.pairs = [Pair(**p) for p in manifest["splits"][split]]
         self.entries = manifest["entries"]
         #: How pack selected the splits and packed the inputs (levels, test exposures,
