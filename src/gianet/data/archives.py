@@ -26,7 +26,14 @@ _BLOCK = 1 << 20
 
 
 class NotAnArchive(GianetError, ValueError):
-    """The file holds something other than the archive its name promises (an error page)."""
+    """The file holds something other than the archive its name promises (an error page).
+
+    Attributes:
+        reason: the message without the file's path in front (``is not a zip archive: it
+            starts like an HTML/XML page ...``).
+    """
+
+    reason: str = ""
 
 
 class IncompleteArchive(GianetError, ValueError):
@@ -68,7 +75,10 @@ def verify_archive(path: Path, name: str | None = None) -> None:
 
 def _expect(path: Path, head: bytes, ok: bool, what: str) -> None:
     if not ok:
-        raise NotAnArchive(f"{path}: is not {what}: {describe_start(head)}")
+        reason = f"is not {what}: {describe_start(head)}"
+        error = NotAnArchive(f"{path}: {reason}")
+        error.reason = reason
+        raise error
 
 
 def describe_start(head: bytes) -> str:
