@@ -4,7 +4,6 @@ reruns pack for a damaged cache."""
 
 from __future__ import annotations
 
-import io
 import json
 import os
 import shutil
@@ -23,9 +22,7 @@ from gianet.data.cache import (
     SAMPLE_BLOCKS,
     SAMPLE_BYTES,
     CacheError,
-    content_record,
     load_manifest,
-    npy_content_record,
     open_array,
     retire_if_damaged,
     verify_cache,
@@ -79,16 +76,6 @@ def test_every_entry_records_its_arrays_content(packed):
         assert meta["array_bytes"] == array.stat().st_size
         assert len(meta["array_sample"]) == 64
     assert verify_cache(cache_dir) == [] and verify_cache(cache_dir, full=True) == []
-
-
-@pytest.mark.parametrize("shape", [(3, 2, 2), (4, 96, 96)], ids=["under-one-block", "blocks"])
-def test_pack_records_from_the_npy_bytes_what_their_file_gives(tmp_path, shape):
-    array = np.arange(np.prod(shape), dtype=np.uint16).reshape(shape)
-    buffer = io.BytesIO()
-    np.save(buffer, array, allow_pickle=False)
-    path = tmp_path / "x.npy"
-    path.write_bytes(buffer.getvalue())
-    assert npy_content_record(buffer.getbuffer()) == content_record(path)
 
 
 def test_same_size_garbage_is_caught_when_opened_and_rebuilt_by_pack(cache, capsys):

@@ -32,11 +32,9 @@ cache when it builds its DAG, so Snakemake reruns ``pack`` for a damaged one (se
 from __future__ import annotations
 
 import hashlib
-import io
 import json
 import multiprocessing
 import os
-from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, fields
 from pathlib import Path, PurePosixPath
@@ -70,47 +68,29 @@ def _entry_paths(cache_dir: Path, kind: str, source: str) -> tuple[Path, Path]:
     return folder / f"{stem}.npy", folder / f"{stem}.json"
 
 
-def sampled_digest(read: Callable[[int, int], bytes], size: int) -> str:
+def sampled_digest(path: Path, size: int) -> str:
     """sha256 of ``size`` and :data:`SAMPLE_BLOCKS` blocks of :data:`SAMPLE_BYTES` spread
-    evenly over ``size`` bytes, the first at their start and the last at their end.
-
-    Args:
-        read: ``read(offset, count)`` gives the ``count`` bytes at ``offset`` (fewer at the
-            end) of an array's file or of its ``.npy`` bytes in memory.
-        size: how many bytes there are.
-    """
+    evenly over the file, the first at its start and the last at its end."""
     digest = hashlib.sha256(str(size).encode())
     last = max(size - SAMPLE_BYTES, 0)
-    for offset in sorted({last * i // (SAMPLE_BLOCKS - 1) for i in range(SAMPLE_BLOCKS)}):
-        digest.update(read(offset, SAMPLE_BYTES))
+    offsets = sorted({last * i // (SAMPLE_BLOCKS - 1) for i in range(SAMPLE_BLOCKS)})
+    descriptor = os.open(path, os.O_RDONLY)
+    try:
+        for offset in offsets:
+            digest.update(os.pread(descriptor, SAMPLE_BYTES, offset))
+    finally:
+        os.close(descriptor)
     return digest.hexdigest()
 
 
-def file_sampled_digest(path: Path, size: int) -> str:
-    """:func:`sampled_digest` of the ``size`` bytes of the file at ``path``."""
-    descriptor = os.open(path, os.O_RDONLY)
-    try:
-        return sampled_digest(lambda offset, count: os.pread(descriptor, count, offset), size)
-    finally:
-        os.close(descriptor)
-
-
 def content_record(path: Path) -> dict:
-    """What an entry records of its array file's content (see the module docstring)."""
+    """What an entry records of its array's content (see the module docstring)."""
     size = path.stat().st_size
-    return _content_record(size, sha256_of(path), file_sampled_digest(path, size))
-
-
-def npy_content_record(data: bytes | memoryview) -> dict:
-    """:func:`content_record` of an array's ``.npy`` bytes, from memory: the record that the
-    file holding exactly these bytes gives."""
-    view = memoryview(data)
-    sample = sampled_digest(lambda offset, count: view[offset : offset + count], view.nbytes)
-    return _content_record(view.nbytes, hashlib.sha256(view).hexdigest(), sample)
-
-
-def _content_record(size: int, sha256: str, sample: str) -> dict:
-    return {"array_bytes": size, "array_sha256": sha256, "array_sample": sample}
+    return {
+        "array_bytes": size,
+        "array_sha256": sha256_of(path),
+        "array_sample": sampled_digest(path, size),
+    }
 
 
 def _npy_layout(path: Path) -> tuple[tuple[int, ...], np.dtype, int]:
@@ -158,7 +138,7 @@ def array_problem(cache_dir: str | Path, meta: dict, *, full: bool = False) -> s
     if full and "array_sha256" in meta:
         if sha256_of(path) != meta["array_sha256"]:
             return "differs from the content the manifest records (its sha256)"
-    elif "array_sample" in meta and file_sampled_digest(path, size) != meta["array_sample"]:
+    elif "array_sample" in meta and sampled_digest(path, size) != meta["array_sample"]:
         return "differs from the content the manifest records (its sampled blocks)"
     return None
 
@@ -253,13 +233,9 @@ def _cache_one(
         return source, None, str(exc)
     meta["array"] = array_path.relative_to(cache_dir).as_posix()
     meta["shape"] = list(array.shape)
-    # Serialised once: the same bytes are written and hashed (no reading the file back).
-    buffer = io.BytesIO()
-    np.save(buffer, array, allow_pickle=False)
-    data = buffer.getbuffer()
-    meta |= npy_content_record(data)
     try:
-        atomic.write_bytes(array_path, data)
+        atomic.save_npy(array_path, array)
+        meta |= content_record(array_path)
         atomic.write_json(meta_path, meta)
     except OSError as exc:
         return source, None, f"{array_path}: cannot be written ({exc.strerror or exc})"
