@@ -18,6 +18,11 @@ BLOCK = 1 << 20
 _SHA256 = re.compile(r"[0-9a-fA-F]{64}")
 
 
+def is_sha256(text: str) -> bool:
+    """Whether ``text`` is a hex sha256: 64 hex digits, in either case."""
+    return _SHA256.fullmatch(text) is not None
+
+
 class ChecksumFileError(GianetError, ValueError):
     """A checksum file cannot be read; the message names the file, the line and the fix."""
 
@@ -60,7 +65,7 @@ def read_checksums(checksum_file: Path) -> dict[str, str]:
         if not line.strip() or line.startswith("#"):
             continue
         fields = line.split(maxsplit=1)
-        if len(fields) != 2 or not _SHA256.fullmatch(fields[0]):
+        if len(fields) != 2 or not is_sha256(fields[0]):
             raise _malformed(
                 checksum_file, f"line {number} is not '<64-digit sha256>  <file name>'"
             )
@@ -76,7 +81,7 @@ def _json_checksums(checksum_file: Path, text: str) -> dict[str, str]:
     if not isinstance(value, dict):
         raise _malformed(checksum_file, "is not a JSON object of file name -> sha256")
     for name, digest in value.items():
-        if not isinstance(digest, str) or not _SHA256.fullmatch(digest):
+        if not isinstance(digest, str) or not is_sha256(digest):
             raise _malformed(checksum_file, f"the entry {name!r} is not a 64-digit hex sha256")
     return {name: digest.lower() for name, digest in value.items()}
 

@@ -195,15 +195,6 @@ def _manifest_path(manifest: str) -> Path:
     return path
 
 
-def _cache_dir(manifest: str, splits: tuple[str, ...]) -> Path:
-    """The cache folder of ``--manifest``, checked to hold the splits a stage reads."""
-    from gianet.data.cache import load_manifest
-
-    folder = _manifest_path(manifest).parent
-    load_manifest(folder, splits)
-    return folder
-
-
 def _train(args: argparse.Namespace) -> None:
     from gianet.config import check_variant_crops, parse_section
     from gianet.interrupt import note
@@ -219,7 +210,7 @@ def _train(args: argparse.Namespace) -> None:
     try:
         result = train_variant(
             variant,
-            _cache_dir(args.manifest, ("train", "val")),
+            _manifest_path(args.manifest).parent,
             Path(args.model),
             paths.log_dir_of_curves(args.curves),
             settings,
@@ -246,7 +237,7 @@ def _evaluate(args: argparse.Namespace) -> None:
     with stop_raises(f"evaluating {args.model}"):
         summary = evaluate_variant(
             Path(args.model),
-            _cache_dir(args.manifest, ("test",)),
+            _manifest_path(args.manifest).parent,
             csv_path=Path(args.csv),
             summary_path=Path(args.summary),
             samples_dir=Path(args.samples_dir),

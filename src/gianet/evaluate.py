@@ -175,9 +175,9 @@ def evaluate_variant(
         not be, the saved images' stems in ``samples`` (folder relative to the summary), and
         in ``protocol`` what the numbers follow (:func:`protocol_of`).
     """
+    pairs = PackedPairs(cache_dir, "test", max_input)
     torch.set_num_threads(runtime.threads)
     device = Device.choose(runtime, "float32")
-    pairs = PackedPairs(cache_dir, "test", max_input)
     model, checkpoint = load_model(model_path, cfa=pairs.cfa)
     device.prepare(model)
     measures, unavailable = build_metrics(metrics, Path(torch_home), device.device, lpips_backbone)

@@ -73,8 +73,17 @@ def dataset_root(params: dict) -> Path:
     return Path(params["paths"]["data"]) / params["dataset"]
 
 
-#: Archive formats the SID download may have, recognised by the end of the URL.
-ARCHIVE_SUFFIXES = (".zip", ".tar.gz", ".tgz", ".tar")
+#: Archive formats the SID download may have, recognised by the end of the URL or file name
+#: (any case): suffix -> format (``"zip"``, ``"tar.gz"`` or ``"tar"``).
+ARCHIVE_FORMATS = {".zip": "zip", ".tar.gz": "tar.gz", ".tgz": "tar.gz", ".tar": "tar"}
+ARCHIVE_SUFFIXES = tuple(ARCHIVE_FORMATS)
+
+
+def archive_suffix_of(name: str) -> str | None:
+    """The :data:`ARCHIVE_SUFFIXES` entry that ``name`` (a URL or file name) ends with, in any
+    case; ``None`` when it ends with none of them."""
+    lowered = name.lower()
+    return next((suffix for suffix in ARCHIVE_SUFFIXES if lowered.endswith(suffix)), None)
 
 
 def archive_suffix(url: str) -> str:
@@ -83,10 +92,10 @@ def archive_suffix(url: str) -> str:
     Raises:
         ValueError: the URL names none of them.
     """
-    for suffix in ARCHIVE_SUFFIXES:
-        if url.lower().endswith(suffix):
-            return suffix
-    raise ValueError(f"{url}: the URL names no {', '.join(ARCHIVE_SUFFIXES)} archive")
+    suffix = archive_suffix_of(url)
+    if suffix is None:
+        raise ValueError(f"{url}: the URL names no {', '.join(ARCHIVE_SUFFIXES)} archive")
+    return suffix
 
 
 def archive_path(params: dict, camera: str) -> Path:

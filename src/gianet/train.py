@@ -36,6 +36,7 @@ from tqdm import tqdm
 
 from gianet.checkpoint import load_checkpoint, save_checkpoint, save_training_state
 from gianet.curves_log import open_curves
+from gianet.data.cache import load_manifest
 from gianet.data.dataset import (
     CropPolicy,
     EpochBatches,
@@ -149,14 +150,17 @@ def train_variant(
             :func:`gianet.curves_log.open_curves`).
 
     Raises:
+        CacheError: the cache's manifest is missing or damaged, or lacks the train or val
+            split (before any work).
         TrainingDiverged: the loss became NaN or infinite (the last saved state is kept).
         TrainingInterrupted: SIGTERM/SIGUSR1 arrived (the state was saved just before).
     """
+    manifest = load_manifest(cache_dir, ("train", "val"))
     torch.manual_seed(train["seed"])
     torch.set_num_threads(runtime.threads)
     device = Device.choose(runtime, train["precision"])
-    train_pairs = PackedPairs(cache_dir, "train", train["max_input"])
-    val_pairs = PackedPairs(cache_dir, "val", train["max_input"])
+    train_pairs = PackedPairs(cache_dir, "train", train["max_input"], manifest)
+    val_pairs = PackedPairs(cache_dir, "val", train["max_input"], manifest)
     # A variant's settings leave out what it does not use (gianet.variants.train_settings_for).
     low, high = train.get("multi_size_b", (None, None))
     crops = CropPolicy(variant.crops, train.get("patch"), train.get("multi_size_a"), low, high)

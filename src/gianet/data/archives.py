@@ -16,18 +16,24 @@ import zlib
 from pathlib import Path
 
 from gianet.errors import GianetError, one_line
+from gianet.paths import ARCHIVE_FORMATS, archive_suffix_of
 
 _ZIP_SIGNATURES = (b"PK\x03\x04", b"PK\x05\x06")
 _GZIP_SIGNATURE = b"\x1f\x8b"
 _TAR_MAGIC_OFFSET = 257
 _TAR_BLOCK = 512
 _BLOCK = 1 << 20
-#: Archive formats by the end of a file name.
-FORMATS = {".zip": "zip", ".tar.gz": "tar.gz", ".tgz": "tar.gz", ".tar": "tar"}
 
 
 class NotAnArchive(GianetError, ValueError):
-    """The file holds something other than the archive its name promises (an error page)."""
+    """The file holds something other than the archive its name promises (an error page).
+
+    Attributes:
+        reason: the message without the file's path in front (``is not a zip archive: it
+            starts like an HTML/XML page ...``).
+    """
+
+    reason: str = ""
 
 
 class IncompleteArchive(GianetError, ValueError):
@@ -35,12 +41,10 @@ class IncompleteArchive(GianetError, ValueError):
 
 
 def archive_format(name: str) -> str | None:
-    """``"zip"``, ``"tar.gz"`` or ``"tar"`` from the end of ``name``; ``None`` for others."""
-    lowered = name.lower()
-    for suffix, kind in FORMATS.items():
-        if lowered.endswith(suffix):
-            return kind
-    return None
+    """``"zip"``, ``"tar.gz"`` or ``"tar"`` from the end of ``name`` (by
+    :data:`gianet.paths.ARCHIVE_FORMATS`); ``None`` for others."""
+    suffix = archive_suffix_of(name)
+    return None if suffix is None else ARCHIVE_FORMATS[suffix]
 
 
 def verify_archive(path: Path, name: str | None = None) -> None:
@@ -71,7 +75,10 @@ def verify_archive(path: Path, name: str | None = None) -> None:
 
 def _expect(path: Path, head: bytes, ok: bool, what: str) -> None:
     if not ok:
-        raise NotAnArchive(f"{path}: is not {what}: {describe_start(head)}")
+        reason = f"is not {what}: {describe_start(head)}"
+        error = NotAnArchive(f"{path}: {reason}")
+        error.reason = reason
+        raise error
 
 
 def describe_start(head: bytes) -> str:

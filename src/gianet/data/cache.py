@@ -242,23 +242,6 @@ def _cache_one(
     return source, meta, None
 
 
-def _check_pair_shapes(pair: Pair, entries: dict) -> str | None:
-    short, long = entries.get(pair.short), entries.get(pair.long)
-    if short is None or long is None:
-        return None  # already reported
-    channels, height, width = short["shape"]
-    upscale = 2 if short["cfa"] == "bayer" else 3
-    dy, dx = short["offset"]
-    need = (upscale * height + dy, upscale * width + dx)
-    have = tuple(long["shape"][1:])
-    if have[0] < need[0] or have[1] < need[1]:
-        return (
-            f"{pair.long}: ground truth is {have[0]}x{have[1]} but the packed input "
-            f"{pair.short} needs at least {need[0]}x{need[1]}; the pair does not belong together"
-        )
-    return None
-
-
 def build_cache(
     root: str | Path,
     splits: dict[str, list[Pair]],
@@ -317,9 +300,14 @@ def build_cache(
             _collect(*_cache_one(task), entries, errors)
             bar.update()
     bar.close()
-    errors += [
-        e for pairs in splits.values() for p in pairs if (e := _check_pair_shapes(p, entries))
-    ]
+    for pair in (pair for pairs in splits.values() for pair in pairs):
+        short, long = entries.get(pair.short), entries.get(pair.long)
+        if short is None or long is None:
+            continue  # already reported
+        if problem := _pair_problem(short, long):
+            errors.append(
+                f"{pair.short}, {pair.long}: {problem}; the pair does not belong together"
+            )
     if errors:
         raise CacheError(
             f"{len(errors)} problem(s) while caching {root} ({len(entries)} files cached and "
@@ -411,17 +399,23 @@ def _manifest_problem(manifest: object) -> str | None:
     return None
 
 
+#: Packed channels (C) of each CFA, and its upscale: the raw (ground-truth) pixels one packed
+#: pixel spans per side.
 _CHANNELS = {"bayer": 4, "xtrans": 9}
+UPSCALE = {"bayer": 2, "xtrans": 3}
 
 
 def _pair_problem(short: dict, long: dict) -> str | None:
-    """Whether a packed input and its ground truth fit together (as pack checks them)."""
+    """Why a packed input entry (C, h, w) and its ground-truth entry (3, H, W) do not fit
+    together (C not the CFA's channel count, or H < u*h + dy or W < u*w + dx for the CFA's
+    upscale u and the input's offset (dy, dx)), or ``None`` when they do. ``pack`` checks
+    every pair so before writing the manifest, and :func:`load_manifest` again on reading it."""
     if "cfa" not in short:
         return "the input entry has no CFA"
     channels, height, width = short["shape"]
     if channels != _CHANNELS[short["cfa"]] or long["shape"][0] != 3:
         return f"shapes {short['shape']} and {long['shape']} are not a {short['cfa']} input and RGB"
-    upscale = 2 if short["cfa"] == "bayer" else 3
+    upscale = UPSCALE[short["cfa"]]
     dy, dx = short["offset"]
     if long["shape"][1] < upscale * height + dy or long["shape"][2] < upscale * width + dx:
         return f"the ground truth {long['shape']} is smaller than the input {short['shape']} needs"

@@ -29,7 +29,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset, Sampler
 
-from gianet.data.cache import load_manifest, open_array
+from gianet.data.cache import UPSCALE, load_manifest, open_array
 from gianet.data.lists import Pair
 from gianet.errors import GianetError
 
@@ -100,13 +100,29 @@ def ground_truth_tensor(gt: torch.Tensor) -> torch.Tensor:
 
 
 class PackedPairs:
-    """The pairs of one split of a cache, with memory-mapped arrays opened on demand."""
+    """The pairs of one split of a cache, with memory-mapped arrays opened on demand.
 
-    def __init__(self, cache_dir: str | Path, split: str, max_input: float = 1.0):
+    Args:
+        cache_dir: the cache folder (``CACHE/{dataset}/{camera}``).
+        split: ``"train"``, ``"val"`` or ``"test"``.
+        max_input: the clip of the amplified input (1.0 in SID's code).
+        manifest: the cache's manifest as :func:`load_manifest` returned it, checked to hold
+            ``split`` (so that the splits of one run are read once); ``None`` reads it here.
+
+    Raises:
+        CacheError: the manifest is missing, damaged or has no ``split``.
+    """
+
+    def __init__(
+        self,
+        cache_dir: str | Path,
+        split: str,
+        max_input: float = 1.0,
+        manifest: dict | None = None,
+    ):
         self.cache_dir = Path(cache_dir)
-        manifest = load_manifest(self.cache_dir)
-        if split not in manifest["splits"]:
-            raise KeyError(f"{self.cache_dir}: the cache has no split {split!r}")
+        if manifest is None:
+            manifest = load_manifest(self.cache_dir, (split,))
         self.pairs = [Pair(**p) for p in manifest["splits"][split]]
         self.entries = manifest["entries"]
         #: How pack selected the splits and packed the inputs (levels, test exposures,
@@ -116,7 +132,7 @@ class PackedPairs:
         first = self.entries[self.pairs[0].short]
         self.cfa: str = first["cfa"]
         self.in_channels: int = first["shape"][0]
-        self.upscale: int = 2 if self.cfa == "bayer" else 3
+        self.upscale: int = UPSCALE[self.cfa]
 
     def input_array(self, pair: Pair) -> tuple[np.ndarray, np.ndarray, tuple[int, int]]:
         """(C, h, w) uint16 memmap, (C,) scale, and the ground-truth pixel offset."""
@@ -386,5 +402,4 @@ def preview_input(inputs: torch.Tensor, cfa: str) -> torch.Tensor:
     srgb = torch.where(
         rgb <= 0.0031308, 12.92 * rgb, 1.055 * rgb.clamp_min(1e-8) ** (1 / 2.4) - 0.055
     )
-    upscale = 2 if cfa == "bayer" else 3
-    return torch.nn.functional.interpolate(srgb[None], scale_factor=upscale, mode="nearest")[0]
+    return torch.nn.functional.interpolate(srgb[None], scale_factor=UPSCALE[cfa], mode="nearest")[0]

@@ -46,7 +46,7 @@ import requests
 from tqdm import tqdm
 
 from gianet import atomic
-from gianet.checksums import hash_file, read_recorded, record_sha256, sha256_of
+from gianet.checksums import hash_file, is_sha256, read_recorded, record_sha256, sha256_of
 from gianet.data.archives import (
     IncompleteArchive,
     NotAnArchive,
@@ -59,7 +59,6 @@ from gianet.errors import GianetError, one_line
 _RETRYABLE = (requests.ConnectionError, requests.Timeout, requests.exceptions.ChunkedEncodingError)
 _RETRYABLE_STATUS = {408, 429}
 _CONTENT_RANGE = re.compile(r"bytes (?:(?P<start>\d+)-\d+|\*)/(?P<total>\d+|\*)")
-_SHA256 = re.compile(r"[0-9a-f]{64}")
 #: Redirects followed before giving up (browsers allow about 20).
 MAX_REDIRECTS = 10
 #: Seconds of silence from the server between two heartbeat lines.
@@ -122,7 +121,7 @@ class _Checksum:
         if not expected_sha256:
             return cls(dest.name, recorded, f"recorded in {checksum_file}", checksum_file)
         pinned = expected_sha256.lower()
-        if not _SHA256.fullmatch(pinned):
+        if not is_sha256(pinned):
             raise DownloadError(
                 f"{dest.name}: the pinned sha256 {expected_sha256!r} is not 64 hex digits; "
                 "fix it (sid.archives.<camera>.sha256 in params.yaml)"
@@ -276,7 +275,7 @@ def download(
             os.replace(dest, part)
             raise checksum.mismatch(sha256, dest, part, "existing")
         if checksum.expected is None:
-            _refuse_if_not_archive(dest, dest, dest.name)
+            _refuse_if_not_archive(dest, dest)
         recorded = checksum.record_if_new(sha256)
         return DownloadResult(dest, sha256, dest.stat().st_size, 0, 0, recorded)
     dest.parent.mkdir(parents=True, exist_ok=True)
@@ -299,17 +298,18 @@ def _check_scheme(url: str) -> None:
         raise DownloadError(f"{url}: not an http(s) URL; give the archive's http(s) address")
 
 
-def _refuse_if_not_archive(path: Path, dest: Path, name: str) -> None:
-    """Move ``path`` to ``<dest>.rejected`` and stop when it is not the archive ``name`` says.
+def _refuse_if_not_archive(path: Path, dest: Path) -> None:
+    """Move ``path`` to ``<dest>.rejected`` and stop when it is not the archive ``dest``'s
+    name says.
 
     Raises:
         DownloadError: not an archive of that format (an error page, say).
         IncompleteArchive: the right format, but its index ends early.
     """
     try:
-        verify_archive(path, name)
+        verify_archive(path, dest.name)
     except NotAnArchive as exc:
-        raise _rejected(path, dest, str(exc).split(": ", 1)[1]) from None
+        raise _rejected(path, dest, exc.reason) from None
 
 
 def _rejected(path: Path, dest: Path, why: str) -> DownloadError:
@@ -353,7 +353,7 @@ def _fetch(
             sleep(backoff * 2 ** (attempt - 1))
         try:
             _attempt(fetch, partial)
-            _refuse_if_not_archive(partial.path, fetch.dest, fetch.name)
+            _refuse_if_not_archive(partial.path, fetch.dest)
             return
         except (*_RETRYABLE, _TransientError, IncompleteArchive) as error:
             last_error = error

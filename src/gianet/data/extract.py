@@ -39,14 +39,15 @@ from typing import IO
 from tqdm import tqdm
 
 from gianet.atomic import default_mode
+from gianet.data.archives import archive_format
 from gianet.errors import GianetError, one_line
+from gianet.paths import ARCHIVE_SUFFIXES
 
 #: Completion marker written inside a target once every member is in place.
 MARKER = ".extracted.json"
 #: Free space kept beyond the archive's content (file system overhead, other writers).
 SPACE_MARGIN = 64 << 20
 
-_TAR_SUFFIXES = (".tar", ".tar.gz", ".tgz")
 _CORRUPT = (zipfile.BadZipFile, tarfile.TarError, EOFError, zlib.error, NotImplementedError)
 _DRIVE = re.compile(r"^[A-Za-z]:")
 _BLOCK = 1 << 20
@@ -98,10 +99,11 @@ def safe_extract(
             or a ``target`` holding anything that ``safe_extract`` did not make.
     """
     archive, target = Path(archive), Path(target)
-    completed = _completed_files(archive, target, members_prefix)
+    record = _read_marker(target) if target.is_dir() and not target.is_symlink() else None
+    completed = _completed_files(archive, target, members_prefix, record)
     if completed is not None:
         return completed
-    _check_replaceable(target)
+    _check_replaceable(target, record)
     try:
         with _open_members(archive) as members:
             selected = _select(archive, members, members_prefix)
@@ -168,11 +170,11 @@ def _bad_marker(marker: Path, problem: str) -> ExtractError:
     )
 
 
-def _completed_files(archive: Path, target: Path, prefix: str | None) -> list[Path] | None:
-    """The files of a complete earlier extraction of the same archive, else ``None``."""
-    if not target.is_dir() or target.is_symlink():
-        return None
-    record = _read_marker(target)
+def _completed_files(
+    archive: Path, target: Path, prefix: str | None, record: dict | None
+) -> list[Path] | None:
+    """The files of a complete earlier extraction of the same archive (``record``, the
+    target's marker, says which), else ``None``."""
     if record is None:
         return None
     made_from = (record.get("archive"), record.get("size"), record.get("members_prefix"))
@@ -182,8 +184,9 @@ def _completed_files(archive: Path, target: Path, prefix: str | None) -> list[Pa
     return files if all(path.is_file() for path in files) else None
 
 
-def _check_replaceable(target: Path) -> None:
-    """Refuse a ``target`` holding anything that ``safe_extract`` did not make."""
+def _check_replaceable(target: Path, record: dict | None) -> None:
+    """Refuse a ``target`` holding anything that ``safe_extract`` did not make (``record``:
+    its marker, ``None`` when it has none)."""
     if target.is_symlink() or (target.exists() and not target.is_dir()):
         kind = "a symbolic link" if target.is_symlink() else "a file"
         raise ExtractError(
@@ -192,7 +195,6 @@ def _check_replaceable(target: Path) -> None:
         )
     if not target.is_dir():
         return
-    record = _read_marker(target)
     if record is None:
         if any(target.iterdir()):
             raise ExtractError(
@@ -221,12 +223,13 @@ def _check_replaceable(target: Path) -> None:
 
 def _open_members(archive: Path) -> AbstractContextManager[list[_Member]]:
     """Open ``archive`` by its suffix and list its members, all checked for safety."""
-    name = archive.name.lower()
-    if name.endswith(".zip"):
+    kind = archive_format(archive.name)
+    if kind == "zip":
         return _zip_members(archive)
-    if name.endswith(_TAR_SUFFIXES):
+    if kind in ("tar", "tar.gz"):
         return _tar_members(archive)
-    raise ExtractError(f"{archive}: unsupported archive type (expected .zip, .tar, .tar.gz, .tgz)")
+    expected = ", ".join(ARCHIVE_SUFFIXES)
+    raise ExtractError(f"{archive}: unsupported archive type (expected {expected})")
 
 
 @contextmanager
