@@ -10,6 +10,7 @@ from __future__ import annotations
 import copy
 import json
 import math
+from functools import cache
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -42,8 +43,13 @@ MS_SSIM_MIN_SIDE = 161
 MAX_NODES = 100_000
 
 
+@cache
 def schema() -> dict:
-    """The JSON schema of ``params.yaml`` (shipped as ``gianet/params.schema.json``)."""
+    """The JSON schema of ``params.yaml`` (shipped as ``gianet/params.schema.json``).
+
+    Read once: every call returns the same dict, so treat it as read-only (a caller that
+    needs a variant builds a new dict around it, as :func:`validate_sections` does).
+    """
     text = resources.files("gianet").joinpath("params.schema.json").read_text()
     return json.loads(text)
 
@@ -65,8 +71,7 @@ def _describe(error: jsonschema.ValidationError, source: str) -> str:
         )
     if error.validator == "required":
         return f"{source}: {where}: {error.message}. Add it (see params.yaml in the repository)."
-    message = error.message if len(error.message) <= 300 else error.message[:300] + " ..."
-    return f"{source}: {where}: {message}. Fix the value of {where}."
+    return f"{source}: {where}: {one_line(error.message, 300)}. Fix the value of {where}."
 
 
 def validate(params: dict, source: str = "params.yaml") -> dict:
@@ -82,8 +87,14 @@ def validate(params: dict, source: str = "params.yaml") -> dict:
     Raises:
         ConfigError: naming ``source``, the key and the fix.
     """
+    return _validate_against(schema(), params, source)
+
+
+def _validate_against(the_schema: dict, params: dict, source: str) -> dict:
+    """``params`` checked against ``the_schema`` (:func:`schema` or a relaxed copy of it),
+    then by :func:`_check_relations`; every schema error is reported, sorted by key."""
     _check_values(params, source)
-    validator = jsonschema.Draft202012Validator(schema())
+    validator = jsonschema.Draft202012Validator(the_schema)
     errors = sorted(validator.iter_errors(params), key=lambda e: list(map(str, e.absolute_path)))
     if errors:
         raise ConfigError("\n".join(_describe(e, source) for e in errors))
@@ -260,8 +271,13 @@ def load_params(path: str | Path = "params.yaml", override: dict | None = None) 
     return validate(params, source)
 
 
-def read_yaml(path: Path) -> dict:
+def read_yaml(path: Path, allow_empty: bool = False) -> dict:
     """A configuration file's mapping, read as UTF-8 YAML.
+
+    Args:
+        path: the file.
+        allow_empty: read a file without any value (empty, or comments only) as ``{}``
+            rather than refuse it.
 
     Raises:
         ConfigError: the file is missing, a folder, not UTF-8, not YAML, not a mapping, or
@@ -285,6 +301,8 @@ def read_yaml(path: Path) -> dict:
         ) from None
     except RecursionError:
         raise ConfigError(f"{path}: nested too deeply to be a configuration") from None
+    if params is None and allow_empty:
+        return {}
     if not isinstance(params, dict):
         raise ConfigError(f"{path}: expected a mapping of keys to values at the top level")
     return params
@@ -325,17 +343,12 @@ def validate_sections(
     Raises:
         ConfigError: naming ``source``, the key and the fix.
     """
-    _check_values(settings, source)
     partial = schema() | {"required": []}
     for section, keys in (optional or {}).items():
         part = dict(partial["properties"][section])
         part["required"] = [key for key in part.get("required", []) if key not in keys]
         partial["properties"] = partial["properties"] | {section: part}
-    validator = jsonschema.Draft202012Validator(partial)
-    errors = sorted(validator.iter_errors(settings), key=lambda e: list(map(str, e.absolute_path)))
-    if errors:
-        raise ConfigError("\n".join(_describe(e, source) for e in errors))
-    return _check_relations(settings, source)
+    return _validate_against(partial, settings, source)
 
 
 def parse_section(

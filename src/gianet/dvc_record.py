@@ -33,10 +33,9 @@ import sys
 import time
 from pathlib import Path
 
-import yaml
-
 from gianet import atomic
-from gianet.config import deep_merge
+from gianet.config import ConfigError, deep_merge, read_yaml
+from gianet.errors import one_line
 
 #: The stages of dvc.yaml whose outputs a Snakemake run makes.
 STAGES = ("data", "weights", "pipeline")
@@ -50,11 +49,11 @@ def dvc_configuration(workdir: str | Path) -> dict:
     """The configuration DVC's stages run: params.yaml with ``pipeline.configfile`` merged
     over it (as ``snakemake --configfile`` merges it)."""
     workdir = Path(workdir)
-    params = yaml.safe_load((workdir / "params.yaml").read_text())
+    params = read_yaml(workdir / "params.yaml")
     configfile = params["pipeline"]["configfile"]
     if Path(configfile) == Path("params.yaml"):
         return params
-    return deep_merge(params, yaml.safe_load((workdir / configfile).read_text()) or {})
+    return deep_merge(params, read_yaml(workdir / configfile, allow_empty=True))
 
 
 def why_not(workdir: str | Path, config: dict) -> str | None:
@@ -72,7 +71,7 @@ def why_not(workdir: str | Path, config: dict) -> str | None:
         return "no dvc command on PATH"
     try:
         same = dvc_configuration(workdir) == config
-    except (OSError, KeyError, TypeError, yaml.YAMLError) as exc:
+    except (OSError, KeyError, TypeError, ConfigError) as exc:
         return f"cannot read the configuration DVC runs ({exc})"
     if not same:
         return (
@@ -179,6 +178,6 @@ def _run(
         try:
             changes = json.loads(done.stdout)
         except json.JSONDecodeError:
-            return done.stdout.strip()[:200]
-        return "; ".join(f"{stage}: {change}" for stage, change in changes.items())[:300]
+            return one_line(done.stdout)
+        return one_line("; ".join(f"{stage}: {change}" for stage, change in changes.items()), 300)
     return None

@@ -103,19 +103,19 @@ def _device_problem(error: BaseException) -> str | None:
         isinstance(error, RuntimeError) and "out of memory" in text and "CUDA" in text
     ):
         return (
-            f"out of GPU memory ({first[:200]}): lower train.batch_size or train.patch, pass "
+            f"out of GPU memory ({one_line(first)}): lower train.batch_size or train.patch, pass "
             "a smaller --tile to enhance, or use a GPU with more memory"
         )
     if isinstance(error, (AssertionError, RuntimeError)) and any(
         sign in text for sign in _CUDA_MISSING
     ):
         return (
-            f"CUDA is not usable here ({first[:200]}): set runtime.device (or --device) to "
+            f"CUDA is not usable here ({one_line(first)}): set runtime.device (or --device) to "
             "cpu or auto, or run on a GPU node with a CUDA build of torch"
         )
     if module.startswith("torch") and kind == "AcceleratorError":
         return (
-            f"the GPU failed ({first[:200]}): check the GPU and its driver (nvidia-smi), or set "
-            "runtime.device (or --device) to cpu"
+            f"the GPU failed ({one_line(first)}): check the GPU and its driver (nvidia-smi), or "
+            "set runtime.device (or --device) to cpu"
         )
     return None

@@ -35,12 +35,6 @@ from gianet.variants import get_variant, train_settings_for
 
 validate(config, source="params.yaml (with any --configfile/--config overrides)")
 
-# Outputs DVC put in place (dvc pull, exp apply) are taken as up to date when dvc.lock vouches
-# for them, before Snakemake judges them by their timestamps (gianet/dvc_record.py).
-ADOPTED = workflow.is_main_process and adopt_checkout(Path.cwd(), config, workflow.main_snakefile)
-if ADOPTED:
-    print(ADOPTED)
-
 DATASET = config["dataset"]
 CAMERAS = config["cameras"]
 VARIANTS = config["variants"]
@@ -59,7 +53,7 @@ TABLES_HTML = str(REPORT / paths.TABLES_HTML)
 FIGURES = [str(REPORT / paths.figure_name(camera)) for camera in CAMERAS]
 CURVE_FIGURES = [str(REPORT / paths.curves_name(camera)) for camera in CAMERAS]
 HEADLINE = paths.HEADLINE_METRICS
-CURVE_TABLES = [paths.CURVE_TABLES["loss"], paths.CURVE_TABLES["psnr"]]
+CURVE_TABLES = list(paths.CURVE_TABLES.values())  # loss, psnr: the order `gianet report` takes
 WEIGHTS_STATUS = str(paths.weights_status(config))
 SID_DOWNLOAD = str(paths.download_path(config, "{camera}", "{suffix}"))
 LOGS = f"logs/{DATASET}"
@@ -67,7 +61,14 @@ BENCHMARKS = f"{LOGS}/benchmarks"
 
 REPORT_OUTPUTS = [TABLES, HEADLINE, *CURVE_TABLES, *FIGURES, *CURVE_FIGURES]
 
-if getattr(workflow, "is_main_process", True):
+# When the DAG is built, in the main process only (not in each job):
+if workflow.is_main_process:
+    # Outputs DVC put in place (dvc pull, exp apply) are taken as up to date when dvc.lock
+    # vouches for them, before Snakemake judges them by their timestamps (gianet/dvc_record.py).
+    adopted = adopt_checkout(Path.cwd(), config, workflow.main_snakefile)
+    if adopted:
+        print(adopted)
+    # A damaged cache: its manifest retired, so that pack rebuilds it (see the top).
     for camera in CAMERAS:
         manifest = paths.manifest(config, camera)
         damaged = retire_if_damaged(manifest)
@@ -100,6 +101,9 @@ def dataset_identity():
         source = {key: config["sid"][key] for key in ("root", "archives")}
     identity = {"dataset": DATASET, "source": source, "levels": config["sid"]["levels"]}
     return json.dumps(identity, sort_keys=True)
+
+
+DATASET_IDENTITY = dataset_identity()
 
 
 def train_settings(wildcards):

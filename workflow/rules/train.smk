@@ -27,7 +27,7 @@ rule train:
         curves=CURVES,
     params:
         settings=train_settings,
-        data=dataset_identity(),
+        data=DATASET_IDENTITY,
     threads: config["runtime"]["threads"]
     resources:
         runtime=2880,
@@ -61,7 +61,7 @@ rule evaluate:
         # Sample PNGs for the figure: the summary names them, so the folder is no output
         # (a directory output's timestamp would not survive DVC's checkouts).
         samples_dir=SAMPLES,
-        data=dataset_identity(),
+        data=DATASET_IDENTITY,
         # The cache's test split is selected by these (pack's); the summary reports them.
         exclude_scenes=excluded_scenes,
         test_exposures=test_exposures,

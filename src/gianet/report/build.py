@@ -17,8 +17,8 @@ import pandas as pd
 from gianet import atomic
 from gianet.errors import GianetError
 from gianet.paths import log_dir_of_curves
-from gianet.report.curves import plot_curves, write_curve_tables
-from gianet.report.figures import plot_grid, sample_rows
+from gianet.report.curves import plot_curves, read_curves, write_curve_tables
+from gianet.report.figures import common_stems, plot_grid, sample_rows
 from gianet.report.latex_html import parse_tables, render_html
 from gianet.report.tables import first_shot_summaries, read_summaries, write_tables
 
@@ -117,8 +117,8 @@ def build_report(
     figures: dict[str, Path],
     curve_figures: dict[str, Path],
     headline: Path,
-    curve_tables: dict[str, Path] | None = None,
-    tables_html: Path | None = None,
+    curve_tables: dict[str, Path],
+    tables_html: Path,
     first_shot_tables: bool = False,
 ) -> None:
     """Write the tables (``tables`` and one file per table beside it), per camera a figure
@@ -149,18 +149,17 @@ def build_report(
         first_shot_summaries(summaries, per_image_rows(runs)) if first_shot_tables else None
     )
     written = write_tables(summaries, json.loads(Path(costs).read_text()), tables, first_shots)
-    if tables_html is not None:
-        rendered = parse_tables(written[Path(tables).name].read_text())
-        atomic.write_text(tables_html, render_html(rendered, f"gianet tables, {dataset}"))
+    rendered = parse_tables(written[Path(tables).name].read_text())
+    atomic.write_text(tables_html, render_html(rendered, f"gianet tables, {dataset}"))
     kind = DATASET_KIND[dataset]
     saved = {
         (run.camera, run.variant): (run.summary.parent / summary["samples_dir"], summary["samples"])
         for run, summary in zip(runs, summaries, strict=True)
     }
+    curves = {(run.camera, run.variant): read_curves(log_dir_of_curves(run.curves)) for run in runs}
     for camera, figure in figures.items():
-        mine = {run.variant: run for run in runs if run.camera == camera}
         columns = {v: saved[camera, v][0] for v in figure_variants}
-        stems = sorted(set.intersection(*(set(saved[camera, v][1]) for v in figure_variants)))
+        stems = common_stems(saved[camera, v][1] for v in figure_variants)
         if not stems:
             raise ReportInputError(
                 f"{camera}: the evaluations of {', '.join(figure_variants)} saved no sample "
@@ -174,11 +173,9 @@ def build_report(
             title=f"{camera} test images, {dataset} ({kind}); PSNR in dB against ground truth",
         )
         plot_curves(
-            {v: log_dir_of_curves(run.curves) for v, run in mine.items()},
+            {run.variant: curves[run.camera, run.variant] for run in runs if run.camera == camera},
             Path(curve_figures[camera]),
             f"{camera} training curves, {dataset} ({kind})",
         )
-    if curve_tables:
-        logs = {(run.camera, run.variant): log_dir_of_curves(run.curves) for run in runs}
-        write_curve_tables(logs, curve_tables)
+    write_curve_tables(curves, curve_tables)
     atomic.write_json(headline, {dataset: dvc_metrics(summaries)}, indent=2)

@@ -1,9 +1,10 @@
 """Training curves from the dvclive logs: training loss and validation PSNR per epoch.
 
 dvclive writes ``<log>/plots/metrics/train/loss.tsv`` and ``.../val/psnr.tsv`` (columns
-``step`` and the value). :func:`plot_curves` puts every variant of a camera in one figure for
-the report; :func:`write_curve_tables` gathers every run into one table per series, which
-``dvc plots show`` draws (dvc.yaml), one line per run.
+``step`` and the value), which :func:`read_curves` reads once per run. :func:`plot_curves` puts
+every variant of a camera in one figure for the report; :func:`write_curve_tables` gathers
+every run into one table per series, which ``dvc plots show`` draws (dvc.yaml), one line per
+run.
 """
 
 from __future__ import annotations
@@ -33,20 +34,27 @@ def read_curve(train_log: Path, relative: str) -> pd.DataFrame | None:
     return pd.read_csv(path, sep="\t") if path.exists() else None
 
 
-def plot_curves(train_logs: dict[str, Path], out_path: Path, title: str) -> Path:
+def read_curves(train_log: Path) -> dict[str, pd.DataFrame]:
+    """Every series of one run's dvclive folder: column (``loss``, ``psnr``) -> its frame;
+    a series that was not logged is absent."""
+    curves = {column: read_curve(train_log, relative) for relative, column, _ in CURVES}
+    return {column: curve for column, curve in curves.items() if curve is not None}
+
+
+def plot_curves(curves: dict[str, dict[str, pd.DataFrame]], out_path: Path, title: str) -> Path:
     """Draw loss and validation PSNR against epoch, one line per variant.
 
     Args:
-        train_logs: variant name -> its dvclive folder.
+        curves: variant name -> its run's series (:func:`read_curves`).
         out_path: PNG to write.
         title: the figure's title.
     """
     figure = Figure(figsize=(11, 4.2), layout="constrained")
     axes: Sequence = figure.subplots(1, 2)
-    palette = _palette(len(train_logs))
-    for index, (variant, log) in enumerate(train_logs.items()):
-        for axis, (relative, column, _) in zip(axes, CURVES, strict=True):
-            curve = read_curve(log, relative)
+    palette = _palette(len(curves))
+    for index, (variant, series) in enumerate(curves.items()):
+        for axis, (_, column, _) in zip(axes, CURVES, strict=True):
+            curve = series.get(column)
             if curve is not None:
                 axis.plot(
                     curve["step"] + 1,
@@ -73,24 +81,24 @@ def _palette(count: int) -> list:
 
 
 def write_curve_tables(
-    train_logs: dict[tuple[str, str], Path], tables: dict[str, Path]
+    curves: dict[tuple[str, str], dict[str, pd.DataFrame]], tables: dict[str, Path]
 ) -> dict[str, pd.DataFrame]:
     """One long table per series over every run: ``run camera variant epoch <value>``.
 
     Args:
-        train_logs: (camera, variant) -> its dvclive folder.
+        curves: (camera, variant) -> its run's series (:func:`read_curves`).
         tables: series column (``loss``, ``psnr``) -> TSV to write; epochs count from 1.
 
     Returns:
         Series column -> the table written (empty, with its header, when nothing was logged).
     """
     written = {}
-    for relative, column, _ in CURVES:
+    for _, column, _ in CURVES:
         if column not in tables:
             continue
         frames = []
-        for (camera, variant), log in train_logs.items():
-            curve = read_curve(log, relative)
+        for (camera, variant), series in curves.items():
+            curve = series.get(column)
             if curve is None:
                 continue
             frames.append(

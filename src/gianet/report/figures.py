@@ -10,7 +10,7 @@ measures each panel's PSNR against the ground truth PNG.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -135,11 +135,10 @@ def sample_rows(
     variants, folders = list(sample_dirs), [Path(f) for f in sample_dirs.values()]
     output_suffix = sample_names("")["output"]
     if stems is None:
-        saved = [
-            {p.name.removesuffix(output_suffix) for p in f.glob(f"*{output_suffix}")}
+        stems = common_stems(
+            [p.name.removesuffix(output_suffix) for p in f.glob(f"*{output_suffix}")]
             for f in folders
-        ]
-        stems = sorted(set.intersection(*saved))
+        )
         if not stems:
             raise FileNotFoundError(f"no sample PNGs common to {[str(f) for f in folders]}")
     rows = []
@@ -155,6 +154,12 @@ def sample_rows(
         row = [Panel(p.image, p.title, _psnr_8bit(_read_rgb(p.image), truth)) for p in row]
         rows.append([*row, Panel(truth_path, "ground truth")])
     return list(stems), rows
+
+
+def common_stems(saved: Iterable[Iterable[str]]) -> list[str]:
+    """The sample stems that every variant saved (one iterable per variant), sorted: the
+    figure's rows."""
+    return sorted(set.intersection(*(set(stems) for stems in saved)))
 
 
 def _read_rgb(path: Path) -> np.ndarray:

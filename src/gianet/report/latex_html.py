@@ -14,7 +14,10 @@ import html
 import re
 from dataclasses import dataclass, field
 
-#: LaTeX text commands and math the table writer uses, as Unicode.
+from gianet.report.tables import LATEX_SPECIALS
+
+#: LaTeX text commands and math the table writer uses, as Unicode: its math symbols, then
+#: :func:`gianet.report.tables.escape_latex`'s escapes undone, then the en dash.
 SYMBOLS = {
     r"$\uparrow$": "↑",
     r"$\downarrow$": "↓",
@@ -23,16 +26,7 @@ SYMBOLS = {
     r"$\infty$": "∞",
     r"$\gamma$": "γ",
     r"$-\infty$": "−∞",
-    r"\textbackslash{}": "\\",
-    r"\textasciitilde{}": "~",
-    r"\textasciicircum{}": "^",
-    r"\&": "&",
-    r"\%": "%",
-    r"\$": "$",
-    r"\#": "#",
-    r"\_": "_",
-    r"\{": "{",
-    r"\}": "}",
+    **{latex: char for char, latex in LATEX_SPECIALS.items()},
     "--": "–",
 }
 _EMPH = re.compile(r"\\emph\{([^{}]*)\}")

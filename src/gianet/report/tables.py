@@ -67,8 +67,12 @@ METRICS = (
 
 DASH = "--"
 DAGGER = r"$^\dagger$"
-_LATEX_SPECIALS = {
+#: LaTeX's special characters and how :func:`escape_latex` writes them; the HTML reader
+#: (:mod:`gianet.report.latex_html`) undoes them in this order, the backslash first.
+LATEX_SPECIALS = {
     "\\": r"\textbackslash{}",
+    "~": r"\textasciitilde{}",
+    "^": r"\textasciicircum{}",
     "&": r"\&",
     "%": r"\%",
     "$": r"\$",
@@ -76,8 +80,6 @@ _LATEX_SPECIALS = {
     "_": r"\_",
     "{": r"\{",
     "}": r"\}",
-    "~": r"\textasciitilde{}",
-    "^": r"\textasciicircum{}",
 }
 #: How our rows under SID's test protocol are named (LaTeX).
 FIRST_SHOTS = r"\_00 shots"
@@ -108,7 +110,7 @@ _TABLE_TOPICS = {
 
 def escape_latex(text: str) -> str:
     """``text`` with LaTeX's special characters escaped, for use in running text or cells."""
-    return "".join(_LATEX_SPECIALS.get(char, char) for char in text)
+    return "".join(LATEX_SPECIALS.get(char, char) for char in text)
 
 
 def read_summaries(paths: Iterable[str | Path]) -> list[dict[str, Any]]:
@@ -336,7 +338,7 @@ def protocol_note(summaries: Iterable[Mapping[str, Any]]) -> str:
         _recorded(summaries, "msssim_exponents", training=True),
         f"$\\gamma$ = {gamma} {term}",
         f"model 2's added convolutions {kernel}",
-        f"precision {_recorded(summaries, 'precision', escape_latex, training=True)}",
+        f"precision {_recorded(summaries, 'precision', training=True)}",
     ]
     return (
         f"Protocol: {'; '.join(cameras)}; {'; '.join(settings)}. Training: {', '.join(training)}."
@@ -357,7 +359,7 @@ def _recorded(
         if value is not None and value not in values:
             values.append(value)
     if not values:
-        return f"{key.replace('_', chr(92) + '_')} {_NOT_RECORDED}"
+        return f"{escape_latex(key)} {_NOT_RECORDED}"
 
     def word(value: Any) -> str:
         if words is not None:
