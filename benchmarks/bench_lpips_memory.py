@@ -35,7 +35,7 @@ def status_kib(field: str) -> int:
 
 
 def write_random_backbone(home: Path, backbone: str) -> None:
-    from gianet.weights import LPIPS_BACKBONES, WEIGHTS
+    from gianet.fetch.weights import LPIPS_BACKBONES, WEIGHTS
 
     path = WEIGHTS[LPIPS_BACKBONES[backbone]].path(home)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -47,7 +47,7 @@ def write_random_backbone(home: Path, backbone: str) -> None:
 
 def measure(backbone: str, method: str, height: int, width: int, queue) -> None:
     """In a child process: (peak growth in MiB, seconds, value) onto ``queue``."""
-    from gianet.perceptual import LPIPSMetric
+    from gianet.evaluation.perceptual import LPIPSMetric
 
     torch.set_num_threads(1)
     with tempfile.TemporaryDirectory() as folder:

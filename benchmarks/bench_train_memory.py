@@ -25,8 +25,8 @@ REPO = Path(__file__).parents[1]
 
 CHILD = """
 import json, resource, sys, yaml
-from gianet.runtime import Runtime
-from gianet.train import train_variant
+from gianet.jobs.runtime import Runtime
+from gianet.training.train import train_variant
 from gianet.variants import get_variant
 train = json.loads(sys.argv[1])
 runtime = Runtime(threads=2, device="cpu", progress=False)

@@ -52,9 +52,9 @@ from bench_data_path import measure as per_sample_milliseconds
 from synth_cache import packed_synth_cache
 from torch.utils.data import default_collate
 
-import gianet.evaluate as evaluate_module
+import gianet.evaluation.evaluate as evaluate_module
 import gianet.models.gia as gia_module
-import gianet.train as train_module
+import gianet.training.train as train_module
 from gianet.data.dataset import (
     CropPolicy,
     EpochBatches,
@@ -64,16 +64,16 @@ from gianet.data.dataset import (
     frame_to_network,
     to_network,
 )
-from gianet.data.feed import training_loader
-from gianet.device import PRECISIONS, Device, tf32
-from gianet.losses import JointLoss
-from gianet.metrics import psnr, ssim
+from gianet.evaluation.metrics import psnr, ssim
+from gianet.evaluation.perceptual import LPIPSMetric, PieAPPMetric
+from gianet.fetch.weights import WEIGHTS
+from gianet.jobs.device import PRECISIONS, Device, tf32
+from gianet.jobs.runtime import Runtime
 from gianet.models import build_model
-from gianet.perceptual import LPIPSMetric, PieAPPMetric
-from gianet.runtime import Runtime
-from gianet.train_step import EAGER_RUNS, CapturedSteps, TrainStep, make_optimizer
+from gianet.training.feed import training_loader
+from gianet.training.losses import JointLoss
+from gianet.training.step import EAGER_RUNS, CapturedSteps, TrainStep, make_optimizer
 from gianet.variants import get_variant
-from gianet.weights import WEIGHTS
 
 REPO = Path(__file__).resolve().parents[1]
 #: The paper's schedule for Sony: 4000 epochs of SID's 161 training scenes (644,000 steps).
@@ -485,7 +485,7 @@ def random_metric_weights(home: Path) -> None:
 
 
 def check_evaluation(cache: Path, model_path: Path, home: Path, cuda: bool, out: Path) -> None:
-    from gianet.checkpoint import load_model
+    from gianet.models.checkpoint import load_model
 
     device = Device(torch.device("cuda" if cuda else "cpu"), "float32", channels_last=cuda)
     pairs = PackedPairs(cache, "test")

@@ -198,12 +198,13 @@ def noisy_clean_scenes(
 
 
 def paper_readings() -> dict:
-    """The training readings an evaluation records (:data:`gianet.evaluate.TRAINING_READINGS`)
-    as configs/paper.yaml over params.yaml sets them."""
+    """The training readings an evaluation records
+    (:data:`gianet.evaluation.evaluate.TRAINING_READINGS`) as configs/paper.yaml over params.yaml
+    sets them."""
     import yaml
 
     from gianet.config import load_params
-    from gianet.evaluate import TRAINING_READINGS
+    from gianet.evaluation.evaluate import TRAINING_READINGS
 
     paper = yaml.safe_load((REPO / "configs" / "paper.yaml").read_text())
     train = load_params(REPO / "params.yaml", paper)["train"]

@@ -20,17 +20,17 @@ import pytest
 import torch
 
 from gianet import atomic
-from gianet.checkpoint import load_checkpoint, save_checkpoint, save_training_state
-from gianet.checksums import record_sha256
-from gianet.data.sid import install_split_lists
-from gianet.image16 import write_rgb16
+from gianet.fetch.checksums import record_sha256
+from gianet.fetch.sid import install_split_lists
+from gianet.fetch.weights import WEIGHTS, write_status
+from gianet.inference.image16 import write_rgb16
 from gianet.models import build_model
+from gianet.models.checkpoint import load_checkpoint, save_checkpoint, save_training_state
 from gianet.report import costs as report_costs
 from gianet.report.curves import plot_curves
 from gianet.report.figures import Panel, plot_grid
 from gianet.report.tables import write_tables
 from gianet.synth.dng import RawMetadata, write_dng
-from gianet.weights import WEIGHTS, write_status
 from tests.conftest import SMALL_CHECKPOINT_META
 
 META = SMALL_CHECKPOINT_META

@@ -15,7 +15,6 @@ import numpy as np
 import pytest
 import yaml
 
-from gianet.checksums import sha256_of
 from gianet.cli import main
 from gianet.data.cache import (
     DAMAGED_SUFFIX,
@@ -27,6 +26,7 @@ from gianet.data.cache import (
     retire_if_damaged,
     verify_cache,
 )
+from gianet.fetch.checksums import sha256_of
 from gianet.paths import SPLITS
 from gianet.synth.generate import generate_dataset
 

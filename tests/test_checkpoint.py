@@ -3,8 +3,8 @@ import pickle
 import pytest
 import torch
 
-from gianet.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from gianet.models import build_model
+from gianet.models.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 
 META = {
     "arch": "unet",

@@ -5,7 +5,7 @@ import pytest
 import yaml
 
 from gianet.config import ConfigError, load_params, parse_section, validate
-from gianet.runtime import Runtime
+from gianet.jobs.runtime import Runtime
 
 REPO_PARAMS = "params.yaml"
 

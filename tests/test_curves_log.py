@@ -3,7 +3,7 @@
 import csv
 import json
 
-from gianet.curves_log import open_curves, truncate_series
+from gianet.training.curves_log import open_curves, truncate_series
 
 
 def steps(log_dir, series="train/loss.tsv"):

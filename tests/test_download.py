@@ -22,7 +22,7 @@ import pytest
 
 from gianet import atomic
 from gianet.cli import main
-from gianet.data.download import DownloadError, download
+from gianet.fetch.download import DownloadError, download
 
 
 def _zip_payload() -> bytes:

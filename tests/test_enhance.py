@@ -12,20 +12,20 @@ import tifffile
 import torch
 from torchvision.io import ImageReadMode, decode_png
 
-from gianet.checkpoint import CheckpointError, load_model, save_checkpoint
 from gianet.cli import main
 from gianet.data.dataset import amplify
 from gianet.data.raw import RawError, pack, read_mosaic
-from gianet.device import tf32
-from gianet.enhance import (
+from gianet.inference.enhance import (
     EnhanceError,
     amplification_ratio,
     default_device,
     enhance_file,
     run_network,
 )
+from gianet.inference.tiling import run_tiled, tiling_caveat
+from gianet.jobs.device import tf32
 from gianet.models import build_model
-from gianet.tiling import run_tiled, tiling_caveat
+from gianet.models.checkpoint import CheckpointError, load_model, save_checkpoint
 from tests.conftest import COLORCHART, GRBG_EXPOSURE, optional_raw
 
 C330 = "marginal/RAW_KODAK_C330_FORMAT_NONE_YRGB.raw"

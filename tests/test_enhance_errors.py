@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 import torch
 
-from gianet.checkpoint import save_checkpoint
 from gianet.cli import main
 from gianet.models import build_model
+from gianet.models.checkpoint import save_checkpoint
 from gianet.synth.generate import generate_dataset
 from tests.conftest import SMALL_CHECKPOINT_META
 

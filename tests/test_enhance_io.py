@@ -11,8 +11,8 @@ from torchvision.io import ImageReadMode, decode_png
 
 from gianet.data import exposure
 from gianet.data.exposure import exposure_time_tag, libraw_shutter_time, read_exposure
-from gianet.image16 import encode_png16, write_rgb16
-from gianet.tiling import tile_spans
+from gianet.inference.image16 import encode_png16, write_rgb16
+from gianet.inference.tiling import tile_spans
 from tests.conftest import COLORCHART, GRBG_EXPOSURE, optional_raw
 
 DC50 = "RAW_KODAK_DC50_é.KDC"

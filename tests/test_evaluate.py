@@ -8,13 +8,13 @@ import pytest
 import torch
 import torchvision
 
-from gianet.checkpoint import load_model, save_checkpoint
 from gianet.data.dataset import FullFrames, PackedPairs, frame_to_network
-from gianet.evaluate import evaluate_variant
-from gianet.metrics import psnr
+from gianet.evaluation.evaluate import evaluate_variant
+from gianet.evaluation.metrics import psnr
+from gianet.fetch.weights import WEIGHTS
+from gianet.jobs.runtime import Runtime
 from gianet.models import build_model
-from gianet.runtime import Runtime
-from gianet.weights import WEIGHTS
+from gianet.models.checkpoint import load_model, save_checkpoint
 from tests.conftest import paper_readings, write_packed_cache
 
 QUIET = Runtime(progress=False)

@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 
 from gianet.atomic import default_mode
-from gianet.data import extract
-from gianet.data.extract import MARKER, ExtractError, safe_extract
+from gianet.fetch import extract
+from gianet.fetch.extract import MARKER, ExtractError, safe_extract
 
 _RNG = random.Random(0)
 SID_FILES = {

@@ -29,9 +29,9 @@ import pytest
 import torch
 import yaml
 
-from gianet.checkpoint import save_checkpoint
 from gianet.cli import main
 from gianet.models import build_model
+from gianet.models.checkpoint import save_checkpoint
 from gianet.paths import SPLITS
 from gianet.synth.generate import generate_dataset
 from tests.conftest import SMALL_CHECKPOINT_META
@@ -275,7 +275,7 @@ def checkpoint_case(seeds: Seeds, rng: random.Random, folder: Path) -> Case:
 def _is_rgb16(path: Path) -> None:
     import imageio.v3 as iio
 
-    from gianet.image16 import PNG_SIGNATURE
+    from gianet.inference.image16 import PNG_SIGNATURE
 
     assert path.read_bytes().startswith(PNG_SIGNATURE)
     image = iio.imread(path) if path.suffix != ".png" else None

@@ -16,16 +16,16 @@ import pytest
 import torch
 from torch.utils.data import default_collate
 
-from gianet import train as train_module
-from gianet.checkpoint import load_checkpoint
 from gianet.data.dataset import CropPolicy, PackedPairs, TrainPatches, to_network
-from gianet.device import Device, tf32_enabled
-from gianet.losses import JointLoss
+from gianet.jobs.device import Device, tf32_enabled
+from gianet.jobs.runtime import Runtime
 from gianet.models import build_model
+from gianet.models.checkpoint import load_checkpoint
 from gianet.paths import state_file
-from gianet.runtime import Runtime
-from gianet.train import TrainingInterrupted, train_variant
-from gianet.train_step import CapturedSteps, TrainStep, make_optimizer
+from gianet.training import train as train_module
+from gianet.training.losses import JointLoss
+from gianet.training.step import CapturedSteps, TrainStep, make_optimizer
+from gianet.training.train import TrainingInterrupted, train_variant
 from gianet.variants import get_variant
 from tests.conftest import noisy_clean_scenes, write_packed_cache
 
@@ -202,7 +202,7 @@ class _Curves:
 def test_enhance_on_the_gpu_is_the_cpu_result_within_a_few_16_bit_steps():
     """TF32 off: the GPU's float32 output differs from the CPU's by float rounding only
     (with TF32 it would differ by tens of steps of 1/65535); the switches are restored."""
-    from gianet.enhance import run_network
+    from gianet.inference.enhance import run_network
 
     torch.manual_seed(0)
     model = build_model("unet", in_channels=4, upscale=2, base_channels=8, gia=True).eval()

@@ -11,7 +11,13 @@ import torch.nn.functional as F
 from scipy.ndimage import gaussian_filter
 from torch import nn
 
-from gianet.losses import MS_SSIM_EXPONENTS, MS_SSIM_MIN_SIDE, JointLoss, build_loss, ms_ssim
+from gianet.training.losses import (
+    MS_SSIM_EXPONENTS,
+    MS_SSIM_MIN_SIDE,
+    JointLoss,
+    build_loss,
+    ms_ssim,
+)
 from gianet.variants import VARIANTS, Loss
 
 SCALE_WEIGHTS = (0.0448, 0.2856, 0.3001, 0.2363, 0.1333)  # Wang et al. 2003

@@ -9,13 +9,13 @@ import pytest
 import torch
 from skimage.metrics import peak_signal_noise_ratio, structural_similarity
 
-from gianet import metrics
+from gianet.evaluation import metrics
 
 TOLERANCE = 1e-4
 
 
 def reference_ssim(pred: np.ndarray, target: np.ndarray, data_range: float = 1.0) -> float:
-    """scikit-image SSIM with the settings documented in :func:`gianet.metrics.ssim`."""
+    """scikit-image SSIM with the settings documented in :func:`gianet.evaluation.metrics.ssim`."""
     return structural_similarity(
         pred,
         target,

@@ -94,9 +94,9 @@ LOAD_RESOURCES = textwrap.dedent(
     import json, sys
     from pathlib import Path
 
-    import gianet, gianet.config, gianet.data.sid, gianet.report.tables
+    import gianet, gianet.config, gianet.fetch.sid, gianet.report.tables
     from gianet.config import schema
-    from gianet.data.sid import install_split_lists
+    from gianet.fetch.sid import install_split_lists
     from gianet.report.tables import cost_table, results_table
 
     root = Path(sys.argv[1])
@@ -107,7 +107,7 @@ LOAD_RESOURCES = textwrap.dedent(
             lists[path.name] = path.read_text()
     summary = {"dataset": "sid-synth", "camera": "Sony", "variant": "sid_net", "n_images": 1,
                "psnr": 20.0, "ssim": 0.5, "lpips": None, "pieapp": None}
-    modules = (gianet, gianet.config, gianet.data.sid, gianet.report.tables)
+    modules = (gianet, gianet.config, gianet.fetch.sid, gianet.report.tables)
     print(json.dumps({
         "modules": [module.__file__ for module in modules],
         "schema": schema(),

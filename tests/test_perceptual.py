@@ -20,9 +20,9 @@ import torchvision
 from piq.pieapp import PieAPPModel
 from torchvision.models.vgg import cfgs, make_layers
 
-from gianet import perceptual
-from gianet.perceptual import PIEAPP_CHUNK, LPIPSMetric, PieAPPMetric
-from gianet.weights import WEIGHTS, MissingWeights, require_weights, weights_status
+from gianet.evaluation import perceptual
+from gianet.evaluation.perceptual import PIEAPP_CHUNK, LPIPSMetric, PieAPPMetric
+from gianet.fetch.weights import WEIGHTS, MissingWeights, require_weights, weights_status
 
 
 @pytest.fixture(autouse=True, scope="module")

@@ -13,12 +13,12 @@ import pytest
 import torch
 import yaml
 
-from gianet import train as train_module
-from gianet.checkpoint import load_checkpoint, load_model
-from gianet.device import Device
+from gianet.jobs.device import Device
+from gianet.jobs.runtime import DeviceUnavailable, Runtime
+from gianet.models.checkpoint import load_checkpoint, load_model
 from gianet.paths import state_file
-from gianet.runtime import DeviceUnavailable, Runtime
-from gianet.train import TrainingDiverged, TrainingInterrupted, train_variant
+from gianet.training import train as train_module
+from gianet.training.train import TrainingDiverged, TrainingInterrupted, train_variant
 from gianet.variants import get_variant
 from tests.conftest import noisy_clean_scenes, write_packed_cache
 

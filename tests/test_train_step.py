@@ -10,8 +10,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from gianet.device import Device
-from gianet.train_step import (
+from gianet.jobs.device import Device
+from gianet.training.step import (
     CapturedSteps,
     TrainStep,
     build_step,

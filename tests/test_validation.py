@@ -12,9 +12,10 @@ from pathlib import Path
 import pytest
 import yaml
 
-from gianet import config, losses
+from gianet import config
 from gianet.cli import main
 from gianet.models import FULL_FRAMES
+from gianet.training import losses
 
 REPO = Path(__file__).parents[1]
 SID_NET_FIGURE = {"figure_variants": ["sid_net"]}

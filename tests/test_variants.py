@@ -6,8 +6,8 @@ import pytest
 import torch
 import yaml
 
-from gianet.losses import build_loss
 from gianet.models import available_architectures, build_model
+from gianet.training.losses import build_loss
 from gianet.variants import VARIANTS, UnknownVariant, get_variant
 
 # (in_channels, upscale, odd packed size whose RGB output passes MS-SSIM's 161-pixel minimum)

@@ -17,10 +17,10 @@ import pytest
 import torch
 import torchvision
 
-from gianet import weights
-from gianet.data.download import DownloadError, download
-from gianet.perceptual import LPIPSMetric
-from gianet.weights import (
+from gianet.evaluation.perceptual import LPIPSMetric
+from gianet.fetch import weights
+from gianet.fetch.download import DownloadError, download
+from gianet.fetch.weights import (
     WEIGHTS,
     MissingWeights,
     PretrainedFile,

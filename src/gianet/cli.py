@@ -100,7 +100,7 @@ def _settings(section: str) -> Arg:
 
 
 def _runtime(args: argparse.Namespace):
-    from gianet.runtime import DEFAULT_RUNTIME, Runtime
+    from gianet.jobs.runtime import DEFAULT_RUNTIME, Runtime
 
     threads = getattr(args, "threads", None)
     if args.runtime == "{}":
@@ -138,7 +138,7 @@ def _synth(args: argparse.Namespace) -> None:
 
 
 def _sid_download(args: argparse.Namespace) -> None:
-    from gianet.data.download import download
+    from gianet.fetch.download import download
 
     runtime = _runtime(args)
     result = download(
@@ -154,7 +154,7 @@ def _sid_download(args: argparse.Namespace) -> None:
 
 
 def _sid_unpack(args: argparse.Namespace) -> None:
-    from gianet.data.sid import install_split_lists, unpack_archive
+    from gianet.fetch.sid import install_split_lists, unpack_archive
 
     root = _dataset_root(args.lists, args.camera)
     if args.archive:
@@ -197,8 +197,8 @@ def _manifest_path(manifest: str) -> Path:
 
 def _train(args: argparse.Namespace) -> None:
     from gianet.config import check_variant_crops, parse_section
-    from gianet.interrupt import note
-    from gianet.train import train_variant
+    from gianet.jobs.interrupt import note
+    from gianet.training.train import train_variant
     from gianet.variants import get_variant, unused_train_settings
 
     variant = get_variant(args.variant)
@@ -225,9 +225,9 @@ def _train(args: argparse.Namespace) -> None:
 
 
 def _evaluate(args: argparse.Namespace) -> None:
-    from gianet.evaluate import evaluate_variant
-    from gianet.interrupt import stop_raises
-    from gianet.weights import torch_home_of
+    from gianet.evaluation.evaluate import evaluate_variant
+    from gianet.fetch.weights import torch_home_of
+    from gianet.jobs.interrupt import stop_raises
 
     if not (math.isfinite(args.max_input) and args.max_input > 0):
         raise UsageError(
@@ -253,7 +253,7 @@ def _evaluate(args: argparse.Namespace) -> None:
 
 
 def _fetch_weights(args: argparse.Namespace) -> None:
-    from gianet.weights import fetch_for_metrics, write_status
+    from gianet.fetch.weights import fetch_for_metrics, write_status
 
     status = Path(args.status)
     torch_home = status.parent
@@ -327,7 +327,7 @@ def _variants(args: argparse.Namespace) -> None:
 
 
 def _enhance(args: argparse.Namespace) -> None:
-    from gianet.enhance import enhance_file
+    from gianet.inference.enhance import enhance_file
 
     out = enhance_file(
         Path(args.raw),
@@ -612,7 +612,7 @@ def main(argv: list[str] | None = None) -> int:
     """Run one stage; returns the exit status: 0; 2 for an error a user can fix; 75 when a
     stop signal interrupted it (a rerun resumes it; in a SLURM job it is requeued); 130 on
     Ctrl-C. Other exceptions are bugs and keep their traceback."""
-    from gianet.interrupt import EXIT_INTERRUPTED, JobInterrupted, requeue_current_job
+    from gianet.jobs.interrupt import EXIT_INTERRUPTED, JobInterrupted, requeue_current_job
 
     args = parser().parse_args(argv)
     if args.debug:

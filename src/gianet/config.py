@@ -34,9 +34,9 @@ UPSCALE = {"Sony": 2, "Fuji": 3}
 #: Packed frame sizes (height, width) of the real SID data: Sony ARW 2848 x 4256 packed 2 x 2;
 #: Fuji RAF 4032 x 6030 (cut to multiples of 6 as SID's code does) packed 3 x 3.
 SID_PACKED_FRAMES = {"Sony": (1424, 2128), "Fuji": (1344, 2010)}
-#: MS-SSIM's smallest image side, gianet.losses.MS_SSIM_MIN_SIDE (piq's 5 scales and 11-px
-#: window: 10 * 2**4 + 1); repeated here because gianet.losses imports torch, and a test keeps
-#: the two equal.
+#: MS-SSIM's smallest image side, gianet.training.losses.MS_SSIM_MIN_SIDE (piq's 5 scales and
+#: 11-px window: 10 * 2**4 + 1); repeated here because gianet.training.losses imports torch, and
+#: a test keeps the two equal.
 MS_SSIM_MIN_SIDE = 161
 #: A configuration holds a few hundred values; more nodes than this are an alias bomb or a
 #: self-referencing YAML anchor, refused before validation walks them.

@@ -1,6 +1,6 @@
 """Training and evaluation, one job per camera and variant, and the metrics' weights.
 
-Both GPU rules survive time limits (gianet/interrupt.py): on SLURM they ask for SIGTERM
+Both GPU rules survive time limits (gianet/jobs/interrupt.py): on SLURM they ask for SIGTERM
 STOP_NOTICE seconds before the limit; training saves its state, the job requeues itself and
 resumes when it runs again. Their shell ignores the stop signals so that it and `tee` outlive
 the job and the interruption message lands in the log, which every run appends to.

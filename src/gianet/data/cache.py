@@ -43,11 +43,11 @@ import numpy as np
 from tqdm import tqdm
 
 from gianet import atomic
-from gianet.checksums import sha256_of
 from gianet.data.lists import Pair
 from gianet.data.raw import RawError, pack, read_ground_truth, read_mosaic, with_levels
 from gianet.data.xtrans import xtrans_phase
 from gianet.errors import GianetError, one_line
+from gianet.fetch.checksums import sha256_of
 from gianet.paths import MANIFEST
 
 #: Sampled blocks of the fast check: how many, and their size in bytes.

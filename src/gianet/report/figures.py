@@ -20,7 +20,7 @@ import torch
 from matplotlib.figure import Figure
 
 from gianet import atomic
-from gianet.metrics import psnr
+from gianet.evaluation.metrics import psnr
 from gianet.paths import sample_names
 from gianet.variants import get_variant
 

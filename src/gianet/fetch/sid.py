@@ -18,8 +18,8 @@ from importlib import resources
 from pathlib import Path
 
 from gianet import atomic
-from gianet.data.extract import safe_extract
 from gianet.errors import GianetError
+from gianet.fetch.extract import safe_extract
 from gianet.paths import SPLITS, list_name
 
 

@@ -23,11 +23,11 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from gianet.metrics import SSIM_K1, SSIM_K2, SSIM_SIGMA, SSIM_WINDOW
+from gianet.evaluation.metrics import SSIM_K1, SSIM_K2, SSIM_SIGMA, SSIM_WINDOW
 from gianet.variants import Loss
 
 #: piq's MS-SSIM defaults, which the paper's loss uses: 5 scales, SSIM's 11 px Gaussian
-#: window of sigma 1.5 (Wang et al. 2004; the same window as :mod:`gianet.metrics`).
+#: window of sigma 1.5 (Wang et al. 2004; the same window as :mod:`gianet.evaluation.metrics`).
 MS_SSIM_SCALES = 5
 MS_SSIM_WINDOW = SSIM_WINDOW
 #: piq's rule: the window must fit the coarsest of the 5 scales, each half the one before.

@@ -6,7 +6,7 @@ scene per epoch (``train.shots``: its ``_00`` shots, as SID's code, or all), fli
 transpose (``train.flips``), fixed or multi-size crops as the variant declares, the variant's
 loss (MS-SSIM exponents ``train.msssim_exponents``, ``train.loss_gamma`` on the term
 ``train.loss_gamma_term``), the network initialised as ``train.init`` says and computed in the
-precision ``train.precision`` names (:mod:`gianet.device`).
+precision ``train.precision`` names (:mod:`gianet.jobs.device`).
 Curves (loss, lr, validation PSNR) go to dvclive, or to any logger passed in.
 
 Long jobs survive clusters: a training state (weights, optimizer, epochs done) is written
@@ -16,8 +16,8 @@ before a time limit); a restarted job resumes from it. Every random draw is keye
 whatever the number of loader processes.
 
 At GPU speed nothing waits for the GPU within an epoch: the data path converts on the device
-(:mod:`gianet.data.feed`), the step accumulates its loss on the device and may be replayed from
-CUDA graphs (:mod:`gianet.train_step`), and the losses are read back once per epoch. A loss
+(:mod:`gianet.training.feed`), the step accumulates its loss on the device and may be replayed from
+CUDA graphs (:mod:`gianet.training.step`), and the losses are read back once per epoch. A loss
 that turns NaN or infinite is noticed there: the run stops with an error naming the epoch and
 step, before anything is saved, so the last good state is kept.
 """
@@ -34,8 +34,6 @@ from typing import Any, Protocol
 import torch
 from tqdm import tqdm
 
-from gianet.checkpoint import load_checkpoint, save_checkpoint, save_training_state
-from gianet.curves_log import open_curves
 from gianet.data.cache import load_manifest
 from gianet.data.dataset import (
     CropPolicy,
@@ -45,16 +43,18 @@ from gianet.data.dataset import (
     TrainPatches,
     frame_to_network,
 )
-from gianet.data.feed import device_batches, training_loader
-from gianet.device import Device
 from gianet.errors import GianetError
-from gianet.interrupt import JobInterrupted, stop_requests
-from gianet.losses import build_loss
-from gianet.metrics import psnr
+from gianet.evaluation.metrics import psnr
+from gianet.jobs.device import Device
+from gianet.jobs.interrupt import JobInterrupted, stop_requests
+from gianet.jobs.runtime import DEFAULT_RUNTIME, Runtime
 from gianet.models import build_model, initialise
+from gianet.models.checkpoint import load_checkpoint, save_checkpoint, save_training_state
 from gianet.paths import state_file
-from gianet.runtime import DEFAULT_RUNTIME, Runtime
-from gianet.train_step import build_step, load_optimizer_state, make_optimizer
+from gianet.training.curves_log import open_curves
+from gianet.training.feed import device_batches, training_loader
+from gianet.training.losses import build_loss
+from gianet.training.step import build_step, load_optimizer_state, make_optimizer
 from gianet.variants import Variant, arch_args
 
 
@@ -147,7 +147,7 @@ def train_variant(
             cadence.
         curves: ``curves(log_dir, resume_epoch)`` opens the curve logger for a run starting
             at that epoch (default: dvclive, continuous across resumes,
-            :func:`gianet.curves_log.open_curves`).
+            :func:`gianet.training.curves_log.open_curves`).
 
     Raises:
         CacheError: the cache's manifest is missing or damaged, or lacks the train or val

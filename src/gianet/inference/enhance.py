@@ -18,7 +18,7 @@ refused rather than written as a black image.
 The whole frame goes through the network at once by default, as the paper evaluates. For a
 12 MP Bayer frame (1500 x 2000 packed) SID-Net on a 2-core CPU peaked at 3.7 GiB resident
 (0.8 GiB of it the imports) in about 23 s; ``tile`` bounds memory by running overlapping
-windows (:mod:`gianet.tiling`): 2.1 GiB and 31 s with ``tile=1024``, 1.7 GiB and 65 s with
+windows (:mod:`gianet.inference.tiling`): 2.1 GiB and 31 s with ``tile=1024``, 1.7 GiB and 65 s with
 ``tile=512``. A tiled plain SID-Net gives the whole-frame result, but GIA's global pooling
 then sees one tile at a time, so a tiled GIA-Net is not the paper's model applied to the
 frame; a warning says so.
@@ -34,14 +34,14 @@ import numpy as np
 import torch
 
 from gianet.atomic import check_output_path
-from gianet.checkpoint import load_model
 from gianet.data.dataset import GT_MAX, amplify
 from gianet.data.exposure import read_exposure
 from gianet.data.raw import pack, read_mosaic
-from gianet.device import Device
 from gianet.errors import GianetError, one_line
-from gianet.image16 import RGB16_SUFFIXES, write_rgb16
-from gianet.tiling import TILE_ALIGN, TILE_MARGIN, run_tiled, tiling_caveat
+from gianet.inference.image16 import RGB16_SUFFIXES, write_rgb16
+from gianet.inference.tiling import TILE_ALIGN, TILE_MARGIN, run_tiled, tiling_caveat
+from gianet.jobs.device import Device
+from gianet.models.checkpoint import load_model
 
 #: Smallest ``--tile``: its core (the window less a margin on each side) must be at least as
 #: wide as the margin, so a window computes at most 9 times the pixels it keeps; a tile of 208
@@ -234,7 +234,7 @@ def enhance_file(
         EnhanceError: a bad path, suffix, ratio, clip, tile or device; memory; or an output
             that is not finite (see the messages).
         gianet.data.raw.RawError: the file is unreadable or holds no usable mosaic.
-        gianet.checkpoint.CheckpointError: the checkpoint is missing, unsafe, broken, or
+        gianet.models.checkpoint.CheckpointError: the checkpoint is missing, unsafe, broken, or
             trained for another CFA.
     """
     raw_path, checkpoint, out_path = Path(raw_path), Path(checkpoint), Path(out_path)

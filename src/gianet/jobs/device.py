@@ -7,7 +7,7 @@ The precision is a result setting (params.yaml ``train.precision``); on CUDA it 
   tensor cores (inputs rounded to 10 mantissa bits, float32 accumulation);
 - ``bf16``: bf16 autocast for the network, TF32 for the float32 operations autocast leaves.
 
-The training loss runs in IEEE float32 in every precision (:mod:`gianet.train_step`).
+The training loss runs in IEEE float32 in every precision (:mod:`gianet.training.step`).
 
 On the CPU every precision runs as IEEE float32 (TF32 is a CUDA feature). The TF32 switches
 are always set explicitly for the duration of a job (:meth:`Device.math`), never left to
@@ -26,7 +26,7 @@ from typing import Literal, get_args
 
 import torch
 
-from gianet.runtime import Runtime
+from gianet.jobs.runtime import Runtime
 
 Precision = Literal["float32", "tf32", "bf16"]
 PRECISIONS: tuple[str, ...] = get_args(Precision)
@@ -101,7 +101,7 @@ class Device:
         the default memory format on the CPU.
 
         Raises:
-            gianet.runtime.DeviceUnavailable: CUDA asked for and not visible.
+            gianet.jobs.runtime.DeviceUnavailable: CUDA asked for and not visible.
         """
         device = runtime.torch_device()
         if device.type != "cuda":

@@ -39,8 +39,8 @@ from typing import IO
 from tqdm import tqdm
 
 from gianet.atomic import default_mode
-from gianet.data.archives import archive_format
 from gianet.errors import GianetError, one_line
+from gianet.fetch.archives import archive_format
 from gianet.paths import ARCHIVE_SUFFIXES
 
 #: Completion marker written inside a target once every member is in place.

@@ -17,8 +17,8 @@ import torch
 from torch.utils.data import DataLoader
 
 from gianet.data.dataset import EpochBatches, TrainPatches, to_network
-from gianet.device import Device
-from gianet.interrupt import STOP_SIGNALS
+from gianet.jobs.device import Device
+from gianet.jobs.interrupt import STOP_SIGNALS
 
 #: Batches each loader process prepares ahead of the training step.
 PREFETCH_BATCHES = 4

@@ -10,7 +10,7 @@ seconds; while bytes arrive a progress bar counts them.
 
 A complete body is accepted as the file only once it is verified as one: an answer of type
 ``text/html`` is an error page, and a destination named as an archive (``.zip``, ``.tar``,
-``.tar.gz``, ``.tgz``) must pass :func:`gianet.data.archives.verify_archive` (its signature,
+``.tar.gz``, ``.tgz``) must pass :func:`gianet.fetch.archives.verify_archive` (its signature,
 and its own index readable to the end, which a body cut short by a server that sent no
 ``Content-Length`` fails: such a body is resumed like any other truncated one). A file that is
 not an archive at all is moved to ``<dest>.rejected`` for inspection and the download stops.
@@ -46,15 +46,15 @@ import requests
 from tqdm import tqdm
 
 from gianet import atomic
-from gianet.checksums import hash_file, is_sha256, read_recorded, record_sha256, sha256_of
-from gianet.data.archives import (
+from gianet.errors import GianetError, one_line
+from gianet.fetch.archives import (
     IncompleteArchive,
     NotAnArchive,
     archive_format,
     describe_start,
     verify_archive,
 )
-from gianet.errors import GianetError, one_line
+from gianet.fetch.checksums import hash_file, is_sha256, read_recorded, record_sha256, sha256_of
 
 _RETRYABLE = (requests.ConnectionError, requests.Timeout, requests.exceptions.ChunkedEncodingError)
 _RETRYABLE_STATUS = {408, 429}

@@ -29,8 +29,8 @@ from typing import NamedTuple
 import torch
 from torch import nn
 
-from gianet.device import Device, tf32
 from gianet.errors import GianetError
+from gianet.jobs.device import Device, tf32
 
 #: Eager steps of a batch shape before its capture (cuDNN picks its algorithms, Adam and
 #: autograd initialise their state).

@@ -1,8 +1,9 @@
 """Evaluating a trained variant on full-resolution test frames.
 
 Each test frame goes through the network whole; the output is clipped to [0, 1] and compared
-with the ground truth at full resolution by PSNR and SSIM (:mod:`gianet.metrics`) and, when
-their pretrained weights are in the cache, LPIPS and PieAPP (:mod:`gianet.perceptual`). A
+with the ground truth at full resolution by PSNR and SSIM (:mod:`gianet.evaluation.metrics`)
+and, when their pretrained weights are in the cache, LPIPS and PieAPP
+(:mod:`gianet.evaluation.perceptual`). A
 perceptual metric whose weights are missing is reported as unavailable, with one message
 naming the files and where to put them, and the others still complete. One CSV row per test
 image (file, ratio, ISO, each metric, inference seconds) and a summary JSON of means per
@@ -34,7 +35,6 @@ from torch.utils.data import DataLoader
 from tqdm import tqdm
 
 from gianet import atomic
-from gianet.checkpoint import load_model
 from gianet.data.dataset import (
     FullFrames,
     PackedPairs,
@@ -42,12 +42,13 @@ from gianet.data.dataset import (
     ground_truth_tensor,
     preview_input,
 )
-from gianet.device import Device
-from gianet.metrics import psnr, ssim
+from gianet.evaluation.metrics import psnr, ssim
+from gianet.evaluation.perceptual import LPIPSMetric, PieAPPMetric
+from gianet.fetch.weights import MissingWeights
+from gianet.jobs.device import Device
+from gianet.jobs.runtime import DEFAULT_RUNTIME, Runtime
+from gianet.models.checkpoint import load_model
 from gianet.paths import sample_names
-from gianet.perceptual import LPIPSMetric, PieAPPMetric
-from gianet.runtime import DEFAULT_RUNTIME, Runtime
-from gianet.weights import MissingWeights
 
 METRICS = ("psnr", "ssim", "lpips", "pieapp")
 Metric = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]

@@ -2,9 +2,9 @@
 
 Both metrics need pretrained weights that do not ship with their packages and that
 ``torchvision`` and ``piq`` would download on first use. Here nothing downloads implicitly:
-:mod:`gianet.weights` declares the files and fetches them once into
+:mod:`gianet.fetch.weights` declares the files and fetches them once into
 ``<torch_home>/hub/checkpoints``, and the metric classes only read that cache. When a file is
-absent they raise :class:`gianet.weights.MissingWeights`, which names each file, where to put
+absent they raise :class:`gianet.fetch.weights.MissingWeights`, which names each file, where to put
 it and where to get it, so that evaluation can report these metrics as unavailable and still
 finish PSNR and SSIM.
 
@@ -31,8 +31,8 @@ import lpips
 import torch
 from piq.pieapp import PieAPPModel
 
-from gianet.metrics import check_inputs, reduce_values
-from gianet.weights import LPIPS_BACKBONES, require_weights
+from gianet.evaluation.metrics import check_inputs, reduce_values
+from gianet.fetch.weights import LPIPS_BACKBONES, require_weights
 
 #: Patches of PieAPP evaluated at once: about 4 MB each on CPU (activations of the 64 x 64
 #: patch in both images plus their 120,832 features), ~0.6 GB in all (measured).
@@ -227,7 +227,7 @@ def _lpips_backbone_state(path: Path, backbone: dict[str, torch.Tensor]) -> dict
 def _check_rgb_inputs(
     pred: torch.Tensor, target: torch.Tensor, reduction: str, min_side: int
 ) -> None:
-    """The checks of :mod:`gianet.metrics` for data range 1, plus three RGB channels."""
+    """The checks of :mod:`gianet.evaluation.metrics` for data range 1, plus three RGB channels."""
     check_inputs(pred, target, 1.0, reduction, min_side=min_side)
     if pred.shape[1] != 3:
         raise ValueError(f"expected RGB images (N, 3, H, W), got {tuple(pred.shape)}")

@@ -17,8 +17,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from gianet import atomic
-from gianet.data.download import DownloadError, DownloadResult, download
 from gianet.errors import GianetError
+from gianet.fetch.download import DownloadError, DownloadResult, download
 
 
 @dataclass(frozen=True)
@@ -125,7 +125,7 @@ def fetch_weights(
 ) -> dict[str, DownloadResult]:
     """Download the named weights into the cache, unless present; verify their sha256.
 
-    Uses :func:`gianet.data.download.download` (resumable, retried, atomic). A file whose
+    Uses :func:`gianet.fetch.download.download` (resumable, retried, atomic). A file whose
     sha256 prefix is published is checked against it before its digest is recorded; a file
     that does not match is moved to ``<file>.part`` and never left in the cache. Files already
     present are verified the same way, without network access.
@@ -134,7 +134,7 @@ def fetch_weights(
         torch_home: root of the torch cache (``TORCH_HOME``).
         names: entries of :data:`WEIGHTS`.
         checksum_file: where full digests are recorded on first download and verified
-            afterwards (see :mod:`gianet.data.download`); the workflow passes a
+            afterwards (see :mod:`gianet.fetch.download`); the workflow passes a
             version-controlled file, so PieAPP's digest, which is not published, is fixed
             by the first fetch.
         progress: show a progress bar per file.

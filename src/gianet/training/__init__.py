@@ -1,0 +1,2 @@
+"""Training one variant: the loop, one optimisation step, the device-side data feed, the
+losses and the curves."""
