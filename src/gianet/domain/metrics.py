@@ -1,0 +1,50 @@
+"""The metrics: one registry of what each one is, computes with and prints as.
+
+The functions themselves live in :mod:`gianet.evaluation` (they need torch); each entry names
+its implementation by import path, loaded only when an evaluation builds it. Adding a metric
+is a row here plus its implementation.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class MetricSpec:
+    """One image-quality metric.
+
+    Attributes:
+        name: the key in params.yaml (``evaluate.metrics``), CSVs and summaries.
+        header: how tables print it.
+        higher_is_better: its direction (PSNR, SSIM up; PieAPP, LPIPS down).
+        decimals: digits tables print (the paper's).
+        needs_weights: whether it needs pretrained weights (fetched by ``fetch_weights``);
+            without them it is reported as unavailable.
+        implementation: ``module:name`` of a callable ``(torch_home, device, settings) ->
+            f(pred, target)`` on (1, 3, H, W) tensors in [0, 1], returning a 0-d tensor.
+    """
+
+    name: str
+    header: str
+    higher_is_better: bool
+    decimals: int
+    needs_weights: bool
+    implementation: str
+
+    @property
+    def arrow(self) -> str:
+        return "up" if self.higher_is_better else "down"
+
+
+#: In the paper's column order (Tables 1 to 3: PSNR, SSIM, PieAPP, LPIPS).
+METRICS: dict[str, MetricSpec] = {
+    spec.name: spec
+    for spec in (
+        MetricSpec("psnr", "PSNR", True, 2, False, "gianet.evaluation.metrics:build_psnr"),
+        MetricSpec("ssim", "SSIM", True, 3, False, "gianet.evaluation.metrics:build_ssim"),
+        MetricSpec("pieapp", "PieAPP", False, 3, True, "gianet.evaluation.perceptual:build_pieapp"),
+        MetricSpec("lpips", "LPIPS", False, 3, True, "gianet.evaluation.perceptual:build_lpips"),
+    )
+}
+METRIC_NAMES: tuple[str, ...] = tuple(METRICS)
