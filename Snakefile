@@ -29,15 +29,9 @@ include: "workflow/rules/report.smk"
 
 localrules:
     all,
-    dataset,
 
 
 rule all:
     input:
         REPORT_OUTPUTS,
     default_target: True
-
-
-onsuccess:
-    # After a plain `snakemake` run, dvc.lock describes what was made (gianet/dvc_record.py).
-    print(record_outputs(Path.cwd(), config))

@@ -49,6 +49,7 @@ import torch.nn.functional as F
 import torchvision
 import yaml
 from bench_data_path import measure as per_sample_milliseconds
+from gianet.jobs.runtime import Runtime
 from synth_cache import packed_synth_cache
 from torch.utils.data import default_collate
 
@@ -68,7 +69,6 @@ from gianet.evaluation.metrics import psnr, ssim
 from gianet.evaluation.perceptual import LPIPSMetric, PieAPPMetric
 from gianet.fetch.weights import WEIGHTS
 from gianet.jobs.device import PRECISIONS, Device, tf32
-from gianet.jobs.runtime import Runtime
 from gianet.models import build_model
 from gianet.training.feed import training_loader
 from gianet.training.losses import JointLoss

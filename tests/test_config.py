@@ -3,9 +3,9 @@ from pathlib import Path
 
 import pytest
 import yaml
+from gianet.jobs.runtime import Runtime
 
 from gianet.config import ConfigError, load_params, parse_section, validate
-from gianet.jobs.runtime import Runtime
 
 REPO_PARAMS = "params.yaml"
 

@@ -7,12 +7,12 @@ import pandas as pd
 import pytest
 import torch
 import torchvision
+from gianet.jobs.runtime import Runtime
 
 from gianet.data.dataset import FullFrames, PackedPairs, frame_to_network
 from gianet.evaluation.evaluate import evaluate_variant
 from gianet.evaluation.metrics import psnr
 from gianet.fetch.weights import WEIGHTS
-from gianet.jobs.runtime import Runtime
 from gianet.models import build_model
 from gianet.models.checkpoint import load_model, save_checkpoint
 from tests.conftest import paper_readings, write_packed_cache

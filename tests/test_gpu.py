@@ -14,11 +14,11 @@ import signal
 import numpy as np
 import pytest
 import torch
+from gianet.jobs.runtime import Runtime
 from torch.utils.data import default_collate
 
 from gianet.data.dataset import CropPolicy, PackedPairs, TrainPatches, to_network
 from gianet.jobs.device import Device, tf32_enabled
-from gianet.jobs.runtime import Runtime
 from gianet.models import build_model
 from gianet.models.checkpoint import load_checkpoint
 from gianet.paths import state_file

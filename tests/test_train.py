@@ -12,9 +12,9 @@ import numpy as np
 import pytest
 import torch
 import yaml
+from gianet.jobs.runtime import DeviceUnavailable, Runtime
 
 from gianet.jobs.device import Device
-from gianet.jobs.runtime import DeviceUnavailable, Runtime
 from gianet.models.checkpoint import load_checkpoint, load_model
 from gianet.paths import state_file
 from gianet.training import train as train_module

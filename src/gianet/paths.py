@@ -6,28 +6,34 @@ files inside a folder it was handed) are the constants here, so no name is spell
 Everything a run produces is keyed by dataset, camera and variant::
 
     data/sid-synth/Sony_train_list.txt                   the dataset (SID layout)
+    data/sid-synth/Sony_sources.tsv                      its record (every file's sha256)
     cache/sid-synth/Sony/manifest.json                   packed arrays (+ inputs/, gt/)
-    models/sid-synth/Sony/gia_net/model.pt               weights (+ train_state.pt, history)
-    results/sid-synth/Sony/gia_net/metrics.csv           one row per test image
-    results/sid-synth/Sony/gia_net/summary.json          means of the variant
-    results/sid-synth/Sony/gia_net/samples/              PNGs for the figure grid
-    results/sid-synth/Sony/gia_net/train/metrics.json    dvclive curves (+ plots/metrics/)
+    cache/sid-synth/Sony/verified.json                   which arrays are verified
+    models/sid-synth/Sony/gia_net/seed0/model.pt         weights (+ train_state.pt, history)
+    results/sid-synth/Sony/gia_net/seed0/metrics.csv     one row per test image
+    results/sid-synth/Sony/gia_net/seed0/summary.json    means of the run
+    results/sid-synth/Sony/gia_net/seed0/samples/        PNGs for the figure grid
+    results/sid-synth/Sony/gia_net/seed0/train/metrics.json  dvclive curves (+ plots/metrics/)
     report/sid-synth/tables.tex                          tables, figures, curves, costs
     metrics.json, curves/*.tsv                           headline numbers, curves (DVC)
 
-Functions take the validated configuration and return paths that may hold Snakemake
-wildcards (``camera="{camera}"``).
+Functions take the validated configuration (:class:`gianet.settings.Params`) and return
+paths that may hold Snakemake wildcards (``camera="{camera}"``).
 """
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from gianet.settings import Params
 
 SPLITS = ("train", "val", "test")
-CAMERAS = ("Sony", "Fuji")
 
 #: Files inside the folders above, named here once.
 MANIFEST = "manifest.json"
+VERIFIED = "verified.json"
 MODEL = "model.pt"
 TRAIN_STATE = "train_state.pt"
 TRAIN_HISTORY = "train_history.log"
@@ -66,11 +72,20 @@ def sample_names(stem: str) -> dict[str, str]:
     return {kind: f"{stem}_{kind}.png" for kind in ("input", "output", "gt")}
 
 
-def dataset_root(params: dict) -> Path:
+def dataset_root(params: Params) -> Path:
     """The dataset folder: generated sid-synth, or the real SID (``sid.root`` when set)."""
-    if params["dataset"] == "sid" and params["sid"]["root"]:
-        return Path(params["sid"]["root"])
-    return Path(params["paths"]["data"]) / params["dataset"]
+    if params.dataset == "sid" and params.sid.root:
+        return Path(params.sid.root)
+    return Path(params.paths.data) / params.dataset
+
+
+def record_name(camera: str) -> str:
+    """The dataset record of a camera, beside its split lists (:mod:`gianet.data.sources`)."""
+    return f"{camera}_sources.tsv"
+
+
+def record_file(params: Params, camera: str) -> Path:
+    return dataset_root(params) / record_name(camera)
 
 
 #: Archive formats the SID download may have, recognised by the end of the URL or file name
@@ -98,44 +113,54 @@ def archive_suffix(url: str) -> str:
     return suffix
 
 
-def archive_path(params: dict, camera: str) -> Path:
+def archive_path(params: Params, camera: str) -> Path:
     """The camera's SID archive: the user's own (``sid.archives.<camera>.path``) or where the
     download puts it, ``data/sid/archives/<camera>.zip`` (suffix from the URL)."""
-    source = params["sid"]["archives"][camera]
-    if source["path"]:
-        return Path(source["path"])
-    return download_path(params, camera, archive_suffix(source["url"]))
+    source = params.sid.archives[camera]
+    if source.path:
+        return Path(source.path)
+    return download_path(params, camera, archive_suffix(source.url))
 
 
-def download_path(params: dict, camera: str, suffix: str) -> Path:
+def download_path(params: Params, camera: str, suffix: str) -> Path:
     """Where ``sid-download`` writes a camera's archive (``suffix`` may be a wildcard)."""
-    return Path(params["paths"]["data"]) / "sid" / "archives" / f"{camera}{suffix}"
+    return Path(params.paths.data) / "sid" / "archives" / f"{camera}{suffix}"
 
 
-def list_file(params: dict, camera: str, split: str) -> Path:
+def list_file(params: Params, camera: str, split: str) -> Path:
     """SID's split list, e.g. ``data/sid-synth/Sony_train_list.txt``."""
     return dataset_root(params) / list_name(camera, split)
 
 
-def list_files(params: dict, camera: str) -> list[Path]:
+def list_files(params: Params, camera: str) -> list[Path]:
     """The camera's three split lists, in :data:`SPLITS` order."""
     return [list_file(params, camera, split) for split in SPLITS]
 
 
-def cache_dir(params: dict, camera: str) -> Path:
-    return Path(params["paths"]["cache"]) / params["dataset"] / camera
+def cache_dir(params: Params, camera: str) -> Path:
+    return Path(params.paths.cache) / params.dataset / camera
 
 
-def manifest(params: dict, camera: str) -> Path:
+def manifest(params: Params, camera: str) -> Path:
     return cache_dir(params, camera) / MANIFEST
 
 
-def model_dir(params: dict, camera: str, variant: str) -> Path:
-    return Path(params["paths"]["models"]) / params["dataset"] / camera / variant
+def verified(params: Params, camera: str) -> Path:
+    """The cache's verification record (:mod:`gianet.data.verify`)."""
+    return cache_dir(params, camera) / VERIFIED
 
 
-def model_file(params: dict, camera: str, variant: str) -> Path:
-    return model_dir(params, camera, variant) / MODEL
+def run_name(variant: str, seed: int | str) -> str:
+    """A training run's folder: the variant, then the seed (``gia_net/seed0``)."""
+    return f"{variant}/seed{seed}"
+
+
+def model_dir(params: Params, camera: str, variant: str, seed: int | str) -> Path:
+    return Path(params.paths.models) / params.dataset / camera / run_name(variant, seed)
+
+
+def model_file(params: Params, camera: str, variant: str, seed: int | str) -> Path:
+    return model_dir(params, camera, variant, seed) / MODEL
 
 
 def state_file(model_path: str | Path) -> Path:
@@ -149,30 +174,26 @@ def history_file(model_path: str | Path) -> Path:
     return Path(model_path).with_name(TRAIN_HISTORY)
 
 
-def results_dir(params: dict, camera: str, variant: str) -> Path:
-    return Path(params["paths"]["results"]) / params["dataset"] / camera / variant
+def results_dir(params: Params, camera: str, variant: str, seed: int | str) -> Path:
+    return Path(params.paths.results) / params.dataset / camera / run_name(variant, seed)
 
 
-def metrics_csv(params: dict, camera: str, variant: str) -> Path:
-    return results_dir(params, camera, variant) / METRICS_CSV
+def metrics_csv(params: Params, camera: str, variant: str, seed: int | str) -> Path:
+    return results_dir(params, camera, variant, seed) / METRICS_CSV
 
 
-def summary_file(params: dict, camera: str, variant: str) -> Path:
-    return results_dir(params, camera, variant) / SUMMARY
+def summary_file(params: Params, camera: str, variant: str, seed: int | str) -> Path:
+    return results_dir(params, camera, variant, seed) / SUMMARY
 
 
-def samples_dir(params: dict, camera: str, variant: str) -> Path:
-    return results_dir(params, camera, variant) / SAMPLES
+def samples_dir(params: Params, camera: str, variant: str, seed: int | str) -> Path:
+    return results_dir(params, camera, variant, seed) / SAMPLES
 
 
-def train_log_dir(params: dict, camera: str, variant: str) -> Path:
-    """dvclive folder of a training run."""
-    return results_dir(params, camera, variant) / TRAIN_LOG
-
-
-def train_curves(params: dict, camera: str, variant: str) -> Path:
-    """The file dvclive rewrites after every epoch: the training job's tracked output."""
-    return train_log_dir(params, camera, variant) / DVCLIVE_METRICS
+def train_curves(params: Params, camera: str, variant: str, seed: int | str) -> Path:
+    """The file dvclive rewrites after every epoch: the training job's tracked output, in its
+    log folder ``train/``."""
+    return results_dir(params, camera, variant, seed) / TRAIN_LOG / DVCLIVE_METRICS
 
 
 def log_dir_of_curves(curves: str | Path) -> Path:
@@ -183,14 +204,14 @@ def log_dir_of_curves(curves: str | Path) -> Path:
     return curves.parent
 
 
-def report_dir(params: dict) -> Path:
-    return Path(params["paths"]["report"]) / params["dataset"]
+def report_dir(params: Params) -> Path:
+    return Path(params.paths.report) / params.dataset
 
 
-def weights_dir(params: dict) -> Path:
+def weights_dir(params: Params) -> Path:
     """TORCH_HOME of the LPIPS and PieAPP weights (``hub/checkpoints/`` inside)."""
-    return Path(params["paths"]["weights"])
+    return Path(params.paths.weights)
 
 
-def weights_status(params: dict) -> Path:
+def weights_status(params: Params) -> Path:
     return weights_dir(params) / WEIGHTS_STATUS

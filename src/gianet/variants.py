@@ -122,12 +122,23 @@ QUOTED_ONLY: tuple[str, ...] = ("SGN", "Zamir et al.")
 #: Kernel sizes ``train.extra_convs_kernel`` allows for Table 3 model 2's added convolutions:
 #: 3, SID's bottleneck convolutions; 1, the GIA module's layers.
 EXTRA_CONVS_KERNELS = (1, 3)
+#: The paper's width: SID-Net's base channels (SID's train_Sony.py: 32).
+PAPER_WIDTH = 32
+#: Each architecture's width argument and its value at the paper's width: SID-Net's base
+#: channels (32), DnCNN's and RIDNet's feature channels (64, their papers'). ``train.width``
+#: scales all of them in the same proportion (tests/test_models.py checks each constructor).
+ARCH_WIDTHS: dict[str, tuple[str, int]] = {
+    "unet": ("base_channels", 32),
+    "dncnn": ("channels", 64),
+    "ridnet": ("channels", 64),
+}
 
 
-def arch_args(variant: Variant, extra_convs_kernel: int) -> dict:
+def arch_args(variant: Variant, extra_convs_kernel: int, width: int = PAPER_WIDTH) -> dict:
     """The constructor arguments ``variant`` is built with under the result settings: its
-    declared ``arch_args`` plus, where it adds bottleneck convolutions (Table 3 model 2),
-    their kernel size ``train.extra_convs_kernel``. Checkpoints record these, so a trained
+    declared ``arch_args``; where it adds bottleneck convolutions (Table 3 model 2), their
+    kernel size ``train.extra_convs_kernel``; and, at a ``width`` other than the paper's,
+    its architecture's width scaled by ``width / 32``. Checkpoints record these, so a trained
     network is rebuilt as it was trained."""
     arguments = dict(variant.arch_args)
     if arguments.get("extra_bottleneck_convs"):
@@ -136,26 +147,10 @@ def arch_args(variant: Variant, extra_convs_kernel: int) -> dict:
                 f"extra_convs_kernel must be one of {EXTRA_CONVS_KERNELS}, got {extra_convs_kernel}"
             )
         arguments["extra_bottleneck_kernel"] = extra_convs_kernel
+    if width != PAPER_WIDTH:
+        name, paper = ARCH_WIDTHS[variant.arch]
+        arguments[name] = max(1, paper * width // PAPER_WIDTH)
     return arguments
-
-
-def unused_train_settings(variant: Variant) -> frozenset[str]:
-    """Keys of params.yaml's ``train`` section that cannot change ``variant``'s weights: the
-    other crop policy's sizes, the MS-SSIM term's settings for an L1 variant, model 2's kernel
-    for any other. The workflow leaves them out of the variant's settings, so changing one
-    retrains only the variants that use it."""
-    unused = {"multi_size_a", "multi_size_b"} if variant.crops == "fixed" else {"patch"}
-    if variant.loss == "l1":
-        unused |= {"loss_gamma", "loss_gamma_term", "msssim_exponents"}
-    if not variant.arch_args.get("extra_bottleneck_convs"):
-        unused.add("extra_convs_kernel")
-    return frozenset(unused)
-
-
-def train_settings_for(variant: Variant, train: dict) -> dict:
-    """The ``train`` settings ``variant``'s weights depend on (:func:`unused_train_settings`)."""
-    unused = unused_train_settings(variant)
-    return {key: value for key, value in train.items() if key not in unused}
 
 
 class UnknownVariant(GianetError, KeyError):

@@ -1,121 +1,77 @@
-"""Shared helpers: the validated configuration and every path, from gianet.paths.
+"""Shared helpers: the validated configuration, every path (from gianet.paths) and what the
+rules take from the stage declarations (gianet.stages).
 
-Rules hand each job its files (``{input}``, ``{output}``) and exactly the settings its
-results depend on (``params``), so a job reruns when, and only when, those change. The
-``runtime`` section (threads, device, loader processes, checkpoint cadence, download timeout
-and retries) reaches jobs as a resource, which Snakemake never treats as a reason to rerun.
+Each rule names its files as its stage's parameters, hands its job exactly the settings the
+job's results depend on (``params: settings=``, the stage's settings view as JSON) and gets
+its shell command from the stage's declaration (``shell_command``). The ``runtime`` section
+(threads, device, loader processes, checkpoint cadence, download timeout and retries)
+reaches jobs as a resource, which Snakemake never treats as a reason to rerun.
 
-A damaged cache reruns ``pack``. Snakemake judges a job by its output's existence, times and
-recorded settings, never by its content, so a cached array overwritten with garbage or cut
-short would otherwise stay "up to date". When the DAG is built (in the main process only, not
-in each job), the fast check of every existing cache runs (size, ``.npy`` header and sampled
-blocks of each array against its manifest: 64 KiB read per array, whatever its size), and the
-manifest of a damaged cache is moved to ``manifest.json.damaged``. ``pack``'s output is then
-missing, so ``pack`` is scheduled (``snakemake -n`` shows it); it rebuilds only the arrays that
-fail and writes the manifest again. Training and evaluation take the cache as an ``ancient``
-input, with the dataset's identity as a param (:func:`dataset_identity`), so a rebuilt cache
-retrains nothing while a different dataset still does. Moving the manifest, rather than forcing the job through a ``params`` value or an extra
-input, is what keeps the repair to exactly one run: Snakemake records those, and the value
-recorded while damaged would differ from the one after the repair and rerun ``pack`` and
-everything after it a second time. The manifest is an index that no longer matches its
-arrays, so retiring it loses nothing (it is kept beside it, for inspection, until ``pack``
-writes a new one).
+What decides a rerun: a job runs when an output is missing or when its settings changed.
+Between rules, small files (the dataset record, summaries, curves, status files: under
+Snakemake's 1 MB checksum limit) are compared by content, and large ones (models, the cache)
+are taken as ``ancient``, the settings that made them being in the consumer's params: so
+outputs that DVC puts back in another order of modification times (``dvc pull``, ``dvc
+checkout``) cost nothing, while a changed dataset, setting or result reruns what depends on
+it. DVC versions Snakemake's record of what made each output (``.snakemake/metadata``) with
+the outputs, so a fresh clone judges them the same way (docs/architecture.md, section 5).
+
+Reading this file changes nothing: no job is run and no file written while the DAG is built.
 """
-
-import json
-import sys
 
 from pathlib import Path
 
 from gianet import paths
-from gianet.config import validate
-from gianet.data.cache import retire_if_damaged
-from gianet.dvc_record import adopt_checkout, record_outputs
-from gianet.variants import get_variant, train_settings_for
+from gianet.settings import validate_params
+from gianet.stages.data import ArchiveJob, CameraJob, PackJob, SynthJob
+from gianet.stages.models import EvaluateJob, TrainJob, WeightsJob
+from gianet.stages.report import CostJob, ReportJob
+from gianet.stages.snakemake import runtime_of, settings_of, shell_command
 
-validate(config, source="params.yaml (with any --configfile/--config overrides)")
+PARAMS = validate_params(config, source="params.yaml (with any --configfile/--config overrides)")
 
-DATASET = config["dataset"]
-CAMERAS = config["cameras"]
-VARIANTS = config["variants"]
+DATASET = PARAMS.dataset
+CAMERAS = PARAMS.cameras
+VARIANTS = PARAMS.variants
+SEEDS = PARAMS.train.seeds
 
-LISTS = [str(path) for path in paths.list_files(config, "{camera}")]
-MANIFEST = str(paths.manifest(config, "{camera}"))
-MODEL = str(paths.model_file(config, "{camera}", "{variant}"))
-CURVES = str(paths.train_curves(config, "{camera}", "{variant}"))
-METRICS_CSV = str(paths.metrics_csv(config, "{camera}", "{variant}"))
-SUMMARY = str(paths.summary_file(config, "{camera}", "{variant}"))
-SAMPLES = str(paths.samples_dir(config, "{camera}", "{variant}"))
-REPORT = paths.report_dir(config)
+LISTS = [str(path) for path in paths.list_files(PARAMS, "{camera}")]
+RECORD = str(paths.record_file(PARAMS, "{camera}"))
+MANIFEST = str(paths.manifest(PARAMS, "{camera}"))
+VERIFIED = str(paths.verified(PARAMS, "{camera}"))
+MODEL = str(paths.model_file(PARAMS, "{camera}", "{variant}", "{seed}"))
+CURVES = str(paths.train_curves(PARAMS, "{camera}", "{variant}", "{seed}"))
+METRICS_CSV = str(paths.metrics_csv(PARAMS, "{camera}", "{variant}", "{seed}"))
+SUMMARY = str(paths.summary_file(PARAMS, "{camera}", "{variant}", "{seed}"))
+SAMPLES = str(paths.samples_dir(PARAMS, "{camera}", "{variant}", "{seed}"))
+REPORT = paths.report_dir(PARAMS)
 COSTS = str(REPORT / paths.COSTS)
 TABLES = str(REPORT / paths.TABLES)
 TABLES_HTML = str(REPORT / paths.TABLES_HTML)
 FIGURES = [str(REPORT / paths.figure_name(camera)) for camera in CAMERAS]
 CURVE_FIGURES = [str(REPORT / paths.curves_name(camera)) for camera in CAMERAS]
 HEADLINE = paths.HEADLINE_METRICS
-CURVE_TABLES = list(paths.CURVE_TABLES.values())  # loss, psnr: the order `gianet report` takes
-WEIGHTS_STATUS = str(paths.weights_status(config))
-SID_DOWNLOAD = str(paths.download_path(config, "{camera}", "{suffix}"))
+LOSS_CURVES = paths.CURVE_TABLES["loss"]
+PSNR_CURVES = paths.CURVE_TABLES["psnr"]
+WEIGHTS_STATUS = str(paths.weights_status(PARAMS))
+SID_DOWNLOAD = str(paths.download_path(PARAMS, "{camera}", "{suffix}"))
 LOGS = f"logs/{DATASET}"
 BENCHMARKS = f"{LOGS}/benchmarks"
 
-REPORT_OUTPUTS = [TABLES, HEADLINE, *CURVE_TABLES, *FIGURES, *CURVE_FIGURES]
-
-# When the DAG is built, in the main process only (not in each job):
-if workflow.is_main_process:
-    # Outputs DVC put in place (dvc pull, exp apply) are taken as up to date when dvc.lock
-    # vouches for them, before Snakemake judges them by their timestamps (gianet/dvc_record.py).
-    adopted = adopt_checkout(Path.cwd(), config, workflow.main_snakefile)
-    if adopted:
-        print(adopted)
-    # A damaged cache: its manifest retired, so that pack rebuilds it (see the top).
-    for camera in CAMERAS:
-        manifest = paths.manifest(config, camera)
-        damaged = retire_if_damaged(manifest)
-        if damaged:
-            print(
-                f"gianet: the {camera} cache is damaged ({damaged[0]}"
-                + (f"; and {len(damaged) - 1} more" if len(damaged) > 1 else "")
-                + f"); its manifest moved to {manifest}.damaged so that pack rebuilds it",
-                file=sys.stderr,
-            )
-# How jobs run, never what they compute (see params.yaml); threads travel as `threads:`.
-RUNTIME = json.dumps(config["runtime"], sort_keys=True)
+REPORT_OUTPUTS = [TABLES, HEADLINE, LOSS_CURVES, PSNR_CURVES, *FIGURES, *CURVE_FIGURES]
+RUNTIME = runtime_of(PARAMS)
 
 
 wildcard_constraints:
-    camera="|".join(paths.CAMERAS),
+    camera="|".join(CAMERAS),
     suffix="|".join(suffix.replace(".", r"\.") for suffix in paths.ARCHIVE_SUFFIXES),
     variant="[a-z0-9_]+",
+    seed="[0-9]+",
 
 
-def dataset_identity():
-    """JSON of what decides the packed cache's bytes: sid-synth's generator settings, or where
-    SID comes from, and the black and white levels packing subtracts (`sid.levels`). Training
-    and evaluation take the packed cache as `ancient` input (rebuilding a damaged or missing
-    cache retrains nothing) and this as a param instead: a different dataset, or the same
-    packed with other levels, still reruns them."""
-    if DATASET == "sid-synth":
-        source = config["synth"]
-    else:
-        source = {key: config["sid"][key] for key in ("root", "archives")}
-    identity = {"dataset": DATASET, "source": source, "levels": config["sid"]["levels"]}
-    return json.dumps(identity, sort_keys=True)
-
-
-DATASET_IDENTITY = dataset_identity()
-
-
-def train_settings(wildcards):
-    """The `train` settings the variant's weights depend on, as JSON (a setting it cannot
-    use, e.g. MS-SSIM's exponents for an L1 variant, retrains nothing when it changes)."""
-    variant = get_variant(wildcards.variant)
-    return json.dumps(train_settings_for(variant, config["train"]), sort_keys=True)
-
-
-def settings(section):
-    """One whole configuration section as JSON, for a job's ``--settings``."""
-    return json.dumps(config[section], sort_keys=True)
+def per_run(pattern):
+    """``pattern`` for every (camera, variant, seed) of the run."""
+    return expand(pattern, camera=CAMERAS, variant=VARIANTS, seed=SEEDS)
 
 
 def camera_labels():
@@ -123,26 +79,50 @@ def camera_labels():
     return [{"camera": camera, "dataset": DATASET} for camera in CAMERAS]
 
 
-def per_run(pattern):
-    """``pattern`` for every (camera, variant), camera-major: the report's order."""
-    return expand(pattern, camera=CAMERAS, variant=VARIANTS)
-
-
 def sid_archive(wildcards):
-    """The camera's SID archive (none when sid.root names an unpacked folder)."""
-    if config["sid"]["root"]:
+    """The camera's SID archive (none when sid.root names a folder holding the data)."""
+    if PARAMS.sid.root:
         return []
-    return str(paths.archive_path(config, wildcards.camera))
+    return str(paths.archive_path(PARAMS, wildcards.camera))
 
 
-def excluded_scenes(wildcards):
-    """The camera's scenes left out of validation and test (`sid.exclude_scenes`: SID's
-    misaligned Sony scenes), on SID only."""
-    if DATASET != "sid":
-        return ""
-    return " ".join(str(scene) for scene in config["sid"]["exclude_scenes"][wildcards.camera])
+def sid_sources(wildcards):
+    """What sid_unpack makes the camera's dataset from: its archive, or with sid.root the
+    raws already there."""
+    if PARAMS.sid.root:
+        return {"raws": root_raws(wildcards)}
+    return {"archive": sid_archive(wildcards)}
 
 
-def test_exposures(wildcards):
-    """The camera's test protocol (`evaluate.test_exposures`): first (_00 shots) or all."""
-    return config["evaluate"]["test_exposures"][wildcards.camera]
+def dataset_raws(wildcards):
+    """Every raw of the camera's dataset, as its record lists them, once the rule that makes
+    the dataset (a checkpoint) has run: a raw whose modification time moves past the cache's
+    makes pack run again, which checks it against the record."""
+    from gianet.data.sources import read_record
+
+    if DATASET == "sid-synth":
+        made = checkpoints.synth.get(camera=wildcards.camera)
+    else:
+        made = checkpoints.sid_unpack.get(camera=wildcards.camera)
+    root = paths.dataset_root(PARAMS)
+    return [str(root / name) for name in read_record(Path(made.output.record))]
+
+
+def root_raws(wildcards):
+    """With sid.root, the raws SID's split lists name in that folder: a changed one is
+    recorded again (and what used it retrains)."""
+    from gianet.fetch.sid import packaged_files
+
+    return [str(Path(PARAMS.sid.root) / name) for name in packaged_files(wildcards.camera)]
+
+
+def cached_arrays(wildcards):
+    """Every array of the camera's packed cache, once pack has written it (a checkpoint):
+    an array changed after it was verified makes verify_cache run again."""
+    import json
+
+    manifest = checkpoints.pack.get(camera=wildcards.camera).output.manifest
+    with open(manifest, encoding="utf-8") as handle:
+        entries = json.load(handle)["entries"].values()
+    cache = paths.cache_dir(PARAMS, wildcards.camera)
+    return [str(cache / entry["array"]) for entry in entries]

@@ -1,23 +1,26 @@
-"""Data: generate sid-synth or fetch real SID, then pack every raw once into the cache."""
+"""Data: generate sid-synth or fetch real SID and record it, pack every raw once into the
+cache, and verify the cache."""
 
 
 if DATASET == "sid-synth":
 
-    rule synth:
+    # A checkpoint: pack's inputs are the raws its record lists.
+    checkpoint synth:
         output:
-            LISTS,
+            lists=LISTS,
+            record=RECORD,
         params:
-            settings=settings("synth"),
+            settings=settings_of(SynthJob, PARAMS),
         resources:
             runtime=60,
             mem_mb=4000,
+            gianet_runtime=RUNTIME,
         log:
             f"{LOGS}/synth_{{camera}}.log",
         conda:
             "../envs/gianet.yaml"
         shell:
-            "gianet synth --camera {wildcards.camera} --lists {output:q} "
-            "--settings {params.settings:q} 2>&1 | tee {log:q}"
+            shell_command("synth")
 
 else:
 
@@ -25,16 +28,14 @@ else:
     localrules:
         sid_download,
 
-    # The URL and a pinned sha256 decide what is accepted, so they are params; the network's
-    # timeout and retries are runtime settings, passed as a resource (changing them reruns
-    # nothing).
+    # The URL and a pinned sha256 decide what is accepted (the settings); the network's
+    # timeout and retries are runtime settings (changing them reruns nothing).
     rule sid_download:
         output:
-            SID_DOWNLOAD,
+            archive=SID_DOWNLOAD,
         params:
-            url=lambda wildcards: config["sid"]["archives"][wildcards.camera]["url"],
-            sha256=lambda wildcards: config["sid"]["archives"][wildcards.camera]["sha256"] or "",
-            checksums=config["sid"]["checksums"],
+            settings=settings_of(ArchiveJob, PARAMS),
+            checksums=PARAMS.sid.checksums,
         resources:
             gianet_runtime=RUNTIME,
         log:
@@ -42,41 +43,45 @@ else:
         conda:
             "../envs/gianet.yaml"
         shell:
-            "gianet sid-download --url {params.url:q} --out {output:q} "
-            "--sha256 {params.sha256:q} --checksums {params.checksums:q} "
-            "--runtime {resources.gianet_runtime:q} 2>&1 | tee {log:q}"
+            shell_command("sid-download")
 
-    rule sid_unpack:
+    # A checkpoint: pack's inputs are the raws its record lists.
+    checkpoint sid_unpack:
         input:
-            sid_archive,
+            unpack(sid_sources),
         output:
-            LISTS,
+            lists=LISTS,
+            record=RECORD,
+        params:
+            settings=settings_of(CameraJob, PARAMS),
         resources:
             runtime=480,
             mem_mb=4000,
+            gianet_runtime=RUNTIME,
         log:
             f"{LOGS}/sid_unpack_{{camera}}.log",
         conda:
             "../envs/gianet.yaml"
         shell:
-            "gianet sid-unpack --camera {wildcards.camera} --lists {output:q} "
-            "--archive {input:q} 2>&1 | tee {log:q}"
+            shell_command("sid-unpack")
 
 
-rule pack:
+# A checkpoint: verify_cache's inputs are the arrays its manifest names.
+checkpoint pack:
     input:
-        LISTS,
+        lists=LISTS,
+        record=RECORD,
+        raws=dataset_raws,
     output:
-        MANIFEST,
+        manifest=MANIFEST,
     params:
-        exclude_scenes=excluded_scenes,
-        test_exposures=test_exposures,
-        levels=config["sid"]["levels"],
-    # One decoding process per thread; capped at --cores locally, `set-threads` on a cluster.
+        settings=settings_of(PackJob, PARAMS),
+    # One decoding process per thread.
     threads: 16
     resources:
         runtime=480,
         mem_mb=16000,
+        gianet_runtime=RUNTIME,
     log:
         f"{LOGS}/pack_{{camera}}.log",
     benchmark:
@@ -84,12 +89,25 @@ rule pack:
     conda:
         "../envs/gianet.yaml"
     shell:
-        "gianet pack --camera {wildcards.camera} --lists {input:q} --manifest {output:q} "
-        "--exclude-scenes {params.exclude_scenes} --test-exposures {params.test_exposures} "
-        "--levels {params.levels} --workers {threads} 2>&1 | tee {log:q}"
+        shell_command("pack")
 
 
-# The dataset alone (DVC's `data` stage runs `snakemake dataset`).
-rule dataset:
+# Runs again when an array's modification time moves past the last verification's: it
+# hashes what changed and rebuilds what is damaged (gianet/data/verify.py).
+rule verify_cache:
     input:
-        expand(LISTS, camera=CAMERAS),
+        manifest=MANIFEST,
+        record=RECORD,
+        arrays=cached_arrays,
+    output:
+        state=VERIFIED,
+    resources:
+        runtime=240,
+        mem_mb=4000,
+        gianet_runtime=RUNTIME,
+    log:
+        f"{LOGS}/verify_cache_{{camera}}.log",
+    conda:
+        "../envs/gianet.yaml"
+    shell:
+        shell_command("verify-cache")

@@ -1,15 +1,15 @@
 """Report: Table 4 costs, LaTeX tables beside the paper's numbers, figure grids, curves.
 
-Outputs marked `report(...)` make up `snakemake --report report.html`: the tables rendered
-from their LaTeX, the figure grids and the curves, with the captions of workflow/report/.
+Outputs marked `report(...)` make up `snakemake --report report.html`: the rendered tables,
+the figure grids and the curves, with the captions of workflow/report/.
 """
 
 
 rule cost:
     output:
-        COSTS,
+        out=COSTS,
     params:
-        extra_convs_kernel=config["train"]["extra_convs_kernel"],
+        settings=settings_of(CostJob, PARAMS),
     resources:
         runtime=30,
         mem_mb=4000,
@@ -18,16 +18,15 @@ rule cost:
     conda:
         "../envs/gianet.yaml"
     shell:
-        "gianet cost --out {output:q} --extra-convs-kernel {params.extra_convs_kernel} "
-        "2>&1 | tee {log:q}"
+        shell_command("cost")
 
 
 rule report:
     input:
-        costs=COSTS,
         summaries=per_run(SUMMARY),
         metrics_csvs=per_run(METRICS_CSV),
         curves=per_run(CURVES),
+        costs=COSTS,
     output:
         tables=TABLES,
         tables_html=report(TABLES_HTML, caption="../report/tables.rst", category="Tables"),
@@ -40,13 +39,10 @@ rule report:
             for curves, labels in zip(CURVE_FIGURES, camera_labels())
         ],
         headline=HEADLINE,
-        curve_tables=CURVE_TABLES,
+        loss_curves=LOSS_CURVES,
+        psnr_curves=PSNR_CURVES,
     params:
-        dataset=DATASET,
-        cameras=" ".join(CAMERAS),
-        variants=" ".join(VARIANTS),
-        figure_variants=" ".join(config["report"]["figure_variants"]),
-        first_shot_tables="--first-shot-tables" if config["report"]["first_shot_tables"] else "",
+        settings=settings_of(ReportJob, PARAMS),
     resources:
         runtime=60,
         mem_mb=8000,
@@ -55,12 +51,4 @@ rule report:
     conda:
         "../envs/gianet.yaml"
     shell:
-        "gianet report --dataset {params.dataset} --cameras {params.cameras} "
-        "--variants {params.variants} --figure-variants {params.figure_variants} "
-        "--summaries {input.summaries:q} --metrics-csvs {input.metrics_csvs:q} "
-        "{params.first_shot_tables} "
-        "--curves {input.curves:q} --costs {input.costs:q} --tables {output.tables:q} "
-        "--tables-html {output.tables_html:q} "
-        "--figures {output.figures:q} --curve-figures {output.curve_figures:q} "
-        "--headline {output.headline:q} --curve-tables {output.curve_tables:q} "
-        "2>&1 | tee {log:q}"
+        shell_command("report")

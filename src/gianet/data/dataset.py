@@ -22,117 +22,67 @@ from __future__ import annotations
 import math
 from collections import defaultdict
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
 from torch.utils.data import Dataset, Sampler
 
-from gianet.data.cache import UPSCALE, load_manifest, open_array
-from gianet.data.lists import Pair
+from gianet.data.arrays import open_array
+from gianet.data.crops import FixedCrops, MultiSizeCrops, crop_side
+from gianet.data.lists import Pair, Selection
+from gianet.data.manifest import load_manifest
+from gianet.domain.cameras import CFAS
 from gianet.errors import GianetError
 
-GT_MAX = 65535.0
-#: Colour (0 R, 1 G, 2 B) of each packed channel, by CFA (SID's channel orders).
-CHANNEL_COLOURS = {"bayer": (0, 1, 2, 1), "xtrans": (0, 1, 2, 0, 2, 1, 1, 1, 1)}
 #: A training item's key: (epoch, scene index, index that keys the batch's crop side).
 SampleKey = tuple[int, int, int]
 
 
-@dataclass(frozen=True)
-class CropPolicy:
-    """How training patches are cut, in packed pixels.
-
-    ``kind="fixed"`` cuts ``patch x patch``; ``kind="multi-size"`` cuts ``a*b x a*b`` with
-    ``b`` drawn uniformly from ``[b_low, b_high]`` once per batch (paper: a = 32, b in [16, 32]).
-    """
-
-    kind: str
-    patch: int
-    a: int = 32
-    b_low: int = 16
-    b_high: int = 32
-
-    def side(self, rng: np.random.Generator) -> int:
-        if self.kind == "fixed":
-            return self.patch
-        return self.a * int(rng.integers(self.b_low, self.b_high + 1))
-
-
-def amplify_tensor(
-    packed: torch.Tensor,
-    scale: torch.Tensor,
-    ratio: float | torch.Tensor,
-    max_input: float,
-) -> torch.Tensor:
-    """Packed raw units to the network input, as SID does, on ``packed``'s device.
-
-    Args:
-        packed: (..., C, h, w) uint16 raw values above black.
-        scale: (..., C) float32 ``white - black`` per channel.
-        ratio: exposure ratio (amplification), a number or a (...,) float32 tensor.
-        max_input: the clip, 1.0 in SID's code.
-
-    Returns:
-        (..., C, h, w) float32 ``min(packed / scale * ratio, max_input)``, each operation
-        rounded in float32.
-    """
-    if isinstance(ratio, torch.Tensor):
-        ratio = ratio.to(torch.float32)[..., None, None, None]
-    # In place: the same float32 roundings as out of place, without fresh buffers.
-    return packed.to(torch.float32).div_(scale[..., None, None]).mul_(ratio).clamp_max_(max_input)
-
-
-def amplify(packed: np.ndarray, scale: np.ndarray, ratio: float, max_input: float) -> torch.Tensor:
-    """:func:`amplify_tensor` of a (C, h, w) uint16 array and a (C,) float32 scale, on the CPU."""
-    return amplify_tensor(
-        torch.from_numpy(np.require(packed, requirements=["C", "W"])),  # copies a memmap
-        torch.from_numpy(np.asarray(scale, np.float32)),
-        float(np.float32(ratio)),
-        max_input,
-    )
-
-
-def ground_truth_tensor(gt: torch.Tensor) -> torch.Tensor:
-    """(..., 3, H, W) uint16 ground truth -> float32 sRGB in [0, 1] (``gt / 65535``)."""
-    return gt.to(torch.float32).div_(GT_MAX)
-
-
 class PackedPairs:
-    """The pairs of one split of a cache, with memory-mapped arrays opened on demand.
+    """Pairs of one split of a cache, with memory-mapped arrays opened on demand.
 
     Args:
         cache_dir: the cache folder (``CACHE/{dataset}/{camera}``).
         split: ``"train"``, ``"val"`` or ``"test"``.
-        max_input: the clip of the amplified input (1.0 in SID's code).
+        max_input: the clip of the amplified input (``train.max_input``; 1.0 in SID's code).
         manifest: the cache's manifest as :func:`load_manifest` returned it, checked to hold
             ``split`` (so that the splits of one run are read once); ``None`` reads it here.
+        selection: which of the split's pairs to use (validation's and the test protocol's);
+            ``None``: all of them.
 
     Raises:
         CacheError: the manifest is missing, damaged or has no ``split``.
+        ValueError: the selection keeps no pair.
     """
 
     def __init__(
         self,
         cache_dir: str | Path,
         split: str,
-        max_input: float = 1.0,
+        max_input: float,
         manifest: dict | None = None,
+        selection: Selection | None = None,
     ):
         self.cache_dir = Path(cache_dir)
         if manifest is None:
             manifest = load_manifest(self.cache_dir, (split,))
         self.pairs = [Pair(**p) for p in manifest["splits"][split]]
+        if selection is not None:
+            self.pairs = selection.apply(self.pairs)
+        if not self.pairs:
+            raise ValueError(
+                f"{self.cache_dir}: the {split} split keeps no pair under {selection}; test "
+                "every exposure or exclude fewer scenes"
+            )
         self.entries = manifest["entries"]
-        #: How pack selected the splits and packed the inputs (levels, test exposures,
-        #: excluded scenes); empty for caches packed before it was recorded.
+        #: How the inputs were packed (``levels``).
         self.protocol: dict = manifest.get("protocol", {})
         self.max_input = max_input
         first = self.entries[self.pairs[0].short]
         self.cfa: str = first["cfa"]
         self.in_channels: int = first["shape"][0]
-        self.upscale: int = UPSCALE[self.cfa]
+        self.upscale: int = CFAS[self.cfa].upscale
 
     def input_array(self, pair: Pair) -> tuple[np.ndarray, np.ndarray, tuple[int, int]]:
         """(C, h, w) uint16 memmap, (C,) scale, and the ground-truth pixel offset."""
@@ -160,7 +110,7 @@ SHOTS = ("first", "all")
 FLIPS = ("sid", "both")
 
 
-def draw_augmentation(rng: np.random.Generator, flips: str = "both") -> np.ndarray:
+def draw_augmentation(rng: np.random.Generator, flips: str) -> np.ndarray:
     """The random flips of one sample: (3,) bool, flip along W, flip along H, transpose,
     each with probability 1/2 (SID's draws, in its order: H flip, the batch-axis flip,
     transpose). Three numbers are drawn whatever ``flips`` says, so every other draw of the
@@ -200,10 +150,10 @@ class TrainPatches(Dataset):
     def __init__(
         self,
         pairs: PackedPairs,
-        crops: CropPolicy,
+        crops: FixedCrops | MultiSizeCrops,
         seed: int,
-        shots: str = "all",
-        flips: str = "both",
+        shots: str,
+        flips: str,
     ):
         if shots not in SHOTS or flips not in FLIPS:
             raise ValueError(
@@ -237,7 +187,7 @@ class TrainPatches(Dataset):
         packed, scale, (dy, dx) = self.pairs.input_array(pair)
         gt = self.pairs.gt_array(pair)
         _, height, width = packed.shape
-        side = self.crops.side(side_rng)
+        side = crop_side(self.crops, side_rng)
         ph, pw = min(side, height), min(side, width)
         y = int(rng.integers(0, height - ph + 1))
         x = int(rng.integers(0, width - pw + 1))
@@ -298,46 +248,6 @@ class EpochBatches(Sampler[list[SampleKey]]):
         return max(remaining - self.skip, 0)
 
 
-def _flipped(tensor: torch.Tensor, flips: list[bool]) -> torch.Tensor:
-    """``tensor (..., h, w)`` flipped along W, along H, then transposed, as ``flips`` say."""
-    flip_w, flip_h, transpose = flips
-    dims = [dim for dim, flip in ((-2, flip_h), (-1, flip_w)) if flip]
-    if dims:
-        tensor = tensor.flip(dims)  # one copy for both flips
-    return tensor.transpose(-1, -2) if transpose else tensor
-
-
-def to_network(
-    batch: dict[str, torch.Tensor],
-    device: torch.device,
-    max_input: float,
-    memory_format: torch.memory_format = torch.contiguous_format,
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """A collated batch of :class:`TrainPatches` items as network tensors on ``device``.
-
-    The uint16 crops travel as they are (from pinned memory when the loader pins it) and are
-    converted, amplified, clipped, flipped and transposed on ``device``: per sample, as
-    ``flips`` says (those flags are read on the host, where the loader left them).
-
-    Returns:
-        ``(inputs, target)``: (N, C, p, p) float32 in [0, max_input], in ``memory_format``,
-        and (N, 3, u*p, u*p) float32 in [0, 1].
-    """
-    packed = batch["input"].to(device, non_blocking=True)
-    gt = batch["target"].to(device, non_blocking=True)
-    scale = batch["scale"].to(device, non_blocking=True)
-    ratio = batch["ratio"].to(device, non_blocking=True)
-    inputs = amplify_tensor(packed, scale, ratio, max_input)
-    target = ground_truth_tensor(gt)
-    flips = batch["flips"].tolist()
-    if all(f == flips[0] for f in flips):
-        inputs, target = _flipped(inputs, flips[0]), _flipped(target, flips[0])
-    else:
-        inputs = torch.stack([_flipped(x, f) for x, f in zip(inputs, flips, strict=True)])
-        target = torch.stack([_flipped(t, f) for t, f in zip(target, flips, strict=True)])
-    return inputs.contiguous(memory_format=memory_format), target.contiguous()
-
-
 class FullFrames(Dataset):
     """Whole test or validation frames, raw; :func:`frame_to_network` converts them.
 
@@ -366,40 +276,3 @@ class FullFrames(Dataset):
             "ratio": torch.tensor(pair.ratio, dtype=torch.float32),
             "index": index,
         }
-
-
-def frame_to_network(
-    frame: dict, device: torch.device, max_input: float
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """A :class:`FullFrames` item on ``device``: ``(inputs (C, h, w) float32 amplified and
-    clipped at max_input, target (3, u*h, u*w) float32 in [0, 1])``."""
-    inputs = amplify_tensor(
-        frame["input"].to(device, non_blocking=True),
-        frame["scale"].to(device, non_blocking=True),
-        frame["ratio"].to(device, non_blocking=True),
-        max_input,
-    )
-    return inputs, ground_truth_tensor(frame["target"].to(device, non_blocking=True))
-
-
-def preview_input(inputs: torch.Tensor, cfa: str) -> torch.Tensor:
-    """A conventional-looking rendering of an amplified packed input, for figures.
-
-    Averages the packed channels of each colour (a naive half-resolution demosaic), applies
-    grey-world white balance and the sRGB gamma, and upsamples to the output size.
-
-    Args:
-        inputs: (C, h, w) amplified packed raw in [0, max_input].
-        cfa: ``"bayer"`` or ``"xtrans"``.
-
-    Returns:
-        (3, u*h, u*w) float32 sRGB in [0, 1].
-    """
-    colours = torch.tensor(CHANNEL_COLOURS[cfa])
-    rgb = torch.stack([inputs[colours == c].mean(0) for c in range(3)]).clamp(0, 1)
-    means = rgb.mean(dim=(1, 2), keepdim=True).clamp_min(1e-6)
-    rgb = (rgb * means[1] / means).clamp(0, 1)
-    srgb = torch.where(
-        rgb <= 0.0031308, 12.92 * rgb, 1.055 * rgb.clamp_min(1e-8) ** (1 / 2.4) - 0.055
-    )
-    return torch.nn.functional.interpolate(srgb[None], scale_factor=UPSCALE[cfa], mode="nearest")[0]

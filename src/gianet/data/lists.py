@@ -12,6 +12,9 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict
 
 from gianet.errors import GianetError
 
@@ -125,19 +128,26 @@ def parse_list(list_path: str | Path, root: str | Path | None = None) -> list[Pa
     return pairs
 
 
-def select_test_pairs(
-    pairs: list[Pair], exclude_scenes: list[int] | tuple[int, ...] = (), exposures: str = "first"
-) -> list[Pair]:
-    """Apply the test protocol.
+class Selection(BaseModel):
+    """Which pairs of a split a job uses: a protocol of its own (the test protocol for
+    evaluation, ``evaluate.test_exposures``; the validation split for training,
+    ``train.val_exposures``), never the cache's.
 
-    Args:
-        pairs: pairs of a test list.
-        exclude_scenes: scene ids left out of quantitative results (SID's README drops
-            10034, 10045 and 10172 as misaligned).
-        exposures: ``"first"`` keeps only each scene's ``_00`` shots (SID's test code),
-            ``"all"`` keeps every short exposure.
+    Attributes:
+        exposures: ``"first"`` keeps each scene's ``_00`` shots (SID's test_Sony.py),
+            ``"all"`` every short exposure (the paper, section 4.3).
+        exclude_scenes: scene ids left out (SID's README drops 10034, 10045 and 10172 as
+            misaligned; ``sid.exclude_scenes``).
     """
-    if exposures not in ("first", "all"):
-        raise ValueError(f"exposures must be 'first' or 'all', got {exposures!r}")
-    excluded = set(exclude_scenes)
-    return [p for p in pairs if p.scene not in excluded and (exposures == "all" or p.shot == 0)]
+
+    model_config = ConfigDict(strict=True, extra="forbid", frozen=True)
+
+    exposures: Literal["first", "all"]
+    exclude_scenes: list[int]
+
+    def apply(self, pairs: list[Pair]) -> list[Pair]:
+        """The pairs this selection keeps, in their order."""
+        excluded = set(self.exclude_scenes)
+        return [
+            p for p in pairs if p.scene not in excluded and (self.exposures == "all" or p.shot == 0)
+        ]

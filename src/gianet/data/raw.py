@@ -18,6 +18,7 @@ import numpy as np
 import rawpy
 
 from gianet.data.xtrans import XTRANS_PERIOD, pack_xtrans
+from gianet.domain.cameras import CAMERAS
 from gianet.errors import GianetError, one_line
 
 #: rawpy.postprocess settings of SID's code for the long-exposure ground truth.
@@ -33,7 +34,7 @@ GROUND_TRUTH_IMAGE_SUFFIXES = (".png", ".tif", ".tiff")
 #: Black and white levels SID's code writes as constants, by CFA: ``pack_raw`` of
 #: ``train_Sony.py`` / ``test_Sony.py`` (Sony α7S II, Bayer: 512 and 16383) and of
 #: ``train_Fuji.py`` / ``test_Fuji.py`` (Fuji X-T2, X-Trans: 1024 and 16383).
-SID_LEVELS: dict[str, tuple[int, int]] = {"bayer": (512, 16383), "xtrans": (1024, 16383)}
+SID_LEVELS: dict[str, tuple[int, int]] = {c.cfa.name: c.sid_levels for c in CAMERAS.values()}
 #: Where packing takes the levels from (``sid.levels``): SID's constants or each file's own.
 LEVELS = ("sid", "file")
 

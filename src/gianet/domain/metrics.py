@@ -9,6 +9,18 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+#: SSIM's Gaussian window (Wang et al. 2004, and scikit-image with ``gaussian_weights=True``):
+#: 11 taps of standard deviation 1.5, and its stabilising constants K1, K2.
+SSIM_WINDOW = 11
+SSIM_SIGMA = 1.5
+SSIM_K1 = 0.01
+SSIM_K2 = 0.03
+#: MS-SSIM's scales (piq's ``multi_scale_ssim`` and the paper's Eq. 3-5: five), and the
+#: smallest image side it takes: the window must fit the coarsest scale, each scale half the
+#: one before (piq's rule).
+MS_SSIM_SCALES = 5
+MS_SSIM_MIN_SIDE = (SSIM_WINDOW - 1) * 2 ** (MS_SSIM_SCALES - 1) + 1  # 161
+
 
 @dataclass(frozen=True)
 class MetricSpec:

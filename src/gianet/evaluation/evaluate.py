@@ -20,7 +20,7 @@ path.
 
 from __future__ import annotations
 
-import json
+import importlib
 import os
 import sys
 import time
@@ -35,88 +35,54 @@ from torch.utils.data import DataLoader
 from tqdm import tqdm
 
 from gianet import atomic
-from gianet.data.dataset import (
-    FullFrames,
-    PackedPairs,
-    frame_to_network,
-    ground_truth_tensor,
-    preview_input,
-)
-from gianet.evaluation.metrics import psnr, ssim
-from gianet.evaluation.perceptual import LPIPSMetric, PieAPPMetric
+from gianet.data.dataset import FullFrames, PackedPairs
+from gianet.data.lists import Selection
+from gianet.data.tensors import frame_to_network, ground_truth_tensor, preview_input
+from gianet.domain.metrics import METRICS
 from gianet.fetch.weights import MissingWeights
 from gianet.jobs.device import Device
-from gianet.jobs.runtime import DEFAULT_RUNTIME, Runtime
-from gianet.models.checkpoint import load_model
+from gianet.models.checkpoint import check_cfa, load_model
 from gianet.paths import sample_names
+from gianet.settings.sections import Runtime
+from gianet.training.recipe import Recipe, readings, recipe_of
 
-METRICS = ("psnr", "ssim", "lpips", "pieapp")
 Metric = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 
 
 def build_metrics(
-    names: Sequence[str], torch_home: Path, device: torch.device, lpips_backbone: str = "alex"
+    names: Sequence[str], torch_home: Path, device: torch.device, lpips_backbone: str
 ) -> tuple[dict[str, Metric], dict[str, str]]:
-    """The metrics asked for that can run, and why the others cannot.
+    """The metrics asked for that can run, and why the others cannot, each built as the
+    metric registry says (:data:`gianet.domain.metrics.METRICS`).
 
     Returns:
         ``(metrics, unavailable)``: metric name -> ``f(pred, target)`` on (1, 3, H, W) in
         [0, 1], and metric name -> the message saying which weights are missing and where.
     """
-    builders: dict[str, Callable[[], Metric]] = {
-        "psnr": lambda: psnr,
-        "ssim": lambda: ssim,
-        "lpips": lambda: LPIPSMetric(torch_home, device, lpips_backbone),
-        "pieapp": lambda: PieAPPMetric(torch_home, device),
-    }
     metrics, unavailable = {}, {}
     for name in names:
+        module, attribute = METRICS[name].implementation.split(":")
+        builder = getattr(importlib.import_module(module), attribute)
         try:
-            metrics[name] = builders[name]()
+            metrics[name] = builder(torch_home, device, lpips_backbone)
         except MissingWeights as exc:
             unavailable[name] = str(exc)
     return metrics, unavailable
 
 
-#: The training settings a summary reports (``train`` keys; ``None`` when a checkpoint
-#: predates one).
-TRAINING_READINGS = (
-    "shots",
-    "flips",
-    "init",
-    "msssim_exponents",
-    "loss_gamma",
-    "loss_gamma_term",
-    "extra_convs_kernel",
-    "precision",
-)
-
-
 def protocol_of(
-    cache_protocol: dict, checkpoint: dict, metrics: Sequence[str], lpips_backbone: str
+    levels: str | None, selection: Selection, recipe: Recipe, metrics: Sequence[str], backbone: str
 ) -> dict:
-    """What an evaluation's numbers follow, for the report to state under each table.
-
-    Args:
-        cache_protocol: the manifest's ``protocol`` (pack's ``levels``, ``test_exposures``,
-            ``exclude_scenes``; empty for a cache packed before they were recorded).
-        checkpoint: the trained model's checkpoint (its ``settings`` hold the train section).
-        metrics: the metrics asked for.
-        lpips_backbone: LPIPS's backbone (``None`` in the result when LPIPS was not asked).
-
-    Returns:
-        ``{"test_exposures", "exclude_scenes", "levels", "lpips_backbone", "loss",
-        "training": {reading: value}}``, ``None`` where unknown.
-    """
-    settings = json.loads(checkpoint.get("settings") or "{}")
-    train = settings.get("train", {})
+    """What an evaluation's numbers follow, for the report to state under each table:
+    ``{"test_exposures", "exclude_scenes", "levels", "lpips_backbone", "loss", "training"}``
+    (the training readings of :func:`gianet.training.recipe.readings`)."""
     return {
-        "test_exposures": cache_protocol.get("test_exposures"),
-        "exclude_scenes": cache_protocol.get("exclude_scenes"),
-        "levels": cache_protocol.get("levels"),
-        "lpips_backbone": lpips_backbone if "lpips" in metrics else None,
-        "loss": settings.get("variant", {}).get("loss"),
-        "training": {key: train.get(key) for key in TRAINING_READINGS},
+        "test_exposures": selection.exposures,
+        "exclude_scenes": sorted(selection.exclude_scenes),
+        "levels": levels,
+        "lpips_backbone": backbone if "lpips" in metrics else None,
+        "loss": recipe.loss.kind,
+        "training": readings(recipe),
     }
 
 
@@ -150,36 +116,41 @@ def synchronize(device: Device) -> None:
 def evaluate_variant(
     model_path: str | Path,
     cache_dir: str | Path,
+    manifest: dict,
+    selection: Selection,
     *,
     csv_path: str | Path,
     summary_path: str | Path,
     samples_dir: str | Path,
     dataset: str,
-    metrics: Sequence[str] = ("psnr", "ssim"),
-    torch_home: str | Path = ".torch",
-    samples: int = 2,
-    max_input: float = 1.0,
-    lpips_backbone: str = "alex",
-    runtime: Runtime = DEFAULT_RUNTIME,
+    metrics: Sequence[str],
+    lpips_backbone: str,
+    samples: int,
+    torch_home: str | Path,
+    runtime: Runtime,
 ) -> dict:
-    """Evaluate a checkpoint on the cache's test split.
+    """Evaluate a checkpoint on the test pairs of ``cache_dir`` that ``selection`` keeps.
 
     Writes one row per test image to ``csv_path`` (with its scene and shot, so that means over
     a subset, SID's ``_00`` shots say, can be taken later), the means to ``summary_path``, and
     the first ``samples`` images' PNGs (:func:`gianet.paths.sample_names`) into
-    ``samples_dir``.
+    ``samples_dir``. The input is clipped as the model was trained (its recipe's
+    ``max_input``).
 
     Returns:
-        The summary: ``{"dataset", "camera", "variant", "n_images", "psnr", "ssim", "lpips",
-        "pieapp", "seconds_per_image", "unavailable", "samples", "samples_dir", "protocol"}``
-        with ``None`` for metrics not computed, in ``unavailable`` why a requested one could
-        not be, the saved images' stems in ``samples`` (folder relative to the summary), and
-        in ``protocol`` what the numbers follow (:func:`protocol_of`).
+        The summary: ``{"dataset", "camera", "variant", "seed", "n_images", <each metric>,
+        "seconds_per_image", "unavailable", "samples", "samples_dir", "protocol"}`` with
+        ``None`` for metrics not computed, in ``unavailable`` why a requested one could not
+        be, the saved images' stems in ``samples`` (folder relative to the summary), and in
+        ``protocol`` what the numbers follow (:func:`protocol_of`).
     """
-    pairs = PackedPairs(cache_dir, "test", max_input)
     torch.set_num_threads(runtime.threads)
     device = Device.choose(runtime, "float32")
-    model, checkpoint = load_model(model_path, cfa=pairs.cfa)
+    model, checkpoint = load_model(model_path)
+    recipe = recipe_of(checkpoint, model_path)
+    max_input = recipe.max_input
+    pairs = PackedPairs(cache_dir, "test", max_input, manifest, selection)
+    check_cfa(model_path, checkpoint, pairs.cfa)
     device.prepare(model)
     measures, unavailable = build_metrics(metrics, Path(torch_home), device.device, lpips_backbone)
     for name, reason in unavailable.items():
@@ -231,13 +202,16 @@ def evaluate_variant(
         "camera": checkpoint["camera"],
         "variant": checkpoint["variant"],
         "n_images": len(rows),
+        "seed": recipe.seed,
         **{m: (float(table[m].mean()) if m in table else None) for m in METRICS},
         "seconds_per_image": float(table["seconds"].mean()),
         "unavailable": unavailable,
         # The figure's PNGs: stems, in the folder given relative to this summary.
         "samples": saved,
         "samples_dir": os.path.relpath(sample_dir, Path(summary_path).parent),
-        "protocol": protocol_of(pairs.protocol, checkpoint, metrics, lpips_backbone),
+        "protocol": protocol_of(
+            pairs.protocol.get("levels"), selection, recipe, metrics, lpips_backbone
+        ),
     }
     atomic.write_json(summary_path, summary, indent=2)
     return summary

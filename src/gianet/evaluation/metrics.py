@@ -15,15 +15,12 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterator
+from pathlib import Path
 
 import torch
 
-#: Gaussian window of Wang et al. (2004): 11 taps, sigma 1.5 (scikit-image's ``truncate=3.5``).
-SSIM_WINDOW = 11
-SSIM_SIGMA = 1.5
-#: Stabilising constants ``C1 = (K1 * data_range)^2`` and ``C2 = (K2 * data_range)^2``.
-SSIM_K1 = 0.01
-SSIM_K2 = 0.03
+from gianet.domain.metrics import SSIM_K1, SSIM_K2, SSIM_SIGMA, SSIM_WINDOW
+
 #: Rows of output handled at once; bounds peak memory (5 local statistics per channel in
 #: float64: about 65 MB per buffer for a 4240 px wide RGB frame).
 CHUNK_ROWS = 128
@@ -195,3 +192,13 @@ def _ssim_one_image(
         map_sum += ssim_map.sum(dim=(-2, -1))
     valid_positions = (height - SSIM_WINDOW + 1) * (width - SSIM_WINDOW + 1)
     return (map_sum / valid_positions).mean()
+
+
+def build_psnr(torch_home: Path, device: torch.device, lpips_backbone: str):
+    """PSNR as the metric registry builds it (no weights, no options)."""
+    return psnr
+
+
+def build_ssim(torch_home: Path, device: torch.device, lpips_backbone: str):
+    """SSIM as the metric registry builds it (no weights, no options)."""
+    return ssim

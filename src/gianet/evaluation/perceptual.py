@@ -69,9 +69,7 @@ class LPIPSMetric:
     agreement to 1e-6 relative).
     """
 
-    def __init__(
-        self, torch_home: Path, device: torch.device | str = "cpu", backbone: str = "alex"
-    ) -> None:
+    def __init__(self, torch_home: Path, device: torch.device | str, backbone: str) -> None:
         """Load the model from the cache rooted at ``torch_home``; raises MissingWeights.
 
         Raises:
@@ -241,3 +239,13 @@ def _patch_grid(image: torch.Tensor) -> torch.Tensor:
     """
     patches = image.unfold(1, PIEAPP_PATCH, PIEAPP_STRIDE).unfold(2, PIEAPP_PATCH, PIEAPP_STRIDE)
     return patches.permute(1, 2, 0, 3, 4)
+
+
+def build_lpips(torch_home: Path, device: torch.device, lpips_backbone: str) -> LPIPSMetric:
+    """LPIPS on ``evaluate.lpips_backbone``, as the metric registry builds it."""
+    return LPIPSMetric(torch_home, device, lpips_backbone)
+
+
+def build_pieapp(torch_home: Path, device: torch.device, lpips_backbone: str) -> PieAPPMetric:
+    """PieAPP, as the metric registry builds it."""
+    return PieAPPMetric(torch_home, device)

@@ -57,3 +57,17 @@ def install_split_lists(root: str | Path, camera: str) -> list[Path]:
         source = resources.files("gianet.data").joinpath("sid_lists", name)
         written.append(atomic.write_bytes(target, source.read_bytes()))
     return written
+
+
+def packaged_files(camera: str) -> list[str]:
+    """Every file SID's published split lists for ``camera`` name (short and long exposures),
+    relative to the dataset root, sorted."""
+    from gianet.data.lists import parse_list
+
+    names: set[str] = set()
+    for split in SPLITS:
+        source = resources.files("gianet.data").joinpath("sid_lists", list_name(camera, split))
+        with resources.as_file(source) as listed:
+            for pair in parse_list(listed):
+                names.update((pair.short, pair.long))
+    return sorted(names)

@@ -1,17 +1,17 @@
 """Enhancing one's own low-light raw file with a trained checkpoint (``gianet enhance``).
 
-The file's mosaic is read and packed by its own CFA (Bayer -> 4 channels at half size,
-X-Trans -> 9 at a third), amplified exactly as in training (``min(packed / scale * ratio,
-max_input)``, :func:`gianet.data.dataset.amplify`), passed through the network,
-clipped to [0, 1] and written as a 16-bit PNG or TIFF of ``upscale`` times the packed size,
-in the sensor's orientation (the file's rotation flag is not applied) and in the colour space
-of the ground truth the checkpoint was trained on.
+The file's mosaic is read and packed by its own CFA (Bayer -> 4 channels at half size, X-Trans
+-> 9 at a third), amplified exactly as in training (``min(packed / scale * ratio, max_input)``,
+:func:`gianet.data.tensors.amplify`, with the clip of the checkpoint's training recipe), passed
+through the network, clipped to [0, 1] and written as a 16-bit PNG or TIFF of ``upscale`` times
+the packed size, in the sensor's orientation (the file's rotation flag is not applied) and in
+the colour space of the ground truth the checkpoint was trained on.
 
 The amplification ratio is either given, or ``target_exposure / exposure``, the exposure
 time read from the file (see :mod:`gianet.data.exposure`); when the file records none the
 ratio must be given. Unlike SID's lists, a ratio is used as given, not capped at 300.
 
-Every argument is checked before the raw is decoded (the output path, the ratio, the clip,
+Every argument is checked before the raw is decoded (the output path, the ratio,
 the tile and the device), and an output that is not finite everywhere (a broken checkpoint) is
 refused rather than written as a black image.
 
@@ -34,14 +34,15 @@ import numpy as np
 import torch
 
 from gianet.atomic import check_output_path
-from gianet.data.dataset import GT_MAX, amplify
 from gianet.data.exposure import read_exposure
 from gianet.data.raw import pack, read_mosaic
+from gianet.data.tensors import GT_MAX, amplify
 from gianet.errors import GianetError, one_line
 from gianet.inference.image16 import RGB16_SUFFIXES, write_rgb16
 from gianet.inference.tiling import TILE_ALIGN, TILE_MARGIN, run_tiled, tiling_caveat
 from gianet.jobs.device import Device
 from gianet.models.checkpoint import load_model
+from gianet.training.recipe import recipe_of
 
 #: Smallest ``--tile``: its core (the window less a margin on each side) must be at least as
 #: wide as the margin, so a window computes at most 9 times the pixels it keeps; a tile of 208
@@ -114,12 +115,12 @@ def resolve_device(name: str | None) -> torch.device:
     return device
 
 
-def check_arguments(raw_path: Path, out_path: Path, max_input: float, tile: int | None) -> None:
+def check_arguments(raw_path: Path, out_path: Path, tile: int | None) -> None:
     """Refuse what would fail or mislead later, before the raw is decoded.
 
     Raises:
-        EnhanceError: a missing raw or a folder; an output with another suffix; a clip that
-            is not a positive number; a tile that is misaligned or whose useful core is small.
+        EnhanceError: a missing raw or a folder; an output with another suffix; a tile that
+            is misaligned or whose useful core is small.
         gianet.atomic.OutputPathError: an output that is a folder or in a folder that cannot
             be written.
     """
@@ -133,10 +134,6 @@ def check_arguments(raw_path: Path, out_path: Path, max_input: float, tile: int 
             f"{', '.join(RGB16_SUFFIXES)}"
         )
     check_output_path(out_path)
-    if not (math.isfinite(max_input) and max_input > 0):
-        raise EnhanceError(
-            f"--max-input must be a positive number (training's clip, 1.0 in SID), got {max_input}"
-        )
     if tile is not None and (tile % TILE_ALIGN or tile < MIN_TILE):
         raise EnhanceError(
             f"--tile must be a multiple of {TILE_ALIGN} of at least {MIN_TILE}, got {tile}: "
@@ -207,7 +204,6 @@ def enhance_file(
     *,
     ratio: float | None = None,
     target_exposure: float | None = None,
-    max_input: float = 1.0,
     tile: int | None = None,
     device: str | None = None,
 ) -> Path:
@@ -221,7 +217,6 @@ def enhance_file(
         ratio: amplification of the normalised raw (SID: 100, 250 or 300).
         target_exposure: instead of ``ratio``, the exposure time in seconds the output should
             look like; ratio = target / the file's exposure time.
-        max_input: the amplified input is clipped here; use the training value.
         tile: ``None`` for the whole frame at once (as the paper); else the side, in packed
             pixels (multiple of 16, at least :data:`MIN_TILE`), of overlapping windows run
             one at a time.
@@ -238,11 +233,12 @@ def enhance_file(
             trained for another CFA.
     """
     raw_path, checkpoint, out_path = Path(raw_path), Path(checkpoint), Path(out_path)
-    check_arguments(raw_path, out_path, max_input, tile)
+    check_arguments(raw_path, out_path, tile)
     target = resolve_device(device)
     mosaic = read_mosaic(raw_path)
     gain = amplification_ratio(raw_path, ratio, target_exposure)
-    model, _ = load_model(checkpoint, cfa=mosaic.cfa)
+    model, recorded = load_model(checkpoint, cfa=mosaic.cfa)
+    max_input = recipe_of(recorded, checkpoint).max_input  # clipped as in training
     caveat = tiling_caveat(model) if tile is not None else None
     if caveat:
         warnings.warn(

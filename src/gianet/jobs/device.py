@@ -26,7 +26,8 @@ from typing import Literal, get_args
 
 import torch
 
-from gianet.jobs.runtime import Runtime
+from gianet.errors import GianetError
+from gianet.settings.sections import Runtime
 
 Precision = Literal["float32", "tf32", "bf16"]
 PRECISIONS: tuple[str, ...] = get_args(Precision)
@@ -101,9 +102,9 @@ class Device:
         the default memory format on the CPU.
 
         Raises:
-            gianet.jobs.runtime.DeviceUnavailable: CUDA asked for and not visible.
+            DeviceUnavailable: CUDA asked for and not visible.
         """
-        device = runtime.torch_device()
+        device = choose_device(runtime.device)
         if device.type != "cuda":
             return cls(device)
         return cls(device, precision, runtime.channels_last)
@@ -148,3 +149,24 @@ class Device:
         """A ``(N, C, H, W)`` batch on this device in this memory format."""
         tensor = tensor.to(self.device, non_blocking=True)
         return tensor.contiguous(memory_format=self.memory_format)
+
+
+class DeviceUnavailable(GianetError, RuntimeError):
+    """The configured device is not present on this machine."""
+
+
+def choose_device(name: str) -> torch.device:
+    """``auto`` -> CUDA when present, else CPU; ``cuda`` or ``cpu`` as named
+    (``runtime.device``).
+
+    Raises:
+        DeviceUnavailable: CUDA asked for and not visible.
+    """
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name == "cuda" and not torch.cuda.is_available():
+        raise DeviceUnavailable(
+            "runtime.device is 'cuda' but no CUDA device is visible here; set it to auto or "
+            "cpu, or run the job on a GPU node"
+        )
+    return torch.device(name)

@@ -149,11 +149,8 @@ def load_model(path: str | Path, cfa: str | None = None) -> tuple[torch.nn.Modul
             weights that do not fit the network the checkpoint describes.
     """
     checkpoint = load_checkpoint(path)
-    if cfa is not None and checkpoint["cfa"] != cfa:
-        raise CheckpointError(
-            f"{path}: trained for {checkpoint['cfa']} data but the input is {cfa}; use a "
-            f"checkpoint trained on a {cfa} camera"
-        )
+    if cfa is not None:
+        check_cfa(path, checkpoint, cfa)
     arguments = {
         "in_channels": checkpoint["in_channels"],
         "upscale": checkpoint["upscale"],
@@ -174,3 +171,16 @@ def load_model(path: str | Path, cfa: str | None = None) -> tuple[torch.nn.Modul
             f"{_FIX}"
         ) from None
     return model.eval(), checkpoint
+
+
+def check_cfa(path: str | Path, checkpoint: dict, cfa: str) -> None:
+    """Refuse a checkpoint trained for another CFA than the data's.
+
+    Raises:
+        CheckpointError: naming the file, both CFAs and the fix.
+    """
+    if checkpoint["cfa"] != cfa:
+        raise CheckpointError(
+            f"{path}: trained for {checkpoint['cfa']} data but the input is {cfa}; use a "
+            f"checkpoint trained on a {cfa} camera"
+        )

@@ -68,7 +68,12 @@ def replicate_pad_spread(context: torch.Tensor, size: tuple[int, int]) -> torch.
     """The former :func:`spread_to`, ``F.pad(mode="replicate")``: the same values, a slow
     backward. Kept as the reference the tests and ``benchmarks/gpu_check.py`` compare with."""
     missing_h, missing_w = size[0] - context.shape[-2], size[1] - context.shape[-1]
-    padding = (missing_w // 2, missing_w - missing_w // 2, missing_h // 2, missing_h - missing_h // 2)
+    padding = (
+        missing_w // 2,
+        missing_w - missing_w // 2,
+        missing_h // 2,
+        missing_h - missing_h // 2,
+    )
     return F.pad(context, padding, mode="replicate")
 
 

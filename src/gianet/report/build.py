@@ -43,36 +43,32 @@ class Run:
     metrics_csv: Path | None = None
 
 
-def runs_in_order(
-    cameras: Sequence[str],
-    variants: Sequence[str],
-    summaries: Sequence[Path],
-    curves: Sequence[Path],
-    metrics_csvs: Sequence[Path] | None = None,
+def runs_of(
+    summaries: Sequence[Path], curves: Sequence[Path], metrics_csvs: Sequence[Path]
 ) -> list[Run]:
-    """Pair files given camera-major (``expand(..., camera=..., variant=...)``'s order) with
-    their (camera, variant).
+    """Each run's files, matched by folder: a run's summary and per-image CSV sit in one
+    results folder, its curves in ``train/`` inside it; the run's camera and variant are read
+    from its summary.
 
     Raises:
-        ReportInputError: a list's length is not cameras x variants.
+        ReportInputError: a summary without its CSV or curves, or a file of no run.
     """
-    keys = [(camera, variant) for camera in cameras for variant in variants]
-    lists = {"summaries": summaries, "curves": curves}
-    if metrics_csvs is not None:
-        lists["metrics-csvs"] = metrics_csvs
-    for name, files in lists.items():
-        if len(files) != len(keys):
-            raise ReportInputError(
-                f"--{name}: {len(files)} paths for {len(keys)} runs "
-                f"({len(cameras)} cameras x {len(variants)} variants), camera-major"
-            )
-    csvs = metrics_csvs if metrics_csvs is not None else [None] * len(keys)
-    return [
-        Run(camera, variant, Path(summary), Path(curve), Path(csv) if csv else None)
-        for (camera, variant), summary, curve, csv in zip(
-            keys, summaries, curves, csvs, strict=True
+    by_folder = {Path(path).parent: Path(path) for path in summaries}
+    csvs = {Path(path).parent: Path(path) for path in metrics_csvs}
+    logs = {log_dir_of_curves(path).parent: Path(path) for path in curves}
+    if set(csvs) != set(by_folder) or set(logs) != set(by_folder):
+        odd = sorted(map(str, (set(csvs) | set(logs)) ^ set(by_folder)))
+        raise ReportInputError(
+            f"the summaries, per-image results and curves do not describe the same runs "
+            f"(folders without all three: {', '.join(odd)})"
         )
-    ]
+    runs = []
+    for folder, summary in by_folder.items():
+        described = json.loads(summary.read_text())
+        runs.append(
+            Run(described["camera"], described["variant"], summary, logs[folder], csvs[folder])
+        )
+    return runs
 
 
 def per_image_rows(runs: Sequence[Run]) -> list[list[dict]]:

@@ -304,7 +304,8 @@ def cost_table(costs: Sequence[Mapping[str, Any]]) -> str:
 
 def protocol_note(summaries: Iterable[Mapping[str, Any]]) -> str:
     """The protocol our numbers follow, as their evaluations recorded it (``protocol`` of each
-    summary, :func:`gianet.evaluation.evaluate.protocol_of`), as one LaTeX sentence for under a table:
+    summary, :func:`gianet.evaluation.evaluate.protocol_of`), as one LaTeX sentence for under a
+    table:
     per camera the test images, exposures and excluded scenes; then the levels, LPIPS's
     backbone and the training readings. A setting that differs between runs is listed as
     mixed; one a summary does not record, as not recorded."""

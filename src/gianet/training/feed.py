@@ -16,7 +16,8 @@ from collections.abc import Iterable, Iterator
 import torch
 from torch.utils.data import DataLoader
 
-from gianet.data.dataset import EpochBatches, TrainPatches, to_network
+from gianet.data.dataset import EpochBatches, TrainPatches
+from gianet.data.tensors import to_network
 from gianet.jobs.device import Device
 from gianet.jobs.interrupt import STOP_SIGNALS
 

@@ -1,6 +1,6 @@
 """Training losses: L1, or the paper's joint L1 + MS-SSIM loss (Eq. 1 and 6).
 
-``build_loss`` maps a variant's loss name (:data:`gianet.variants.Loss`) to a module.
+``build_loss`` maps a recipe's loss (:mod:`gianet.training.recipe`) to a module.
 
 MS-SSIM (:func:`ms_ssim`) is piq's ``multi_scale_ssim`` computed faster and without host
 synchronisation, equal to it within 1e-6 (tested): the 11 x 11 Gaussian window is applied as
@@ -17,21 +17,25 @@ from __future__ import annotations
 import functools
 import math
 from collections.abc import Sequence
-from typing import get_args
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from gianet.evaluation.metrics import SSIM_K1, SSIM_K2, SSIM_SIGMA, SSIM_WINDOW
-from gianet.variants import Loss
+from gianet.domain.metrics import (
+    MS_SSIM_MIN_SIDE,
+    MS_SSIM_SCALES,
+    SSIM_K1,
+    SSIM_K2,
+    SSIM_SIGMA,
+    SSIM_WINDOW,
+)
+from gianet.training.recipe import JointLoss as JointLossSpec
+from gianet.training.recipe import L1Loss
 
 #: piq's MS-SSIM defaults, which the paper's loss uses: 5 scales, SSIM's 11 px Gaussian
 #: window of sigma 1.5 (Wang et al. 2004; the same window as :mod:`gianet.evaluation.metrics`).
-MS_SSIM_SCALES = 5
 MS_SSIM_WINDOW = SSIM_WINDOW
-#: piq's rule: the window must fit the coarsest of the 5 scales, each half the one before.
-MS_SSIM_MIN_SIDE = (MS_SSIM_WINDOW - 1) * 2 ** (MS_SSIM_SCALES - 1) + 1  # 161
 #: piq's default per-scale exponents (Wang, Simoncelli and Bovik 2003), finest scale first.
 PIQ_SCALE_EXPONENTS = (0.0448, 0.2856, 0.3001, 0.2363, 0.1333)
 #: MS-SSIM's per-scale exponents by ``train.msssim_exponents``: ``paper``, the GIA-Net paper's
@@ -145,16 +149,12 @@ class JointLoss(nn.Module):
     Args:
         gamma: weight of the ``gamma_term``, in ``[0, 1]``; the paper uses 0.84.
         use_ms_ssim: add the MS-SSIM term; False gives plain L1 and ignores ``gamma``.
-        exponents: MS-SSIM's per-scale exponents, finest scale first (default: piq's).
+        exponents: MS-SSIM's per-scale exponents, finest scale first.
         gamma_term: the term ``gamma`` weights, ``"l1"`` or ``"ms-ssim"``.
     """
 
     def __init__(
-        self,
-        gamma: float = 0.84,
-        use_ms_ssim: bool = True,
-        exponents: Sequence[float] = PIQ_SCALE_EXPONENTS,
-        gamma_term: str = "l1",
+        self, gamma: float, use_ms_ssim: bool, exponents: Sequence[float], gamma_term: str
     ) -> None:
         super().__init__()
         if not 0.0 <= gamma <= 1.0:
@@ -191,29 +191,18 @@ class JointLoss(nn.Module):
         )
 
 
-def build_loss(
-    name: str, gamma: float, *, exponents: str = "wang", gamma_term: str = "l1"
-) -> JointLoss:
-    """The loss a variant declares: ``"l1"`` or ``"l1+ms-ssim"``.
-
-    Args:
-        name: the variant's loss.
-        gamma: ``train.loss_gamma``, the weight of ``gamma_term``.
-        exponents: ``train.msssim_exponents``, a key of :data:`MS_SSIM_EXPONENTS`.
-        gamma_term: ``train.loss_gamma_term``, one of :data:`GAMMA_TERMS`.
-    """
-    known = get_args(Loss)
-    if name not in known:
-        raise ValueError(f"unknown loss {name!r}; known losses: {', '.join(known)}")
-    if exponents not in MS_SSIM_EXPONENTS:
-        raise ValueError(
-            f"unknown MS-SSIM exponents {exponents!r}; known: {', '.join(MS_SSIM_EXPONENTS)}"
+def build_loss(spec: L1Loss | JointLossSpec) -> JointLoss:
+    """The loss a recipe declares (:mod:`gianet.training.recipe`): L1, or the paper's joint
+    loss with its ``gamma``, the term it weights and MS-SSIM's per-scale exponents."""
+    if spec.kind == "l1":
+        return JointLoss(
+            gamma=1.0, use_ms_ssim=False, exponents=MS_SSIM_EXPONENTS["paper"], gamma_term="l1"
         )
     return JointLoss(
-        gamma=gamma,
-        use_ms_ssim=name == "l1+ms-ssim",
-        exponents=MS_SSIM_EXPONENTS[exponents],
-        gamma_term=gamma_term,
+        gamma=spec.gamma,
+        use_ms_ssim=True,
+        exponents=MS_SSIM_EXPONENTS[spec.exponents],
+        gamma_term=spec.gamma_term,
     )
 
 

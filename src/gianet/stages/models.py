@@ -1,0 +1,225 @@
+"""The stages that train and evaluate a variant, and fetch the metrics' weights."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from gianet.data.lists import Selection
+from gianet.settings.sections import CameraName, MetricName, Params, Runtime
+from gianet.stages.declaration import Input, JobSettings, Kept, Output, stage
+from gianet.training.recipe import Recipe
+
+
+class TrainJob(JobSettings):
+    """What one training's weights depend on: the variant's recipe for this seed and the
+    validation frames its curves are measured on."""
+
+    WILDCARDS = ("camera", "variant", "seed")
+    camera: CameraName
+    recipe: Recipe
+    validation: Selection
+
+    @classmethod
+    def from_params(cls, params: Params, camera: str, variant: str, seed: int) -> TrainJob:
+        from gianet.variants import get_variant
+
+        return cls(
+            camera=camera,
+            recipe=Recipe.for_variant(get_variant(variant), params.train, int(seed)),
+            validation=Selection(
+                exposures=params.train.val_exposures[camera],
+                exclude_scenes=params.sid.exclude_scenes[camera] if params.dataset == "sid" else [],
+            ),
+        )
+
+
+class EvaluateJob(JobSettings):
+    """What one evaluation's numbers depend on besides the model: the test protocol and the
+    metrics."""
+
+    WILDCARDS = ("camera", "variant", "seed")
+    dataset: str
+    camera: CameraName
+    test: Selection
+    metrics: list[MetricName]
+    lpips_backbone: str
+    samples: int
+
+    @classmethod
+    def from_params(cls, params: Params, camera: str, variant: str, seed: int) -> EvaluateJob:
+        return cls(
+            dataset=params.dataset,
+            camera=camera,
+            test=Selection(
+                exposures=params.evaluate.test_exposures[camera],
+                exclude_scenes=params.sid.exclude_scenes[camera] if params.dataset == "sid" else [],
+            ),
+            metrics=params.evaluate.metrics,
+            lpips_backbone=params.evaluate.lpips_backbone,
+            samples=params.evaluate.samples,
+        )
+
+
+class WeightsJob(JobSettings):
+    """Which pretrained weights the configured metrics need."""
+
+    metrics: list[MetricName]
+    lpips_backbone: str
+
+    @classmethod
+    def from_params(cls, params: Params) -> WeightsJob:
+        return cls(metrics=params.evaluate.metrics, lpips_backbone=params.evaluate.lpips_backbone)
+
+
+def _ready_cache(manifest: Path, verified: Path, record: Path, pairs_of) -> dict:
+    """The cache's manifest, after checking that it was packed from ``record`` and that the
+    arrays and sources of the pairs ``pairs_of(manifest)`` returns are the verified ones."""
+    from gianet.data.manifest import REBUILD, CacheError, load_manifest
+    from gianet.data.verify import check_cache
+    from gianet.fetch.checksums import sha256_of
+
+    loaded = load_manifest(manifest.parent)
+    if loaded.get("record_sha256") != sha256_of(record):
+        raise CacheError(
+            f"{manifest}: packed from another version of the dataset than {record}; {REBUILD}"
+        )
+    check_cache(manifest.parent, verified, loaded, pairs_of(loaded))
+    return loaded
+
+
+@stage("train")
+def train(
+    *,
+    manifest: Input,
+    verified: Input,
+    record: Input,
+    model: Output,
+    curves: Output,
+    settings: TrainJob,
+    runtime: Runtime,
+) -> None:
+    """Train one variant on one camera.
+
+    Args:
+        manifest: the packed cache's index (``manifest.json``).
+        verified: the cache's verification record (``verified.json``).
+        record: the dataset record the cache was packed from.
+        model: the final weights to write (``model.pt``); a resumable state is kept beside it.
+        curves: dvclive's ``metrics.json`` inside the training's log folder.
+    """
+    from gianet.data.dataset import PackedPairs
+    from gianet.data.lists import Pair
+    from gianet.errors import GianetError
+    from gianet.jobs.interrupt import note
+    from gianet.paths import history_file, log_dir_of_curves
+    from gianet.training.train import train_variant
+
+    recipe = settings.recipe
+
+    def used(loaded: dict) -> list[Pair]:
+        train = [Pair(**p) for p in loaded["splits"]["train"]]
+        return train + settings.validation.apply([Pair(**p) for p in loaded["splits"]["val"]])
+
+    loaded = _ready_cache(manifest, verified, record, used)
+    train_pairs = PackedPairs(manifest.parent, "train", recipe.max_input, loaded)
+    val_pairs = PackedPairs(manifest.parent, "val", recipe.max_input, loaded, settings.validation)
+    history = history_file(model)
+    note(history, f"training {recipe.variant} seed {recipe.seed} on {settings.camera}: started")
+    try:
+        result = train_variant(
+            recipe,
+            train_pairs,
+            val_pairs,
+            model,
+            log_dir_of_curves(curves),
+            camera=settings.camera,
+            runtime=runtime,
+        )
+    except GianetError as exc:
+        note(history, f"stopped: {exc}")
+        raise
+    note(history, f"finished: {json.dumps(result.__dict__)}")
+    print(json.dumps(result.__dict__))
+
+
+@stage("evaluate")
+def evaluate(
+    *,
+    model: Input,
+    manifest: Input,
+    verified: Input,
+    record: Input,
+    weights: Input,
+    csv: Output,
+    summary: Output,
+    samples: Kept,
+    settings: EvaluateJob,
+    runtime: Runtime,
+) -> None:
+    """Evaluate one trained variant on the full test frames.
+
+    Args:
+        model: the weights written by `gianet train`.
+        manifest: the packed cache's index (``manifest.json``).
+        verified: the cache's verification record (``verified.json``).
+        record: the dataset record the cache was packed from.
+        weights: the status file written by `gianet fetch-weights` (in the torch cache).
+        csv: the per-image metrics to write.
+        summary: the means to write (JSON), naming the sample images.
+        samples: the folder for the figure's sample PNGs.
+    """
+    from gianet.data.lists import Pair
+    from gianet.evaluation.evaluate import evaluate_variant
+    from gianet.fetch.weights import torch_home_of
+    from gianet.jobs.interrupt import stop_raises
+
+    loaded = _ready_cache(
+        manifest,
+        verified,
+        record,
+        lambda m: settings.test.apply([Pair(**p) for p in m["splits"]["test"]]),
+    )
+    with stop_raises(f"evaluating {model}"):
+        result = evaluate_variant(
+            model,
+            manifest.parent,
+            loaded,
+            settings.test,
+            csv_path=csv,
+            summary_path=summary,
+            samples_dir=samples,
+            dataset=settings.dataset,
+            metrics=settings.metrics,
+            lpips_backbone=settings.lpips_backbone,
+            samples=settings.samples,
+            torch_home=torch_home_of(weights),
+            runtime=runtime,
+        )
+    print(json.dumps(result))
+
+
+@stage("fetch-weights")
+def fetch_weights(*, status: Output, checksums: Kept, settings: WeightsJob) -> None:
+    """Fetch the LPIPS backbone's and PieAPP's weights once into the project's torch cache.
+
+    Args:
+        status: the status file to write, in the torch cache (``status.json``).
+        checksums: the file of recorded sha256s of the weights (``evaluate.weights_checksums``).
+    """
+    import sys
+
+    from gianet.errors import GianetError
+    from gianet.fetch.weights import fetch_for_metrics, write_status
+
+    try:
+        fetch_for_metrics(
+            status.parent,
+            settings.metrics,
+            lpips_backbone=settings.lpips_backbone,
+            checksum_file=checksums,
+        )
+    except GianetError as exc:
+        # Offline is a normal state: evaluation then reports these metrics as unavailable.
+        print(f"gianet fetch-weights: could not fetch every weight file:\n{exc}", file=sys.stderr)
+    write_status(status)
