@@ -17,8 +17,12 @@ import numpy as np
 import pytest
 import torch
 
+from gianet.atomic import OutputPathError
 from gianet.domain.cameras import CAMERAS
+from gianet.evaluation.evaluate import evaluate_variant
+from gianet.evaluation.metrics import psnr
 from gianet.fetch.tf_checkpoint import TFCheckpoint
+from gianet.jobs.runtime import Runtime
 from gianet.models import sid_import
 from gianet.models.checkpoint import REQUIRED_KEYS, load_model
 from gianet.models.sid_import import (
@@ -27,6 +31,7 @@ from gianet.models.sid_import import (
     import_sid_checkpoint,
     write_imported_checkpoint,
 )
+from tests.conftest import write_packed_cache
 from tests.tf_bundle_writer import write_checkpoint
 
 SID_TF1 = Path(__file__).parent / "data" / "sid_tf1"
@@ -312,3 +317,41 @@ def test_nothing_written_when_the_import_fails(tmp_path):
     with pytest.raises(SIDImportError, match="variable Variable is missing"):
         write_imported_checkpoint(prefix, "Sony", out)
     assert not out.parent.exists() or not any(out.parent.iterdir())
+
+
+def test_an_output_that_cannot_be_written_is_refused_first(tmp_path):
+    out = tmp_path / "model.pt"
+    out.mkdir()
+    with pytest.raises(OutputPathError, match="is a folder"):
+        write_imported_checkpoint(tmp_path / "no-such-checkpoint", "Sony", out)
+
+
+def test_gianet_evaluate_scores_the_imported_weights(tmp_path):
+    """evaluate reads the imported checkpoint as any trained SID-Net: its PSNR is the
+    network's on the frame, and its summary says SID-Net on Sony, trained with L1."""
+    rng = np.random.default_rng(3)
+    packed = rng.integers(0, 400, size=(4, 24, 30)).astype(np.uint16)
+    truth = rng.integers(0, 65535, size=(3, 48, 60)).astype(np.uint16)
+    write_packed_cache(
+        tmp_path / "cache", {"test": [(packed, truth, "10003_00_0.1s.dng", "10003_00_10s.dng")]}
+    )
+    written = write_imported_checkpoint(SID_TF1 / "Sony", "Sony", tmp_path / "model.pt")
+    summary = evaluate_variant(
+        tmp_path / "model.pt",
+        tmp_path / "cache",
+        csv_path=tmp_path / "metrics.csv",
+        summary_path=tmp_path / "summary.json",
+        samples_dir=tmp_path / "samples",
+        dataset="test",
+        samples=0,
+        runtime=Runtime(progress=False),
+    )
+    assert (summary["camera"], summary["variant"], summary["n_images"]) == ("Sony", "sid_net", 1)
+    assert summary["protocol"]["loss"] == "l1"
+    inputs = np.minimum(packed / 15871.0 * 100, 1.0).astype(np.float32)  # ratio 10 s / 0.1 s
+    output = gianet_output(written, inputs.transpose(1, 2, 0)[None]).clip(0, 1)
+    expected = psnr(
+        torch.from_numpy(output).permute(0, 3, 1, 2),
+        torch.from_numpy(truth / 65535.0)[None].float(),
+    )
+    assert summary["psnr"] == pytest.approx(float(expected), abs=1e-4)

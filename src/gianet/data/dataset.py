@@ -154,10 +154,9 @@ class TrainingPoolError(GianetError, ValueError):
 
 #: Training pools (``train.shots``): ``first``, a scene's ``_00`` shots (SID's code); ``all``.
 SHOTS = ("first", "all")
-#: Augmentations (``train.flips``): ``sid``, SID's train_Sony.py / train_Fuji.py since commits
-#: bbf255e / 29fa6bd (2018-10-08, SID issue #55): flips along H (axis 1) and W (axis 2) and a
-#: transpose; ``sid-before-fix``, its code before: the second flip was ``axis=0``, the batch
-#: axis of an (N, H, W, C) batch of one, a no-op, so never a horizontal flip.
+#: Augmentations (``train.flips``): ``sid``, SID's code since 2018-10-08 (commits bbf255e,
+#: 29fa6bd): flips along H and W and a transpose; ``sid-before-fix``, its code before, whose
+#: second flip (``axis=0``, the batch axis of a batch of one) was a no-op: no flip along W.
 FLIPS = ("sid", "sid-before-fix")
 
 

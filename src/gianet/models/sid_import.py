@@ -48,6 +48,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from gianet import atomic
 from gianet.domain.cameras import CAMERAS, Camera
 from gianet.errors import GianetError
 from gianet.fetch.checksums import sha256_of
@@ -286,9 +287,11 @@ def write_imported_checkpoint(prefix: str | Path, camera: str, out: str | Path) 
     ``gianet enhance`` read it as any trained SID-Net. Returns the dictionary written.
 
     Raises:
+        OutputPathError: ``out`` cannot be written (checked before anything is read).
         TFCheckpointError, SIDImportError: see :func:`import_sid_checkpoint` (nothing is
             written then).
     """
+    atomic.check_output_path(out)
     imported = import_sid_checkpoint(prefix, camera)
     meta = {key: value for key, value in imported.items() if key != "state_dict"}
     model = build_model(
