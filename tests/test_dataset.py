@@ -4,6 +4,7 @@ device-side conversion, bit for bit the arithmetic of the former CPU loader."""
 import numpy as np
 import pytest
 import torch
+import yaml
 from torch.utils.data import RandomSampler, default_collate
 
 from gianet.data.dataset import (
@@ -14,11 +15,12 @@ from gianet.data.dataset import (
     TrainingPoolError,
     TrainPatches,
     amplify,
+    draw_augmentation,
     frame_to_network,
     preview_input,
     to_network,
 )
-from tests.conftest import write_packed_cache
+from tests.conftest import REPO, write_packed_cache
 
 
 def aligned_pair(rng, height, width):
@@ -206,20 +208,47 @@ def test_a_pool_without_00_shots_is_refused(tmp_path):
         TrainPatches(PackedPairs(tmp_path, "train"), CropPolicy("fixed", 8), 0, flips="x")
 
 
-def test_sids_flips_never_flip_horizontally_and_keep_every_other_draw(cache):
+def test_flips_before_sids_fix_never_flip_horizontally_and_keep_every_other_draw(cache):
     pairs = PackedPairs(cache, "train")
+    before = TrainPatches(pairs, CropPolicy("fixed", 16), seed=3, flips="sid-before-fix")
     sid = TrainPatches(pairs, CropPolicy("fixed", 16), seed=3, flips="sid")
-    both = TrainPatches(pairs, CropPolicy("fixed", 16), seed=3, flips="both")
     drawn = []
     for epoch in range(30):
         for index in range(len(sid)):
-            ours, theirs = sid[(epoch, index, index)], both[(epoch, index, index)]
+            ours, theirs = before[(epoch, index, index)], sid[(epoch, index, index)]
             assert torch.equal(ours["input"], theirs["input"])  # same pair and crop
             assert torch.equal(ours["flips"][1:], theirs["flips"][1:])
             drawn.append(ours["flips"])
     drawn = torch.stack(drawn)
     assert not drawn[:, 0].any() and drawn[:, 1].any() and drawn[:, 2].any()
     assert not drawn[:, 1].all() and not drawn[:, 2].all()
+
+
+def test_paper_flips_each_axis_and_transpose_with_probability_one_half():
+    """Under configs/paper.yaml, as SID's train_Sony.py / train_Fuji.py since 2018-10-08:
+    three independent draws, P = 1/2 each (SID's np.random.randint(2)); the draws stay keyed
+    by (seed, epoch, index) as before, so the old setting differs only in the W flip."""
+    paper = yaml.safe_load((REPO / "configs" / "paper.yaml").read_text())
+    flips = paper["train"]["flips"]
+    assert flips == "sid"
+    keys = [(7, epoch, index) for epoch in range(40) for index in range(250)]
+    drawn = np.array([draw_augmentation(np.random.default_rng(key), flips) for key in keys])
+    n = len(keys)
+    # 10,000 draws: a frequency more than 4 standard deviations (0.02) from 1/2 fails.
+    for column, name in enumerate(("horizontal flip", "vertical flip", "transpose")):
+        assert abs(drawn[:, column].mean() - 0.5) < 4 * 0.5 / np.sqrt(n), name
+    # Independent: each of the 8 combinations about 1/8 of the time.
+    combos = np.bincount(drawn @ np.array([4, 2, 1]), minlength=8) / n
+    assert np.all(np.abs(combos - 1 / 8) < 4 * np.sqrt(1 / 8 * 7 / 8 / n))
+    # Keyed as before: the same key gives the same draws, and the old setting's are the
+    # same draws with the W flip cleared.
+    before = np.array([draw_augmentation(np.random.default_rng(k), "sid-before-fix") for k in keys])
+    again = np.array([draw_augmentation(np.random.default_rng(key), flips) for key in keys])
+    np.testing.assert_array_equal(again, drawn)
+    np.testing.assert_array_equal(before[:, 1:], drawn[:, 1:])
+    assert not before[:, 0].any()
+    expected = np.random.default_rng(keys[0]).random(3) < 0.5
+    np.testing.assert_array_equal(drawn[0], expected)
 
 
 def test_full_frames_are_whole_and_amplified_by_the_ratio(cache):

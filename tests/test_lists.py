@@ -101,3 +101,19 @@ def test_malformed_lines_are_reported(tmp_path):
     with pytest.raises(ListError, match=r"Sony_val_list.txt:1: .*SCENE_SHOT_SECONDS") as error:
         parse_list(listing)
     assert "Sony_val_list.txt:2: expected 'SHORT LONG" in str(error.value)
+
+
+def test_pair_counts_of_sids_released_model_scores():
+    """The protocols the released models' published scores use (cydonia999's port of SID):
+    all 598 Sony / 524 Fuji test pairs and the 93 / 94 ``_00`` ones, no scene excluded; and
+    the paper configuration's, Sony's three misaligned scenes out: 562 / 524, ``_00`` 88 / 94."""
+    counts = {}
+    for camera in ("Sony", "Fuji"):
+        pairs = parse_list(shipped_list(f"{camera}_test_list.txt"))
+        excluded = [10034, 10045, 10172] if camera == "Sony" else []
+        counts[camera] = [
+            len(select_test_pairs(pairs, scenes, exposures))
+            for scenes in ([], excluded)
+            for exposures in ("all", "first")
+        ]
+    assert counts == {"Sony": [598, 93, 562, 88], "Fuji": [524, 94, 524, 94]}

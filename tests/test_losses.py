@@ -229,7 +229,8 @@ def test_joint_loss_equals_the_piq_based_loss() -> None:
 
 
 def test_ms_ssim_exponents_are_a_parameter() -> None:
-    """The paper's Eq. 3-5 with all exponents 1 is a product of the five terms."""
+    """With all exponents 1, as the paper's Eq. 3 sets them, MS-SSIM is a product of the five
+    terms."""
     pred, target = noisy_pair(176, 192, torch.float64)
     weighted, plain = ms_ssim(pred, target), ms_ssim(pred, target, exponents=(1.0,) * 5)
     assert 0 < plain < weighted < 1
@@ -246,12 +247,14 @@ def gaussian_window(size: int = 11, sigma: float = 1.5) -> torch.Tensor:
 
 
 def eq_3_to_5(x: torch.Tensor, y: torch.Tensor, scales: int = 5) -> torch.Tensor:
-    """The paper's MS-SSIM (Eq. 3-5) with alpha = beta_j = 1, written out directly.
+    """MS-SSIM in Wang et al.'s downsampling form with the paper's alpha = beta_j = 1,
+    written out directly (Eq. 3-5's per-pixel Gaussian levels are not what is computed:
+    docs/readings.md, MS-SSIM exponents).
 
     For ``(1, C, H, W)`` float64 images with H and W divisible by 2**(scales - 1): at scale j
     (the image averaged over 2**(j-1) x 2**(j-1) blocks) the local statistics under an 11 x 11
-    Gaussian window (sigma 1.5, valid positions), Eq. 3 ``l = (2 mu_x mu_y + C1) / (mu_x^2 +
-    mu_y^2 + C1)`` and Eq. 4 ``cs = (2 sigma_xy + C2) / (sigma_x^2 + sigma_y^2 + C2)``; Eq. 5,
+    Gaussian window (sigma 1.5, valid positions), Eq. 4 ``l = (2 mu_x mu_y + C1) / (mu_x^2 +
+    mu_y^2 + C1)`` and Eq. 5 ``cs = (2 sigma_xy + C2) / (sigma_x^2 + sigma_y^2 + C2)``; Eq. 3,
     ``MS-SSIM = l_M^alpha * prod_j cs_j^beta_j``, with l_M and cs_M taken at the same pixels
     and every other factor averaged over its scale's pixels; then the mean over channels.
     """
@@ -268,12 +271,12 @@ def eq_3_to_5(x: torch.Tensor, y: torch.Tensor, scales: int = 5) -> torch.Tensor
             sigma_xx = F.conv2d(a * a, window) - mu_x**2
             sigma_yy = F.conv2d(b * b, window) - mu_y**2
             sigma_xy = F.conv2d(a * b, window) - mu_x * mu_y
-            cs = (2 * sigma_xy + c2) / (sigma_xx + sigma_yy + c2)  # Eq. 4
+            cs = (2 * sigma_xy + c2) / (sigma_xx + sigma_yy + c2)  # Eq. 5
             if j < scales:
                 product = product * cs.mean()
             else:
-                luminance = (2 * mu_x * mu_y + c1) / (mu_x**2 + mu_y**2 + c1)  # Eq. 3
-                product = product * (luminance * cs).mean()  # Eq. 5, alpha = beta_M = 1
+                luminance = (2 * mu_x * mu_y + c1) / (mu_x**2 + mu_y**2 + c1)  # Eq. 4
+                product = product * (luminance * cs).mean()  # Eq. 3, alpha = beta_M = 1
         per_channel.append(product)
     return torch.stack(per_channel).mean()
 

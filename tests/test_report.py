@@ -300,7 +300,7 @@ def test_protocol_note_states_what_each_camera_was_tested_on_and_how_it_was_trai
     )
     for reading in (
         r"inputs drawn from the \_00 shots (SID)",
-        "vertical flips and transposes (SID)",
+        "flips along both axes and transposes (SID)",
         "SID's initialisation (TF-slim)",
         "MS-SSIM exponents 1 (Eq. 3--5)",
         r"$\gamma$ = 0.84 on L1 (Eq. 1)",
@@ -308,9 +308,14 @@ def test_protocol_note_states_what_each_camera_was_tested_on_and_how_it_was_trai
         "precision tf32",
     ):
         assert reading in note
-    mixed = protocol_note([summaries[0], summary("sid_net", protocol=protocol(flips="both"))])
+    mixed = protocol_note(
+        [summaries[0], summary("sid_net", protocol=protocol(flips="sid-before-fix"))]
+    )
     assert "Sony 24--595 test images" in mixed
-    assert "mixed: vertical flips and transposes (SID) / horizontal and vertical" in mixed
+    assert (
+        "mixed: flips along both axes and transposes (SID) / vertical flips and transposes "
+        "(SID before 2018-10-08)"
+    ) in mixed
     unrecorded = protocol_note(SUMMARIES)
     assert unrecorded == (
         "Protocol: Sony 24 test images; Fuji 24 test images; the evaluations recorded nothing more."

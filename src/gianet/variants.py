@@ -4,9 +4,11 @@ A variant is an architecture from the model registry plus its constructor argume
 and a crop policy. Snakemake, the report and the tests all read :data:`VARIANTS`; adding a
 variant is one entry here, never a new rule.
 
-The nine Table 3 models are read from the paper's text (section 4.3): 1 SID-Net with L1;
-2 SID-Net with two extra bottleneck convolutions; 3 +MS-SSIM; 4 +multi-size crops; 5 both;
-6-9 the same four with the GIA module (6 is Table 2's "GIA-l1", 9 is GIA-Net of Table 1).
+The nine Table 3 models are read from the paper's text (section 4.5, "Model Analysis"):
+1 SID-Net with L1; 2 SID-Net with two extra bottleneck convolutions; 3 +MS-SSIM; 4
++multi-size crops; 5 both; 6-9 the same four with the GIA module (6 is Table 2's "GIA-l1",
+9 is GIA-Net of Table 1). The Table 1 baselines (SE-UNet, DnCNN, RIDNet) train as SID-Net
+does, with L1 and fixed crops (docs/readings.md, The baselines' training recipe).
 """
 
 from __future__ import annotations

@@ -4,12 +4,12 @@ Training follows SID and the paper (section 4.2): each epoch visits every traini
 with one of its short exposures drawn at random (``train.shots``: only its ``_00`` shots, as
 SID's ``train_Sony.py`` globs ``'%05d_00*.ARW'``, or all of them), crops a patch (fixed side,
 or the paper's multi-size crops of side ``a * b``, ``b`` uniform in ``[b_low, b_high]``), and
-applies random flips and a transpose (``train.flips``: SID's vertical flip and transpose, or
-horizontal flips as well). Every random choice is drawn from a generator
-seeded by ``(seed, epoch, index)`` (the crop side by the batch's first index), so an epoch is
-reproducible whatever the worker layout, and a resumed run sees the same samples as an
-uninterrupted one. Items are keyed by ``(epoch, index, batch)``, so loader processes that
-live across epochs need no epoch state; :class:`EpochBatches` yields the keys.
+applies random flips along both axes and a transpose (``train.flips``, :data:`FLIPS`). Every
+random choice is drawn from a generator seeded by ``(seed, epoch, index)`` (the crop side by
+the batch's first index), so an epoch is reproducible whatever the worker layout, and a
+resumed run sees the same samples as an uninterrupted one. Items are keyed by ``(epoch,
+index, batch)``, so loader processes that live across epochs need no epoch state;
+:class:`EpochBatches` yields the keys.
 
 The data path is split where it is cheapest: a loader process only copies the uint16 crops
 out of the memory-mapped cache (and draws the augmentation); conversion to float,
@@ -104,19 +104,19 @@ class TrainingPoolError(GianetError, ValueError):
 
 #: Training pools (``train.shots``): ``first``, a scene's ``_00`` shots (SID's code); ``all``.
 SHOTS = ("first", "all")
-#: Augmentations (``train.flips``): ``sid``, SID's vertical flip and transpose (its second
-#: flip, ``np.flip(patch, axis=0)`` on an (N, H, W, C) batch of one, flips the batch axis: a
-#: no-op); ``both``, horizontal flips as well.
-FLIPS = ("sid", "both")
+#: Augmentations (``train.flips``): ``sid``, SID's code since 2018-10-08 (commits bbf255e,
+#: 29fa6bd): flips along H and W and a transpose; ``sid-before-fix``, its code before, whose
+#: second flip (``axis=0``, the batch axis of a batch of one) was a no-op: no flip along W.
+FLIPS = ("sid", "sid-before-fix")
 
 
 def draw_augmentation(rng: np.random.Generator, flips: str) -> np.ndarray:
     """The random flips of one sample: (3,) bool, flip along W, flip along H, transpose,
-    each with probability 1/2 (SID's draws, in its order: H flip, the batch-axis flip,
-    transpose). Three numbers are drawn whatever ``flips`` says, so every other draw of the
-    sample is the same under both settings; ``"sid"`` never flips along W."""
+    each independently with probability 1/2, as SID's three ``np.random.randint(2)`` draws.
+    Three numbers are drawn whatever ``flips`` says, so every other draw of the sample is the
+    same under both settings; ``"sid-before-fix"`` never flips along W."""
     draws = rng.random(3) < 0.5
-    if flips == "sid":
+    if flips == "sid-before-fix":
         draws[0] = False
     return draws
 
@@ -140,7 +140,7 @@ class TrainPatches(Dataset):
         shots: ``"first"`` draws each scene's inputs from its ``_00`` shots only (SID's
             ``train_Sony.py``), leaving out scenes that have none; ``"all"`` from every
             short exposure of the scene.
-        flips: ``"sid"`` or ``"both"`` (see :data:`FLIPS`).
+        flips: ``"sid"`` or ``"sid-before-fix"`` (see :data:`FLIPS`).
 
     Raises:
         ValueError: an unknown ``shots`` or ``flips``.

@@ -90,8 +90,8 @@ _WORDING: dict[str, dict[Any, str]] = {
     "lpips_backbone": {"alex": "LPIPS on AlexNet", "vgg": "LPIPS on VGG-16"},
     "shots": {"first": r"inputs drawn from the \_00 shots (SID)", "all": "inputs from every shot"},
     "flips": {
-        "sid": "vertical flips and transposes (SID)",
-        "both": "horizontal and vertical flips and transposes",
+        "sid": "flips along both axes and transposes (SID)",
+        "sid-before-fix": "vertical flips and transposes (SID before 2018-10-08)",
     },
     "init": {"sid": "SID's initialisation (TF-slim)", "pytorch": "PyTorch's initialisation"},
     "msssim_exponents": {
@@ -305,8 +305,7 @@ def cost_table(costs: Sequence[Mapping[str, Any]]) -> str:
 def protocol_note(summaries: Iterable[Mapping[str, Any]]) -> str:
     """The protocol our numbers follow, as their evaluations recorded it (``protocol`` of each
     summary, :func:`gianet.evaluation.evaluate.protocol_of`), as one LaTeX sentence for under a
-    table:
-    per camera the test images, exposures and excluded scenes; then the levels, LPIPS's
+    table: per camera the test images, exposures and excluded scenes; then the levels, LPIPS's
     backbone and the training readings. A setting that differs between runs is listed as
     mixed; one a summary does not record, as not recorded."""
     summaries = list(summaries)
@@ -417,10 +416,14 @@ def write_tables(
 
 @cache
 def _paper_results() -> dict[tuple[int, str, str], dict[str, str]]:
-    """``(table, camera, model)`` -> metric strings as printed in the paper (empty: absent)."""
+    """``(table, camera, model)`` -> metric strings as printed in the paper (empty: absent),
+    and the row's ``note``."""
     with files("gianet.report").joinpath("paper_results.csv").open(newline="") as handle:
         return {
-            (int(row["table"]), row["camera"], row["model"]): {m.key: row[m.key] for m in METRICS}
+            (int(row["table"]), row["camera"], row["model"]): {
+                **{m.key: row[m.key] for m in METRICS},
+                "note": row["note"],
+            }
             for row in csv.DictReader(handle)
         }
 
@@ -526,7 +529,13 @@ def _results_caption(
         )
     else:
         where = f"on the dataset {escape_latex(dataset)}. Our numbers are not SID numbers"
-    quoted = any(_variant_for(table, model) is None for model in _paper_models(table))
+    quoted = {  # quoted-only models and what the paper's numbers for them are
+        model: next(
+            v["note"] for (t, _, m), v in _paper_results().items() if (t, m) == (table, model)
+        )
+        for model in _paper_models(table)
+        if _variant_for(table, model) is None
+    }
     protocol = (
         " Ours under SID's test protocol: only the \\_00 shot(s) of each test scene (SID's "
         "test\\_Sony.py), means over the same evaluations' per-image results."
@@ -538,7 +547,9 @@ def _results_caption(
         f"beside our reproduction {where}.{protocol} Test images per camera: {images}. "
         f"Means over test images; {DASH}: not run, not available or not reported."
         + (
-            f" {DAGGER}Quoted by the paper from its original publication, not retrained."
+            f" {DAGGER}Quoted by the paper, not retrained: "
+            + "; ".join(f"{escape_latex(m)}, {escape_latex(n)}" for m, n in quoted.items())
+            + "."
             if quoted
             else ""
         )

@@ -98,7 +98,7 @@ class Train(Section):
     msssim_exponents: Literal["paper", "wang"]
     max_input: Annotated[float, Field(gt=0, le=1000)]
     shots: Literal["first", "all"]
-    flips: Literal["sid", "both"]
+    flips: Literal["sid", "sid-before-fix"]
     init: Literal["sid", "pytorch"]
     extra_convs_kernel: Literal[1, 3]
     precision: Literal["float32", "tf32", "bf16"]

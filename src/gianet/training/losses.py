@@ -38,9 +38,10 @@ from gianet.training.recipe import L1Loss
 MS_SSIM_WINDOW = SSIM_WINDOW
 #: piq's default per-scale exponents (Wang, Simoncelli and Bovik 2003), finest scale first.
 PIQ_SCALE_EXPONENTS = (0.0448, 0.2856, 0.3001, 0.2363, 0.1333)
-#: MS-SSIM's per-scale exponents by ``train.msssim_exponents``: ``paper``, the GIA-Net paper's
-#: Eq. 3-5 with alpha = beta_j = 1 (a plain product of the five terms); ``wang``, Wang et al.'s
-#: weights, piq's default.
+#: MS-SSIM's per-scale exponents by ``train.msssim_exponents``: ``paper``, alpha = beta_j = 1 as
+#: the GIA-Net paper's Eq. 3 sets them (a plain product of the five terms; the terms are Wang
+#: et al.'s downsampled scales, not Eq. 3-5's per-pixel Gaussian levels: docs/readings.md,
+#: MS-SSIM exponents); ``wang``, Wang et al.'s weights, piq's default.
 MS_SSIM_EXPONENTS: dict[str, tuple[float, ...]] = {
     "paper": (1.0,) * MS_SSIM_SCALES,
     "wang": PIQ_SCALE_EXPONENTS,

@@ -60,7 +60,7 @@ class Recipe(_Part):
     batch_size: Annotated[int, Field(ge=1)]
     max_input: Annotated[float, Field(gt=0)]
     shots: Literal["first", "all"]
-    flips: Literal["sid", "both"]
+    flips: Literal["sid", "sid-before-fix"]
     init: Literal["sid", "pytorch"]
     precision: Literal["float32", "tf32", "bf16"]
 
