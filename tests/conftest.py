@@ -53,9 +53,34 @@ TINY_CONFIG = {
 
 def tiny_config(**changes) -> dict:
     """:data:`TINY_CONFIG` with ``changes`` merged in, section by section."""
-    from gianet.config import deep_merge
+    from gianet.settings import deep_merge
 
     return deep_merge(TINY_CONFIG, changes)
+
+
+def repo_params(*configfiles: str | Path, **changes):
+    """The repository's params.yaml (with ``configfiles`` and then ``changes`` merged over it),
+    validated: the one home of every setting's value, which tests change rather than restate."""
+    from gianet.settings import deep_merge, read_yaml, validate_params
+
+    merged = read_yaml(REPO / "params.yaml")
+    for configfile in configfiles:
+        merged = deep_merge(merged, read_yaml(Path(configfile)))
+    return validate_params(deep_merge(merged, changes), "params.yaml (test changes)")
+
+
+def runtime(**changes):
+    """params.yaml's runtime section with ``changes`` (tests pass ``progress=False``)."""
+    return repo_params().runtime.model_copy(update=changes)
+
+
+def recipe(variant: str = "sid_net", seed: int = 0, **train_changes):
+    """A training recipe of params.yaml's train section with ``train_changes``."""
+    from gianet.training.recipe import Recipe
+    from gianet.variants import get_variant
+
+    train = repo_params(train=train_changes).train
+    return Recipe.for_variant(get_variant(variant), train, seed)
 
 
 #: The metadata of a small Bayer SID-Net checkpoint (4 base channels), as training writes it.
@@ -67,6 +92,11 @@ SMALL_CHECKPOINT_META = {
     "cfa": "bayer",
     "camera": "Sony",
     "variant": "sid_net",
+    # The recipe training records (train.width 4 gives base_channels 4): max_input 1.0.
+    "recipe": '{"variant": "sid_net", "arch": "unet", "arch_args": {"base_channels": 4}, '
+    '"width": 4, "crops": {"kind": "fixed", "patch": 96}, "loss": {"kind": "l1"}, "seed": 0, '
+    '"epochs": 1, "lr": 0.0001, "lr_decay_epoch": 0, "lr_decay_factor": 0.1, "batch_size": 1, '
+    '"max_input": 1.0, "shots": "first", "flips": "sid", "init": "sid", "precision": "float32"}',
 }
 
 
@@ -197,15 +227,11 @@ def noisy_clean_scenes(
     return scenes
 
 
-def paper_readings() -> dict:
-    """The training readings an evaluation records
-    (:data:`gianet.evaluation.evaluate.TRAINING_READINGS`) as configs/paper.yaml over params.yaml
-    sets them."""
-    import yaml
+def paper_readings(variant: str = "gia_net") -> dict:
+    """The training readings an evaluation records (:func:`gianet.training.recipe.readings`)
+    for ``variant`` as configs/paper.yaml over params.yaml sets them."""
+    from gianet.training.recipe import Recipe, readings
+    from gianet.variants import get_variant
 
-    from gianet.config import load_params
-    from gianet.evaluation.evaluate import TRAINING_READINGS
-
-    paper = yaml.safe_load((REPO / "configs" / "paper.yaml").read_text())
-    train = load_params(REPO / "params.yaml", paper)["train"]
-    return {key: train[key] for key in TRAINING_READINGS}
+    train = repo_params(REPO / "configs" / "paper.yaml").train
+    return readings(Recipe.for_variant(get_variant(variant), train, 0))

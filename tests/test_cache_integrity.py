@@ -1,6 +1,7 @@
-"""The packed cache records each array's content; pack, training/evaluation and the workflow
-check it: a damaged array is rebuilt by `gianet pack` or named with the fix, and Snakemake
-reruns pack for a damaged cache."""
+"""The cache's integrity guarantee (gianet/data/verify.py): every array verified once after
+it is written and again whenever its file changes; a damaged array is rebuilt by the
+verify_cache job in the run that needs it, or named with the fix; a raw changed since packing
+is named; and building the DAG changes no file."""
 
 from __future__ import annotations
 
@@ -11,53 +12,62 @@ import subprocess
 import sys
 from pathlib import Path
 
-import numpy as np
 import pytest
 import yaml
 
 from gianet.cli import main
-from gianet.data.cache import (
-    DAMAGED_SUFFIX,
-    SAMPLE_BLOCKS,
-    SAMPLE_BYTES,
-    CacheError,
-    load_manifest,
-    open_array,
-    retire_if_damaged,
-    verify_cache,
-)
-from gianet.fetch.checksums import sha256_of
+from gianet.data.arrays import open_array
+from gianet.data.lists import Pair
+from gianet.data.manifest import CacheError, load_manifest
+from gianet.data.verify import check_cache, read_state, verify_cache
 from gianet.paths import SPLITS
-from gianet.synth.generate import generate_dataset
+from tests.conftest import repo_params
 
 REPO = Path(__file__).parents[1]
 
 
 def pack_args(root: Path, cache: Path, *extra: str) -> list[str]:
     lists = [str(root / f"Sony_{split}_list.txt") for split in SPLITS]
-    manifest = str(cache / "manifest.json")
-    return ["pack", "--camera", "Sony", "--lists", *lists, "--manifest", manifest, *extra]
+    return ["pack", "--lists", *lists, "--record", str(root / "Sony_sources.tsv"),
+            "--manifest", str(cache / "manifest.json"), "--params", str(REPO / "params.yaml"),
+            "--camera", "Sony", *extra]  # fmt: skip
 
 
 @pytest.fixture(scope="module")
 def packed(tmp_path_factory) -> tuple[Path, Path]:
-    """A tiny sid-synth Sony dataset (192 x 192 raws) and its cache, packed once."""
+    """A tiny sid-synth Sony dataset (192 x 192 raws), recorded, and its cache, packed once."""
     folder = tmp_path_factory.mktemp("integrity")
     root, cache = folder / "data", folder / "cache"
-    scenes = {"train": 1, "val": 1, "test": 1}
-    generate_dataset(root, "Sony", scenes=scenes, height=192, width=192, ratios=(100,),
-                     shorts_per_scene=1, seed=0, progress=False)  # fmt: skip
+    settings = repo_params().model_dump()
+    settings["synth"].update(height=192, width=192, shorts_per_scene=1, ratios=[100])
+    settings["synth"]["scenes"] = {"train": 1, "val": 1, "test": 1}
+    from gianet.stages.data import SynthJob
+
+    synth = SynthJob(camera="Sony", synth=settings["synth"]).model_dump_json()
+    lists = [str(root / f"Sony_{split}_list.txt") for split in SPLITS]
+    runtime = repo_params().runtime.model_copy(update={"progress": False}).model_dump_json()
+    assert main(["synth", "--lists", *lists, "--record", str(root / "Sony_sources.tsv"),
+                 "--settings", synth, "--runtime", runtime]) == 0  # fmt: skip
     assert main(pack_args(root, cache)) == 0
     return root, cache
 
 
 @pytest.fixture()
 def cache(packed, tmp_path) -> tuple[Path, Path]:
-    """A private copy of the packed cache (same dataset root)."""
+    """A private copy of the packed cache (same dataset root), as pack left it."""
     root, original = packed
     copy = tmp_path / "cache"
     shutil.copytree(original, copy)
+    manifest = json.loads((copy / "manifest.json").read_text())
+    for meta in manifest["entries"].values():  # the copy's arrays are new files
+        meta["array_fingerprint"] = list(stat(copy / meta["array"]))
+    (copy / "manifest.json").write_text(json.dumps(manifest))
     return root, copy
+
+
+def stat(path: Path) -> tuple[int, int, int, int]:
+    info = path.stat()
+    return info.st_size, info.st_mtime_ns, info.st_ino, info.st_ctime_ns
 
 
 def gt_entry(cache_dir: Path) -> tuple[dict, Path]:
@@ -66,91 +76,83 @@ def gt_entry(cache_dir: Path) -> tuple[dict, Path]:
     return meta, cache_dir / meta["array"]
 
 
-def test_every_entry_records_its_arrays_content(packed):
-    _, cache_dir = packed
+def every_pair(manifest: dict) -> list[Pair]:
+    return [Pair(**p) for split in SPLITS for p in manifest["splits"][split]]
+
+
+def test_a_sound_cache_verifies_without_reading_an_array(cache):
+    root, cache_dir = cache
+    state = cache_dir / "verified.json"
+    assert verify_cache(cache_dir, state, record=root / "Sony_sources.tsv", progress=False) == []
     manifest = load_manifest(cache_dir)
-    assert len(manifest["entries"]) == 6
-    for meta in manifest["entries"].values():
-        array = cache_dir / meta["array"]
-        assert meta["array_sha256"] == sha256_of(array)
-        assert meta["array_bytes"] == array.stat().st_size
-        assert len(meta["array_sample"]) == 64
-    assert verify_cache(cache_dir) == [] and verify_cache(cache_dir, full=True) == []
+    assert set(read_state(state)) == {meta["array"] for meta in manifest["entries"].values()}
+    check_cache(cache_dir, state, manifest, every_pair(manifest))
 
 
-def test_same_size_garbage_is_caught_when_opened_and_rebuilt_by_pack(cache, capsys):
+def test_same_size_garbage_is_rebuilt_by_verification(cache):
     root, cache_dir = cache
     meta, array = gt_entry(cache_dir)
     good = array.read_bytes()
-    header = len(good) - np.prod(meta["shape"]) * 2
-    array.write_bytes(good[:header] + np.random.default_rng(1).bytes(len(good) - header))
-
-    with pytest.raises(CacheError, match="differs from the content the manifest records") as raised:
-        open_array(cache_dir, meta)
-    assert str(array) in str(raised.value) and "gianet pack" in str(raised.value)
-
-    assert main(pack_args(root, cache_dir)) == 0
-    assert array.read_bytes() == good and open_array(cache_dir, meta).shape == tuple(meta["shape"])
-
-
-def test_a_truncated_array_is_one_clear_error_then_rebuilt(cache):
-    root, cache_dir = cache
-    meta, array = gt_entry(cache_dir)
-    good = array.read_bytes()
-    array.write_bytes(good[: len(good) // 2])
-
-    with pytest.raises(CacheError, match=f"holds {len(good) // 2} bytes, the manifest records"):
-        open_array(cache_dir, meta)
-    problems = verify_cache(cache_dir)
-    assert len(problems) == 1 and str(array) in problems[0]
-
-    assert main(pack_args(root, cache_dir)) == 0
+    array.write_bytes(good[:200] + bytes(len(good) - 200))  # same size, zeros
+    state = cache_dir / "verified.json"
+    rebuilt = verify_cache(cache_dir, state, record=root / "Sony_sources.tsv", progress=False)
+    assert len(rebuilt) == 1 and "its sha256" in rebuilt[0] and meta["source"] in rebuilt[0]
     assert array.read_bytes() == good
+    assert read_state(state)[meta["array"]] == list(stat(array))
 
 
-def test_full_check_catches_what_sampling_misses(cache):
+def test_a_job_refuses_an_array_damaged_without_moving_its_time(cache):
     root, cache_dir = cache
-    meta, array = gt_entry(cache_dir)
-    good = array.read_bytes()
-    assert len(good) > SAMPLE_BLOCKS * SAMPLE_BYTES
-    data = bytearray(good)
-    data[SAMPLE_BYTES + 1000] ^= 0xFF  # between the first two sampled blocks
+    state = cache_dir / "verified.json"
+    verify_cache(cache_dir, state, record=root / "Sony_sources.tsv", progress=False)
+    _, array = gt_entry(cache_dir)
+    times = array.stat()
+    data = bytearray(array.read_bytes())
+    data[5000] ^= 0xFF
     array.write_bytes(bytes(data))
-
-    assert verify_cache(cache_dir) == []  # the fast check does not read that byte
-    assert "its sha256" in verify_cache(cache_dir, full=True)[0]
-    mtime = array.stat().st_mtime_ns
-    assert main(pack_args(root, cache_dir)) == 0
-    assert array.stat().st_mtime_ns == mtime  # fast: reused
-    assert main(pack_args(root, cache_dir, "--verify", "full")) == 0
-    assert array.read_bytes() == good
+    os.utime(array, ns=(times.st_atime_ns, times.st_mtime_ns))  # mtime put back
+    manifest = load_manifest(cache_dir)
+    with pytest.raises(CacheError) as error:
+        check_cache(cache_dir, state, manifest, every_pair(manifest))
+    assert str(array) in str(error.value) and "verify_cache" in str(error.value)
 
 
-def test_a_damaged_entry_whose_source_is_gone_is_named_with_the_fix(cache, capsys):
+def test_a_truncated_array_is_one_clear_error(cache):
+    _, cache_dir = cache
+    meta, array = gt_entry(cache_dir)
+    array.write_bytes(array.read_bytes()[:-10])
+    with pytest.raises(CacheError) as error:
+        open_array(cache_dir, meta)
+    assert "truncated" in str(error.value) or "holds" in str(error.value)
+    assert "\n" not in str(error.value)
+
+
+def test_a_raw_changed_since_packing_is_named_with_the_fix(cache):
+    root, cache_dir = cache
+    manifest = load_manifest(cache_dir)
+    meta, _ = gt_entry(cache_dir)
+    source = root / meta["source"]
+    original = source.read_bytes()
+    try:
+        source.write_bytes(original)  # rewritten: new fingerprint
+        with pytest.raises(CacheError) as error:
+            check_cache(cache_dir, cache_dir / "verified.json", manifest, every_pair(manifest))
+        assert str(source) in str(error.value) and "--forcerun pack" in str(error.value)
+    finally:
+        source.write_bytes(original)
+
+
+def test_a_damaged_entry_whose_source_is_gone_is_named_with_the_fix(cache):
     root, cache_dir = cache
     meta, array = gt_entry(cache_dir)
     array.write_bytes(b"\x93NUMPY garbage")
     (root / meta["source"]).rename(root / "moved-away.dng")
     try:
-        assert main(pack_args(root, cache_dir)) == 2
+        with pytest.raises(CacheError) as error:
+            verify_cache(cache_dir, cache_dir / "v.json", record=root / "Sony_sources.tsv")
     finally:
         (root / "moved-away.dng").rename(root / meta["source"])
-    error = capsys.readouterr().err
-    assert meta["source"] in error and "does not exist" in error and "Traceback" not in error
-
-
-def test_entries_packed_before_content_records_are_adopted_without_decoding(cache):
-    root, cache_dir = cache
-    meta, array = gt_entry(cache_dir)
-    sidecar = array.with_suffix(".json")
-    old = {k: v for k, v in json.loads(sidecar.read_text()).items() if not k.startswith("array_")}
-    sidecar.write_text(json.dumps(old | {"array": meta["array"]}))
-    mtime = array.stat().st_mtime_ns
-
-    assert main(pack_args(root, cache_dir)) == 0
-
-    assert array.stat().st_mtime_ns == mtime
-    assert json.loads(sidecar.read_text())["array_sha256"] == meta["array_sha256"]
+    assert meta["source"] in str(error.value) and "cannot be rebuilt" in str(error.value)
 
 
 @pytest.mark.parametrize(
@@ -175,19 +177,6 @@ def test_a_damaged_manifest_is_named_with_the_fix(tmp_path, content, problem):
     assert "gianet pack" in str(raised.value) and "\n" not in str(raised.value)
 
 
-def test_a_damaged_cache_retires_its_manifest(cache):
-    _, cache_dir = cache
-    manifest = cache_dir / "manifest.json"
-    assert retire_if_damaged(manifest) == [] and manifest.exists()
-    _, array = gt_entry(cache_dir)
-    array.write_bytes(array.read_bytes()[:-10])
-
-    problems = retire_if_damaged(manifest)
-
-    assert len(problems) == 1 and not manifest.exists()
-    assert manifest.with_name("manifest.json" + DAMAGED_SUFFIX).exists()
-
-
 def snakemake(workdir: Path, *args: str) -> subprocess.CompletedProcess:
     env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
     command = [sys.executable, "-m", "snakemake", "-s", str(REPO / "Snakefile"), "--cores", "1",
@@ -195,8 +184,17 @@ def snakemake(workdir: Path, *args: str) -> subprocess.CompletedProcess:
     return subprocess.run(command, cwd=workdir, env=env, capture_output=True, text=True)
 
 
+def snapshot(folder: Path) -> dict[str, tuple[bytes, int]]:
+    """Every file's bytes and modification time, Snakemake's own bookkeeping aside."""
+    return {
+        str(path.relative_to(folder)): (path.read_bytes(), path.stat().st_mtime_ns)
+        for path in folder.rglob("*")
+        if path.is_file() and ".snakemake" not in path.parts
+    }
+
+
 @pytest.mark.slow
-def test_snakemake_reruns_pack_for_a_damaged_cache_once(tmp_path):
+def test_snakemake_repairs_a_damaged_cache_in_one_run_and_a_dry_run_changes_nothing(tmp_path):
     config = {
         "cameras": ["Sony"],
         "variants": ["sid_net"],
@@ -205,20 +203,20 @@ def test_snakemake_reruns_pack_for_a_damaged_cache_once(tmp_path):
         "report": {"figure_variants": ["sid_net"]},
     }
     (tmp_path / "tiny.yaml").write_text(yaml.safe_dump(config))
-    target = "cache/sid-synth/Sony/manifest.json"
+    target = "cache/sid-synth/Sony/verified.json"
     assert snakemake(tmp_path, target).returncode == 0
     _, array = gt_entry(tmp_path / "cache/sid-synth/Sony")
     good = array.read_bytes()
     array.write_bytes(good[:200] + bytes(len(good) - 200))  # same size, zeros
+    before = snapshot(tmp_path)
 
     dry = snakemake(tmp_path, "-n", target)
 
     said = dry.stdout + dry.stderr
-    assert dry.returncode == 0 and "rule pack:" in said and "rule synth:" not in said
-    assert "the Sony cache is damaged" in said and str(array.name) in said
+    assert dry.returncode == 0 and "rule verify_cache:" in said and "rule synth:" not in said
+    assert snapshot(tmp_path) == before  # building the DAG wrote nothing
     run = snakemake(tmp_path, target)
     assert run.returncode == 0, run.stderr[-2000:]
     assert array.read_bytes() == good
-    assert not (tmp_path / (target + DAMAGED_SUFFIX)).exists()
     again = snakemake(tmp_path, "-n", target)
     assert "Nothing to be done" in again.stdout + again.stderr

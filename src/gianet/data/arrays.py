@@ -1,8 +1,8 @@
 """The packed cache's arrays: checking one against its manifest entry, and opening it.
 
 An array is a uint16 ``.npy`` file; its entry records its shape, its size in bytes, the sha256
-of every byte and the fingerprint (size, modification time, inode) it had when that sha256
-was last computed. :func:`array_problem` compares a file with its entry: the cheap checks
+of every byte and the fingerprint (size, modification time, inode, status-change time) it had
+when that sha256 was last computed. :func:`array_problem` compares a file with its entry: the cheap checks
 (size, ``.npy`` header, shape) always, the sha256 of every byte when asked. Readers open
 arrays memory-mapped (:func:`open_array`), so memory does not grow with the dataset; which
 arrays have been verified since they last changed is :mod:`gianet.data.verify`'s business.
@@ -40,7 +40,7 @@ def npy_layout(path: Path) -> tuple[tuple[int, ...], np.dtype, int]:
 
 def content_record(path: Path) -> dict:
     """What an entry records of its array's content: bytes, sha256 and fingerprint."""
-    fingerprint = stat_fingerprint(path)
+    fingerprint = stat_fingerprint(path, changes=True)
     return {
         "array_bytes": fingerprint[0],
         "array_sha256": sha256_of(path),
@@ -92,7 +92,7 @@ def open_array(cache_dir: str | Path, meta: dict) -> np.ndarray:
     """
     path = array_file(cache_dir, meta)
     try:
-        key = (str(path), *stat_fingerprint(path))
+        key = (str(path), *stat_fingerprint(path, changes=True))
     except OSError:
         key = None
     if key is None or key not in _CHECKED:

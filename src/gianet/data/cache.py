@@ -84,13 +84,13 @@ def reusable_entry(
     try:
         if array_path != array_file(cache_dir, meta) or "array_sha256" not in meta:
             return None
-        unchanged = meta.get("array_fingerprint") == stat_fingerprint(array_path)
+        unchanged = meta.get("array_fingerprint") == stat_fingerprint(array_path, changes=True)
         if array_problem(cache_dir, meta, full=full or not unchanged) is not None:
             return None
     except (CacheError, OSError):
         return None
     if not unchanged:
-        meta["array_fingerprint"] = stat_fingerprint(array_path)
+        meta["array_fingerprint"] = stat_fingerprint(array_path, changes=True)
         atomic.write_json(entry_path, meta)
     return meta
 

@@ -3,7 +3,8 @@ its file changes.
 
 The guarantee: an array is read by training or evaluation only if the sha256 of every byte
 has matched its manifest entry since the file last changed. ``gianet pack`` hashes each array
-it writes and records the file's fingerprint (size, modification time, inode); the
+it writes and records the file's fingerprint (size, modification time, inode and status-change
+time, which every write moves and no one can set back); the
 ``verify_cache`` job (:func:`verify_cache`) hashes every array whose fingerprint differs from
 the one last verified, rebuilds from its source any that is damaged, and records the
 fingerprints it verified in ``verified.json``. The workflow runs it when an array's
@@ -14,8 +15,8 @@ arrays they read at start (:func:`check_cache`): one that changed without moving
 modification time forward is hashed there and, if damaged, named with the command that repairs
 it. They also check that the raws the cache was packed from are unchanged since packing.
 
-Not covered: damage that leaves a file's size, modification time and inode as they were,
-which only happens below the file system (a failing disk; a restore that keeps metadata).
+Not covered: damage that leaves a file's fingerprint as it was, which only happens below the
+file system (a failing disk, a restore of a disk image).
 ``gianet pack --full-check`` and ``snakemake --forcerun verify_cache`` hash everything.
 """
 
@@ -88,7 +89,7 @@ def verify_cache(
     for meta in tqdm(entries, desc=f"verifying {cache_dir}", disable=not progress):
         path = array_file(cache_dir, meta)
         try:
-            fingerprint = stat_fingerprint(path)
+            fingerprint = stat_fingerprint(path, changes=True)
         except OSError:
             fingerprint = None
         problem = None
@@ -97,7 +98,7 @@ def verify_cache(
         if problem is not None:
             _rebuild(root, cache_dir, meta, record)
             rebuilt.append(f"{path}: {problem}; rebuilt from {meta['source']}")
-            fingerprint = stat_fingerprint(path)
+            fingerprint = stat_fingerprint(path, changes=True)
         verified[meta["array"]] = fingerprint
     atomic.write_json(state_path, {"format": STATE_FORMAT, "arrays": verified})
     return rebuilt
@@ -145,7 +146,7 @@ def check_cache(
         meta = manifest["entries"][name]
         path = array_file(cache_dir, meta)
         try:
-            fingerprint = stat_fingerprint(path)
+            fingerprint = stat_fingerprint(path, changes=True)
         except OSError:
             fingerprint = None
         if fingerprint is None or not _verified(meta, state, fingerprint):

@@ -111,13 +111,18 @@ def record_sha256(checksum_file: Path, name: str, sha256: str) -> None:
     atomic.write_text(checksum_file, text)
 
 
-def stat_fingerprint(path: Path) -> list[int]:
-    """``[size, mtime_ns, inode]`` of a file: what a write, a replacement or a copy changes.
+def stat_fingerprint(path: Path, *, changes: bool = False) -> list[int]:
+    """``[size, mtime_ns, inode]`` of a file (and with ``changes``, its ctime too): what a
+    write, a replacement or a copy changes.
 
     A file whose fingerprint equals the one recorded when its content was last hashed is
     trusted without reading it again (as DVC trusts its state database only while the stat
-    agrees); any write through the file system changes the size, the modification time or,
-    for a replaced file, the inode.
+    agrees). A write through the file system changes the size or the modification time, a
+    replacement or a copy the inode; the modification time can be set back by hand, but not
+    the status-change time (ctime), which every write moves too. ctime also moves when the
+    file's permissions or link count change (DVC links the files it versions), so it is used
+    only for files no tool relinks (the packed cache's arrays).
     """
     stat = path.stat()
-    return [stat.st_size, stat.st_mtime_ns, stat.st_ino]
+    fingerprint = [stat.st_size, stat.st_mtime_ns, stat.st_ino]
+    return [*fingerprint, stat.st_ctime_ns] if changes else fingerprint

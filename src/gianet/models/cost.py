@@ -21,6 +21,8 @@ from torch import nn
 from torch.func import functional_call
 from torch.utils.flop_counter import FlopCounterMode
 
+from gianet.domain.cameras import CAMERAS, Camera
+
 from .registry import build_model
 
 
@@ -39,13 +41,18 @@ class Frame:
         return (1, self.in_channels, self.height, self.width)
 
 
-#: Sony A7S II at the paper's 4240 x 2832 (Table 4), Bayer packed 2 x 2.
-#: (SID's ARW files decode to 4256 x 2848, packed 4 x 1424 x 2128.)
-SONY_FULL_FRAME = Frame(in_channels=4, height=1416, width=2120, upscale=2)
-#: Fuji X-T2: SID's RAF files decode to 6032 x 4032; SID cuts both sides to multiples of 6
-#: (6030 x 4032) and packs 3 x 3 into 9 channels of 2010 x 1344.
-FUJI_FULL_FRAME = Frame(in_channels=9, height=1344, width=2010, upscale=3)
-FULL_FRAMES: dict[str, Frame] = {"sony": SONY_FULL_FRAME, "fuji": FUJI_FULL_FRAME}
+def cost_frame(camera: Camera) -> Frame:
+    """The frame Table 4 counts a camera's costs on (:data:`gianet.domain.cameras.CAMERAS`):
+    Sony at the paper's 4240 x 2832 (packed 4 x 1416 x 2120), Fuji's full SID frame (packed
+    9 x 1344 x 2010)."""
+    height, width = camera.cost_frame
+    return Frame(camera.channels, height, width, camera.upscale)
+
+
+#: Each camera's Table 4 frame, by camera name.
+FULL_FRAMES: dict[str, Frame] = {name: cost_frame(camera) for name, camera in CAMERAS.items()}
+SONY_FULL_FRAME = FULL_FRAMES["Sony"]
+FUJI_FULL_FRAME = FULL_FRAMES["Fuji"]
 
 
 def count_parameters(model: nn.Module) -> int:

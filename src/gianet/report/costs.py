@@ -23,7 +23,7 @@ def variant_costs(cameras: list[str], extra_convs_kernel: int = 1) -> list[dict]
     unique = {}
     for name, spec in archs.items():
         unique.setdefault(json.dumps(spec, sort_keys=True), name)
-    frames = {camera: FULL_FRAMES[camera.lower()] for camera in cameras}
+    frames = {camera: FULL_FRAMES[camera] for camera in cameras}
     rows = cost_table({name: archs[name] for name in unique.values()}, frames, "sid_net")
     by_spec = {(row["camera"], row["model"]): row for row in rows}
     table = []

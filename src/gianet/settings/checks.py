@@ -19,10 +19,12 @@ Problem = tuple[str, str]
 
 
 def problems(params: Params) -> Iterator[Problem]:
-    """Every relation ``params`` breaks, in the order a reader of params.yaml meets them."""
-    yield from _unique(params)
-    yield from _declared_variants(params)
-    yield from _per_camera_maps(params)
+    """Every relation ``params`` breaks, in the order a reader of params.yaml meets them (the
+    checks of what the lists name come first: the others rely on them)."""
+    named = [*_unique(params), *_declared_variants(params), *_per_camera_maps(params)]
+    if named:
+        yield from named
+        return
     yield from _archives(params)
     if params.dataset == "sid-synth":
         for camera in params.cameras:
@@ -186,13 +188,21 @@ def crop_problems(
                 f"than {frames}; make the crops smaller or the frames larger"
             ),
         )
+    problem = ms_ssim_crop_problem(variant.name, variant.loss, camera, key, smallest)
+    if problem:
+        yield key, problem
+
+
+def ms_ssim_crop_problem(
+    variant: str, loss: str, camera: str, key: str, smallest: int
+) -> str | None:
+    """Why crops whose smallest side is ``smallest`` packed pixels are too small for MS-SSIM
+    on ``camera``'s outputs (when ``loss`` uses it), naming the settings ``key``; else None."""
     needed = -(-MS_SSIM_MIN_SIDE // CAMERAS[camera].upscale)
-    if variant.loss == "l1+ms-ssim" and smallest < needed:
-        yield (
-            key,
-            (
-                f"variant {variant.name} trains with MS-SSIM, which needs outputs of at least "
-                f"{MS_SSIM_MIN_SIDE} px, so {camera} crops of at least {needed} packed pixels; its "
-                f"smallest crop is {smallest}. Raise {key} or drop {variant.name}"
-            ),
-        )
+    if loss != "l1+ms-ssim" or smallest >= needed:
+        return None
+    return (
+        f"variant {variant} trains with MS-SSIM, which needs outputs of at least "
+        f"{MS_SSIM_MIN_SIDE} px, so {camera} crops of at least {needed} packed pixels; its "
+        f"smallest crop is {smallest}. Raise {key} or drop {variant}"
+    )

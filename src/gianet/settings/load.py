@@ -45,9 +45,11 @@ def validate_params(mapping: Mapping[str, Any], source: str = "params.yaml") -> 
         params = Params.model_validate(mapping)
     except ValidationError as exc:
         raise ConfigError("\n".join(describe(exc, source))) from None
-    found = [f"{source}: {key}: {message}" for key, message in problems(params)]
+    found: dict[str, str] = {}
+    for key, message in problems(params):
+        found.setdefault(key, f"{source}: {key}: {message}")  # the first problem of each key
     if found:
-        raise ConfigError("\n".join(found))
+        raise ConfigError("\n".join(found.values()))
     return params
 
 
@@ -60,6 +62,9 @@ def describe(error: ValidationError, source: str, prefix: str = "") -> list[str]
         kind = item["type"]
         if kind == "extra_forbidden":
             lines.append(f"{source}: unknown key {key}. Fix the spelling or remove it.")
+        elif kind == "value_error":
+            message = item["msg"].removeprefix("Value error, ")
+            lines.append(f"{source}: {message}" if not location else f"{source}: {key}: {message}")
         elif kind == "missing":
             lines.append(f"{source}: {key}: missing. Add it (see params.yaml in the repository).")
         else:

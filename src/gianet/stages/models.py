@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from pydantic import model_validator
+
 from gianet.data.lists import Selection
 from gianet.settings.sections import CameraName, MetricName, Params, Runtime
 from gianet.stages.declaration import Input, JobSettings, Kept, Output, stage
@@ -19,6 +21,20 @@ class TrainJob(JobSettings):
     camera: CameraName
     recipe: Recipe
     validation: Selection
+
+    @model_validator(mode="after")
+    def _crops_fit_the_loss(self) -> TrainJob:
+        """MS-SSIM's smallest side holds for the recipe's crops on this camera."""
+        from gianet.settings.checks import ms_ssim_crop_problem
+
+        crops = self.recipe.crops
+        key = "train.patch" if crops.kind == "fixed" else "train.multi_size_a x train.multi_size_b"
+        problem = ms_ssim_crop_problem(
+            self.recipe.variant, self.recipe.loss.kind, self.camera, key, crops.sides[0]
+        )
+        if problem:
+            raise ValueError(f"{key}: {problem}")
+        return self
 
     @classmethod
     def from_params(cls, params: Params, camera: str, variant: str, seed: int) -> TrainJob:
