@@ -24,9 +24,11 @@ from timing import timed
 from torch.utils.data import default_collate
 
 from gianet.data.cache import build_cache
-from gianet.data.dataset import CropPolicy, PackedPairs, TrainPatches, to_network
+from gianet.data.crops import FixedCrops
+from gianet.data.dataset import PackedPairs, TrainPatches
 from gianet.data.lists import Pair
 from gianet.data.raw import pack, read_ground_truth, read_mosaic
+from gianet.data.tensors import to_network
 
 #: The optional real raws of tests/data/README.md live in the folder this variable names.
 REALRAW_VARIABLE = "GIANET_REALRAW"
@@ -55,7 +57,9 @@ def main() -> None:
         pair = Pair(short, long, scene=1, shot=0, ratio=100.0, iso=100)
         build_cache(root, {"train": [pair]}, Path(folder) / "cache", progress=False)
         patches = TrainPatches(
-            PackedPairs(Path(folder) / "cache", "train"), CropPolicy("fixed", 512), seed=0
+            PackedPairs(Path(folder) / "cache", "train"),
+            FixedCrops(kind="fixed", patch=512),
+            seed=0,
         )
         epochs = iter(range(10**6))
 

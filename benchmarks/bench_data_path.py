@@ -28,7 +28,9 @@ import torch
 from synth_cache import packed_synth_cache
 from torch.utils.data import default_collate
 
-from gianet.data.dataset import GT_MAX, CropPolicy, PackedPairs, TrainPatches, to_network
+from gianet.data.crops import FixedCrops, MultiSizeCrops
+from gianet.data.dataset import PackedPairs, TrainPatches
+from gianet.data.tensors import GT_MAX, to_network
 
 
 def former_sample(patches: TrainPatches, epoch: int, index: int) -> tuple[torch.Tensor, ...]:
@@ -107,9 +109,16 @@ def main() -> None:
     print(f"frames {height} x {width}, one thread; torch {torch.__version__}")
     with tempfile.TemporaryDirectory() as folder:
         cache = packed_synth_cache(Path(folder), args.scenes, height, width, workers=2)
-        pairs = PackedPairs(cache, "train")
-        for crops in (CropPolicy("fixed", patch), CropPolicy("multi-size", patch, a, 16, 32)):
-            figures = list(measure(TrainPatches(pairs, crops, seed=0), args.samples).items())
+        pairs = PackedPairs(cache, "train", 1.0)
+        for crops in (
+            FixedCrops(kind="fixed", patch=patch),
+            MultiSizeCrops(kind="multi-size", a=a, b=[16, 32]),
+        ):
+            figures = list(
+                measure(
+                    TrainPatches(pairs, crops, seed=0, shots="all", flips="sid"), args.samples
+                ).items()
+            )
             label = f"{crops.kind} {patch}" if crops.kind == "fixed" else f"multi-size {a} x b"
             for (name, before), (after_name, after) in zip(
                 figures[::2], figures[1::2], strict=True

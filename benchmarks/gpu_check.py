@@ -56,15 +56,9 @@ from torch.utils.data import default_collate
 import gianet.evaluation.evaluate as evaluate_module
 import gianet.models.gia as gia_module
 import gianet.training.train as train_module
-from gianet.data.dataset import (
-    CropPolicy,
-    EpochBatches,
-    FullFrames,
-    PackedPairs,
-    TrainPatches,
-    frame_to_network,
-    to_network,
-)
+from gianet.data.crops import FixedCrops, MultiSizeCrops
+from gianet.data.dataset import EpochBatches, FullFrames, PackedPairs, TrainPatches
+from gianet.data.tensors import frame_to_network, to_network
 from gianet.evaluation.metrics import psnr, ssim
 from gianet.evaluation.perceptual import LPIPSMetric, PieAPPMetric
 from gianet.fetch.weights import WEIGHTS
@@ -383,7 +377,7 @@ def run_loop(cache: Path, out: Path, train: dict, runtime: Runtime) -> dict:
         "steady_busy": busy.share(since=ends[half - 1]),
         "val_seconds": [s for _, s in spent["validate"]],
         "checkpoint_seconds": [s for _, s in spent["save_training_state"]],
-        "val_frames": len(PackedPairs(cache, "val").pairs),
+        "val_frames": len(PackedPairs(cache, "val", 1.0).pairs),
     }
 
 
@@ -488,7 +482,7 @@ def check_evaluation(cache: Path, model_path: Path, home: Path, cuda: bool, out:
     from gianet.models.checkpoint import load_model
 
     device = Device(torch.device("cuda" if cuda else "cpu"), "float32", channels_last=cuda)
-    pairs = PackedPairs(cache, "test")
+    pairs = PackedPairs(cache, "test", 1.0)
     inputs, target = frame_to_network(FullFrames(pairs)[0], device.device, 1.0)
     model = device.prepare(load_model(model_path)[0])
     lpips, pieapp = LPIPSMetric(home, device.device), PieAPPMetric(home, device.device)
@@ -537,12 +531,17 @@ def check_evaluation(cache: Path, model_path: Path, home: Path, cuda: bool, out:
 
 
 def check_data_path(cache: Path, cuda: bool, small: bool) -> None:
-    pairs = PackedPairs(cache, "train")
+    pairs = PackedPairs(cache, "train", 1.0)
     patch, a = (96, 6) if small else (512, 32)
-    for crops in (CropPolicy("fixed", patch), CropPolicy("multi-size", patch, a, 16, 32)):
+    for crops in (
+        FixedCrops(kind="fixed", patch=patch),
+        MultiSizeCrops(kind="multi-size", a=a, b=[16, 32]),
+    ):
         threads = torch.get_num_threads()
         torch.set_num_threads(1)
-        figures = per_sample_milliseconds(TrainPatches(pairs, crops, seed=0), 10 if small else 40)
+        figures = per_sample_milliseconds(
+            TrainPatches(pairs, crops, seed=0, shots="all", flips="sid"), 10 if small else 40
+        )
         torch.set_num_threads(threads)
         for name, milliseconds in figures.items():
             say(
@@ -550,8 +549,8 @@ def check_data_path(cache: Path, cuda: bool, small: bool) -> None:
                 "(one CPU thread)"
             )
     device = Device(torch.device("cuda" if cuda else "cpu"), "tf32", channels_last=cuda)
-    crops = CropPolicy("multi-size", patch, a, 16, 32)
-    patches = TrainPatches(pairs, crops, seed=0)
+    crops = MultiSizeCrops(kind="multi-size", a=a, b=[16, 32])
+    patches = TrainPatches(pairs, crops, seed=0, shots="all", flips="sid")
     for workers in (0, 2, 4):
         batches = EpochBatches(len(patches), 1, 0, epochs=4 if small else 8)
         loader = training_loader(patches, batches, workers, pin_memory=cuda)
@@ -571,7 +570,11 @@ def check_data_path(cache: Path, cuda: bool, small: bool) -> None:
 def check_equivalence(cache: Path, cuda: bool, steps: int, small: bool) -> None:
     device = torch.device("cuda" if cuda else "cpu")
     patches = TrainPatches(
-        PackedPairs(cache, "train"), CropPolicy("fixed", 96 if small else 512), seed=0
+        PackedPairs(cache, "train", 1.0),
+        CropPolicy("fixed", 96 if small else 512),
+        seed=0,
+        shots="all",
+        flips="sid",
     )
     keys = [(epoch, index, index) for epoch in range(4) for index in range(len(patches))]
     batches = [to_network(default_collate([patches[key]]), device, 1.0) for key in keys]

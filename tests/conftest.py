@@ -76,10 +76,11 @@ def runtime(**changes):
 
 def recipe(variant: str = "sid_net", seed: int = 0, **train_changes):
     """A training recipe of params.yaml's train section with ``train_changes``."""
+    from gianet.settings.sections import Train
     from gianet.training.recipe import Recipe
     from gianet.variants import get_variant
 
-    train = repo_params(train=train_changes).train
+    train = Train.model_validate(repo_params().train.model_dump() | train_changes)
     return Recipe.for_variant(get_variant(variant), train, seed)
 
 
@@ -98,6 +99,12 @@ SMALL_CHECKPOINT_META = {
     '"epochs": 1, "lr": 0.0001, "lr_decay_epoch": 0, "lr_decay_factor": 0.1, "batch_size": 1, '
     '"max_input": 1.0, "shots": "first", "flips": "sid", "init": "sid", "precision": "float32"}',
 }
+
+
+def checkpoint_meta(**changes) -> dict:
+    """:data:`SMALL_CHECKPOINT_META` with ``changes``: what training records besides the
+    weights (arch, its arguments, CFA, camera, variant and the recipe's JSON)."""
+    return SMALL_CHECKPOINT_META | changes
 
 
 def optional_raw(name: str) -> Path:

@@ -79,7 +79,9 @@ def test_fresh_entries_are_reused_and_changed_ones_rebuilt(small_dataset, tmp_pa
     assert np.load(array).shape == (4, 578, 867)
 
 
-def test_same_size_damage_of_an_array_is_rebuilt_when_its_fingerprint_moved(small_dataset, tmp_path):
+def test_same_size_damage_of_an_array_is_rebuilt_when_its_fingerprint_moved(
+    small_dataset, tmp_path
+):
     cache = tmp_path / "cache"
     pack_into(small_dataset, cache)
     array = cache / "gt" / "00001_00_10s.npy"

@@ -105,6 +105,7 @@ def test_settings_are_frozen_and_carry_no_default_of_their_own():
     params = load_params(REPO_PARAMS)
     with pytest.raises(ValueError):
         params.train.lr = 1.0  # type: ignore[misc]
+
     # One home for every value: no model field has a default, so nothing can disagree with
     # params.yaml; a missing key is an error, never a silent default.
     def fields_with_defaults(model) -> list[str]:

@@ -7,19 +7,16 @@ import torch
 import yaml
 from torch.utils.data import RandomSampler, default_collate
 
+from gianet.data.crops import FixedCrops, MultiSizeCrops
 from gianet.data.dataset import (
-    CropPolicy,
     EpochBatches,
     FullFrames,
     PackedPairs,
     TrainingPoolError,
     TrainPatches,
-    amplify,
     draw_augmentation,
-    frame_to_network,
-    preview_input,
-    to_network,
 )
+from gianet.data.tensors import amplify, frame_to_network, preview_input, to_network
 from tests.conftest import REPO, write_packed_cache
 
 
@@ -54,8 +51,10 @@ def network_tensors(patches, keys, max_input=1.0):
 
 
 def test_patches_stay_aligned_through_crops_flips_and_transposes(cache):
-    pairs = PackedPairs(cache, "train")
-    patches = TrainPatches(pairs, CropPolicy("fixed", 16), seed=3)
+    pairs = PackedPairs(cache, "train", 1.0)
+    patches = TrainPatches(
+        pairs, FixedCrops(kind="fixed", patch=16), seed=3, shots="all", flips="sid"
+    )
     flips_seen = set()
     for epoch in range(6):
         for index in range(len(patches)):
@@ -81,8 +80,10 @@ def test_device_side_conversion_is_sids_arithmetic_bit_for_bit(tmp_path):
             (packed // 40, gt, f"{scene:05d}_00_0.04s.dng", f"{scene:05d}_00_10s.dng")
         )
     write_packed_cache(tmp_path, scenes)
-    pairs = PackedPairs(tmp_path, "train")
-    patches = TrainPatches(pairs, CropPolicy("fixed", 24), seed=1)
+    pairs = PackedPairs(tmp_path, "train", 1.0)
+    patches = TrainPatches(
+        pairs, FixedCrops(kind="fixed", patch=24), seed=1, shots="all", flips="sid"
+    )
     for epoch in range(4):
         for index in range(3):
             key = (epoch, index, index)
@@ -107,8 +108,10 @@ def test_device_side_conversion_is_sids_arithmetic_bit_for_bit(tmp_path):
 
 
 def test_a_batch_flips_each_sample_as_drawn(cache):
-    pairs = PackedPairs(cache, "train")
-    patches = TrainPatches(pairs, CropPolicy("fixed", 16), seed=3)
+    pairs = PackedPairs(cache, "train", 1.0)
+    patches = TrainPatches(
+        pairs, FixedCrops(kind="fixed", patch=16), seed=3, shots="all", flips="sid"
+    )
     for epoch in range(4):
         keys = [(epoch, index, 0) for index in range(3)]
         inputs, target = network_tensors(patches, keys)
@@ -119,7 +122,13 @@ def test_a_batch_flips_each_sample_as_drawn(cache):
 
 
 def test_channels_last_batches_hold_the_same_values(cache):
-    patches = TrainPatches(PackedPairs(cache, "train"), CropPolicy("fixed", 16), seed=3)
+    patches = TrainPatches(
+        PackedPairs(cache, "train", 1.0),
+        FixedCrops(kind="fixed", patch=16),
+        seed=3,
+        shots="all",
+        flips="sid",
+    )
     batch = default_collate([patches[(0, 1, 1)]])
     plain, _ = to_network(batch, torch.device("cpu"), 1.0)
     channels_last, _ = to_network(batch, torch.device("cpu"), 1.0, torch.channels_last)
@@ -128,9 +137,13 @@ def test_channels_last_batches_hold_the_same_values(cache):
 
 
 def test_epochs_are_reproducible_and_differ_from_each_other(cache):
-    pairs = PackedPairs(cache, "train")
-    first = TrainPatches(pairs, CropPolicy("fixed", 16), seed=7)
-    second = TrainPatches(pairs, CropPolicy("fixed", 16), seed=7)
+    pairs = PackedPairs(cache, "train", 1.0)
+    first = TrainPatches(
+        pairs, FixedCrops(kind="fixed", patch=16), seed=7, shots="all", flips="sid"
+    )
+    second = TrainPatches(
+        pairs, FixedCrops(kind="fixed", patch=16), seed=7, shots="all", flips="sid"
+    )
     assert all(torch.equal(first[(4, i, i)]["input"], second[(4, i, i)]["input"]) for i in range(3))
     assert not all(
         torch.equal(first[(4, i, i)]["input"], second[(5, i, i)]["input"]) for i in range(3)
@@ -138,9 +151,9 @@ def test_epochs_are_reproducible_and_differ_from_each_other(cache):
 
 
 def test_multi_size_crops_draw_sides_a_times_b_shared_within_a_batch(cache):
-    pairs = PackedPairs(cache, "train")
-    policy = CropPolicy("multi-size", 16, a=4, b_low=2, b_high=9)
-    patches = TrainPatches(pairs, policy, seed=0)
+    pairs = PackedPairs(cache, "train", 1.0)
+    policy = MultiSizeCrops(kind="multi-size", a=4, b=[2, 9])
+    patches = TrainPatches(pairs, policy, seed=0, shots="all", flips="sid")
     sides = set()
     for keys in EpochBatches(len(patches), batch_size=2, seed=0, epochs=30):
         batch = {tuple(patches[key]["input"].shape[1:]) for key in keys}
@@ -190,11 +203,15 @@ def drawn_shots(patches, epochs=40):
 
 
 def test_with_sids_training_shots_only_00_shots_are_ever_drawn(shots_cache):
-    pairs = PackedPairs(shots_cache, "train")
-    first = TrainPatches(pairs, CropPolicy("fixed", 8), seed=1, shots="first")
+    pairs = PackedPairs(shots_cache, "train", 1.0)
+    first = TrainPatches(
+        pairs, FixedCrops(kind="fixed", patch=8), seed=1, shots="first", flips="sid"
+    )
     assert len(first) == 2  # scene 3 has no _00 shot: SID's glob finds nothing there
     assert drawn_shots(first) == {0}
-    everything = TrainPatches(pairs, CropPolicy("fixed", 8), seed=1, shots="all")
+    everything = TrainPatches(
+        pairs, FixedCrops(kind="fixed", patch=8), seed=1, shots="all", flips="sid"
+    )
     assert len(everything) == 3 and drawn_shots(everything) == {0, 1, 2}
 
 
@@ -203,15 +220,29 @@ def test_a_pool_without_00_shots_is_refused(tmp_path):
     packed = np.zeros((4, 16, 16), np.uint16)
     write_packed_cache(tmp_path, {"train": [(packed, gt, "00001_01_0.1s.dng", "00001_00_10s.tif")]})
     with pytest.raises(TrainingPoolError, match="train.shots"):
-        TrainPatches(PackedPairs(tmp_path, "train"), CropPolicy("fixed", 8), 0, shots="first")
+        TrainPatches(
+            PackedPairs(tmp_path, "train", 1.0),
+            FixedCrops(kind="fixed", patch=8),
+            0,
+            shots="first",
+            flips="sid",
+        )
     with pytest.raises(ValueError, match="flips one of"):
-        TrainPatches(PackedPairs(tmp_path, "train"), CropPolicy("fixed", 8), 0, flips="x")
+        TrainPatches(
+            PackedPairs(tmp_path, "train", 1.0),
+            FixedCrops(kind="fixed", patch=8),
+            0,
+            flips="x",
+            shots="all",
+        )
 
 
 def test_flips_before_sids_fix_never_flip_horizontally_and_keep_every_other_draw(cache):
-    pairs = PackedPairs(cache, "train")
-    before = TrainPatches(pairs, CropPolicy("fixed", 16), seed=3, flips="sid-before-fix")
-    sid = TrainPatches(pairs, CropPolicy("fixed", 16), seed=3, flips="sid")
+    pairs = PackedPairs(cache, "train", 1.0)
+    before = TrainPatches(
+        pairs, FixedCrops(kind="fixed", patch=16), seed=3, flips="sid-before-fix", shots="all"
+    )
+    sid = TrainPatches(pairs, FixedCrops(kind="fixed", patch=16), seed=3, flips="sid", shots="all")
     drawn = []
     for epoch in range(30):
         for index in range(len(sid)):
@@ -252,7 +283,7 @@ def test_paper_flips_each_axis_and_transpose_with_probability_one_half():
 
 
 def test_full_frames_are_whole_and_amplified_by_the_ratio(cache):
-    pairs = PackedPairs(cache, "test")
+    pairs = PackedPairs(cache, "test", 1.0)
     frame = FullFrames(pairs)[0]
     inputs, target = frame_to_network(frame, torch.device("cpu"), max_input=1.0)
     assert inputs.shape == (4, 41, 57) and target.shape == (3, 82, 114)

@@ -13,8 +13,8 @@ import torch
 from torchvision.io import ImageReadMode, decode_png
 
 from gianet.cli import main
-from gianet.data.dataset import amplify
 from gianet.data.raw import RawError, pack, read_mosaic
+from gianet.data.tensors import amplify
 from gianet.inference.enhance import (
     EnhanceError,
     amplification_ratio,
@@ -26,7 +26,7 @@ from gianet.inference.tiling import run_tiled, tiling_caveat
 from gianet.jobs.device import tf32
 from gianet.models import build_model
 from gianet.models.checkpoint import CheckpointError, load_model, save_checkpoint
-from tests.conftest import COLORCHART, GRBG_EXPOSURE, optional_raw
+from tests.conftest import COLORCHART, GRBG_EXPOSURE, checkpoint_meta, optional_raw
 
 C330 = "marginal/RAW_KODAK_C330_FORMAT_NONE_YRGB.raw"
 pytestmark = pytest.mark.filterwarnings("ignore:The image decoding:DeprecationWarning")
@@ -67,15 +67,9 @@ def save_random_checkpoint(
     in_channels, upscale = (4, 2) if cfa == "bayer" else (9, 3)
     arch_args = {"base_channels": base_channels, "gia": gia}
     model = random_unet(in_channels, upscale, base_channels, gia)
-    meta = {
-        "arch": "unet",
-        "arch_args": arch_args,
-        "in_channels": in_channels,
-        "upscale": upscale,
-        "cfa": cfa,
-        "camera": "test",
-        "variant": "random",
-    }
+    meta = checkpoint_meta(
+        arch_args=arch_args, in_channels=in_channels, upscale=upscale, cfa=cfa, camera="test"
+    )
     save_checkpoint(path, model, meta)
     return path
 
@@ -277,7 +271,7 @@ def test_out_of_memory_suggests_tiles():
 def test_cli_writes_the_image(tmp_path, bayer_checkpoint, capsys, grbg_raw):
     out = tmp_path / "cli.png"
     argv = ["enhance", str(grbg_raw), "--checkpoint", str(bayer_checkpoint)]
-    assert main([*argv, "--out", str(out), "--ratio", "100", "--max-input", "0.8"]) == 0
+    assert main([*argv, "--out", str(out), "--ratio", "100"]) == 0  # clipped as in training
     assert capsys.readouterr().out.strip() == str(out)
     assert read_png16(out).shape == (512, 768, 3)
 

@@ -1,6 +1,7 @@
 """`gianet enhance` refuses, in one line and before any work, what would fail or mislead:
-missing raws, non-checkpoints, a clip or device that cannot be, tiles with a tiny core,
-outputs that cannot be written, and a network output that is not finite."""
+missing raws, non-checkpoints or ones that record no training recipe, a device that cannot
+be, tiles with a tiny core, outputs that cannot be written, and a network output that is not
+finite."""
 
 from __future__ import annotations
 
@@ -28,6 +29,8 @@ def files(tmp_path_factory) -> dict[str, Path]:
                      shorts_per_scene=1, seed=0, progress=False)  # fmt: skip
     model = build_model("unet", in_channels=4, upscale=2, base_channels=4)
     save_checkpoint(folder / "model.pt", model, META)
+    without_recipe = {key: value for key, value in META.items() if key != "recipe"}
+    save_checkpoint(folder / "foreign.pt", model, without_recipe)
     with torch.no_grad():
         for parameter in model.parameters():
             parameter.fill_(float("nan"))
@@ -54,9 +57,7 @@ def test_a_good_request_writes_the_image(capsys, files, tmp_path):
 @pytest.mark.parametrize(
     ("extra", "checkpoint", "message"),
     [
-        (["--max-input", "nan"], "model.pt", "--max-input must be a positive number"),
-        (["--max-input", "-1"], "model.pt", "--max-input must be a positive number"),
-        (["--max-input", "0"], "model.pt", "--max-input must be a positive number"),
+        ([], "foreign.pt", "records no training recipe, so its input clip (train.max_input)"),
         (["--tile", "208"], "model.pt", "window of 208 keeps a core of 16"),
         (["--device", "gpu7"], "model.pt", "--device 'gpu7' is not a torch device"),
         (["--device", "cuda:99"], "model.pt", "usable CUDA device(s)"),

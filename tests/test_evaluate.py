@@ -7,29 +7,46 @@ import pandas as pd
 import pytest
 import torch
 import torchvision
-from gianet.jobs.runtime import Runtime
 
-from gianet.data.dataset import FullFrames, PackedPairs, frame_to_network
+from gianet.data.dataset import FullFrames, PackedPairs
+from gianet.data.lists import Selection
+from gianet.data.manifest import load_manifest
+from gianet.data.tensors import frame_to_network
 from gianet.evaluation.evaluate import evaluate_variant
 from gianet.evaluation.metrics import psnr
 from gianet.fetch.weights import WEIGHTS
 from gianet.models import build_model
 from gianet.models.checkpoint import load_model, save_checkpoint
-from tests.conftest import paper_readings, write_packed_cache
+from gianet.settings.sections import Train
+from gianet.training.recipe import Recipe, readings
+from gianet.variants import get_variant
+from tests.conftest import REPO, checkpoint_meta, repo_params, runtime, write_packed_cache
 
-QUIET = Runtime(progress=False)
-#: What pack recorded in the fixture's manifest, and the training settings of its checkpoint.
-PACKED = {"levels": "sid", "test_exposures": "all", "exclude_scenes": [10034, 10045, 10172]}
-TRAINED = paper_readings() | {"lr": 1e-4}
+QUIET = runtime(progress=False)
+#: The test protocol of the evaluations (SID's three misaligned Sony scenes left out).
+TEST = Selection(exposures="all", exclude_scenes=[10034, 10045, 10172])
+#: The recipe of the fixture's checkpoint: SID-Net under the paper's training settings.
+PAPER_TRAIN = Train.model_validate(repo_params(REPO / "configs" / "paper.yaml").train.model_dump())
+TRAINED = Recipe.for_variant(get_variant("sid_net"), PAPER_TRAIN, 0)
 
 
-def outputs(folder):
-    """The files a run of evaluate writes, laid out as the workflow lays them out."""
-    return {
+def evaluate(trained, folder, **changes):
+    """evaluate_variant on the fixture, writing as the workflow lays out its files."""
+    arguments = {
         "csv_path": folder / "metrics.csv",
         "summary_path": folder / "summary.json",
         "samples_dir": folder / "samples",
+        "dataset": "sid-synth",
+        "metrics": ["psnr", "ssim"],
+        "lpips_backbone": "alex",
+        "samples": 2,
+        "torch_home": folder / "empty",
+        "runtime": QUIET,
     }
+    cache = trained / "cache"
+    return evaluate_variant(
+        trained / "model.pt", cache, load_manifest(cache), TEST, **(arguments | changes)
+    )
 
 
 @pytest.fixture(scope="module")
@@ -45,32 +62,21 @@ def trained(tmp_path_factory):
         tests.append((packed, gt, f"{scene}_00_0.1s.dng", f"{scene}_00_10s.dng"))
     write_packed_cache(folder / "cache", {"test": tests})
     manifest = folder / "cache" / "manifest.json"
-    manifest.write_text(json.dumps(json.loads(manifest.read_text()) | {"protocol": PACKED}))
+    packed = {"protocol": {"levels": "sid"}}
+    manifest.write_text(json.dumps(json.loads(manifest.read_text()) | packed))
     torch.manual_seed(0)
     model = build_model("unet", in_channels=4, upscale=2)
-    meta = {
-        "arch": "unet",
-        "arch_args": {},
-        "in_channels": 4,
-        "upscale": 2,
-        "cfa": "bayer",
-        "camera": "Sony",
-        "variant": "sid_net",
-        "settings": json.dumps({"train": TRAINED, "variant": {"loss": "l1"}}),
-    }
+    meta = checkpoint_meta(arch_args={}, recipe=TRAINED.model_dump_json())
     save_checkpoint(folder / "model.pt", model, meta)
     return folder
 
 
 def test_offline_perceptual_metrics_are_unavailable_and_the_rest_completes(trained, tmp_path):
-    summary = evaluate_variant(
-        trained / "model.pt",
-        trained / "cache",
-        **outputs(tmp_path / "out"),
-        dataset="sid-synth",
+    summary = evaluate(
+        trained,
+        tmp_path / "out",
         metrics=["psnr", "ssim", "lpips", "pieapp"],
         torch_home=tmp_path / "empty",
-        runtime=QUIET,
     )
     rows = pd.read_csv(tmp_path / "out" / "metrics.csv")
     assert list(rows["file"]) == ["10001_00_0.1s.dng", "10002_00_0.1s.dng"]
@@ -81,7 +87,7 @@ def test_offline_perceptual_metrics_are_unavailable_and_the_rest_completes(train
     assert str(tmp_path / "empty") in summary["unavailable"]["pieapp"]
     # The PSNR is the network's own output against the ground truth, frame by frame.
     model, _ = load_model(trained / "model.pt")
-    frame = FullFrames(PackedPairs(trained / "cache", "test"))[0]
+    frame = FullFrames(PackedPairs(trained / "cache", "test", 1.0))[0]
     inputs, target = frame_to_network(frame, torch.device("cpu"), max_input=1.0)
     with torch.no_grad():
         expected = psnr(model(inputs[None]).clamp(0, 1), target[None]).item()
@@ -90,25 +96,26 @@ def test_offline_perceptual_metrics_are_unavailable_and_the_rest_completes(train
     assert saved["psnr"] == pytest.approx(rows["psnr"].mean())
     assert (tmp_path / "out" / "samples" / "10001_00_0.1s_output.png").exists()
     assert list(rows["shot"]) == [0, 0] and list(rows["scene"]) == [10001, 10002]
-    # What the numbers follow: pack's selection and levels, the backbone, the training readings.
-    assert saved["protocol"] == PACKED | {
+    # What the numbers follow: the test protocol, pack's levels, the backbone, the readings.
+    assert saved["protocol"] == {
+        "test_exposures": "all",
+        "exclude_scenes": [10034, 10045, 10172],
+        "levels": "sid",
         "lpips_backbone": "alex",
         "loss": "l1",
-        "training": paper_readings(),
+        "training": readings(TRAINED),
     }
+    assert saved["seed"] == 0
 
 
 def test_the_vgg_backbone_is_asked_for_and_reported(trained, tmp_path):
-    summary = evaluate_variant(
-        trained / "model.pt",
-        trained / "cache",
-        **outputs(tmp_path / "out"),
+    summary = evaluate(
+        trained,
+        tmp_path / "out",
         dataset="sid",
         metrics=["psnr", "lpips"],
-        torch_home=tmp_path / "empty",
         samples=0,
         lpips_backbone="vgg",
-        runtime=QUIET,
     )
     assert "vgg16-397923af.pth" in summary["unavailable"]["lpips"]
     assert "download.pytorch.org/models/vgg16-397923af.pth" in summary["unavailable"]["lpips"]
@@ -120,15 +127,8 @@ def test_lpips_is_computed_when_its_weights_are_in_the_cache(trained, tmp_path):
     backbone = WEIGHTS["alexnet"].path(home)
     backbone.parent.mkdir(parents=True)
     torch.save(torchvision.models.alexnet(weights=None).state_dict(), backbone)
-    summary = evaluate_variant(
-        trained / "model.pt",
-        trained / "cache",
-        **outputs(tmp_path / "out"),
-        dataset="sid-synth",
-        metrics=["psnr", "lpips"],
-        torch_home=home,
-        samples=0,
-        runtime=QUIET,
+    summary = evaluate(
+        trained, tmp_path / "out", metrics=["psnr", "lpips"], torch_home=home, samples=0
     )
     rows = pd.read_csv(tmp_path / "out" / "metrics.csv")
     assert rows["lpips"].notna().all() and (rows["lpips"] > 0).all()

@@ -17,7 +17,9 @@ import torch
 from gianet.jobs.runtime import Runtime
 from torch.utils.data import default_collate
 
-from gianet.data.dataset import CropPolicy, PackedPairs, TrainPatches, to_network
+from gianet.data.crops import FixedCrops
+from gianet.data.dataset import PackedPairs, TrainPatches
+from gianet.data.tensors import to_network
 from gianet.jobs.device import Device, tf32_enabled
 from gianet.models import build_model
 from gianet.models.checkpoint import load_checkpoint
@@ -44,7 +46,13 @@ def cache(tmp_path_factory):
 
 
 def test_the_device_side_conversion_equals_the_cpus_bit_for_bit(cache):
-    patches = TrainPatches(PackedPairs(cache, "train"), CropPolicy("fixed", 64), seed=0)
+    patches = TrainPatches(
+        PackedPairs(cache, "train", 1.0),
+        FixedCrops(kind="fixed", patch=64),
+        seed=0,
+        shots="all",
+        flips="sid",
+    )
     for epoch in range(3):
         keys = [(epoch, index, 0) for index in range(3)]
         batch = default_collate([patches[key] for key in keys])

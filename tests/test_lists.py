@@ -3,8 +3,8 @@ from pathlib import Path
 
 import pytest
 import yaml
-
 from gianet.config import load_params
+
 from gianet.data.lists import ListError, exposure_ratio, parse_list, select_test_pairs
 
 

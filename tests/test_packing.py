@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 import rawpy
 
-from gianet.data.dataset import amplify
 from gianet.data.raw import Mosaic, RawError, pack, read_ground_truth, read_mosaic, with_levels
+from gianet.data.tensors import amplify
 from gianet.data.xtrans import pack_xtrans, sid_xtrans_pattern
 from gianet.synth.cameras import get_camera
 from gianet.synth.dng import RawMetadata, write_dng

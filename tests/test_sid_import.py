@@ -16,13 +16,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from gianet.jobs.runtime import Runtime
 
 from gianet.atomic import OutputPathError
 from gianet.domain.cameras import CAMERAS
 from gianet.evaluation.evaluate import evaluate_variant
 from gianet.evaluation.metrics import psnr
 from gianet.fetch.tf_checkpoint import TFCheckpoint
-from gianet.jobs.runtime import Runtime
 from gianet.models import sid_import
 from gianet.models.checkpoint import REQUIRED_KEYS, load_model
 from gianet.models.sid_import import (

@@ -5,22 +5,20 @@ import json
 import math
 import os
 import signal
-from dataclasses import replace
-from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
-import yaml
-from gianet.jobs.runtime import DeviceUnavailable, Runtime
 
-from gianet.jobs.device import Device
+from gianet.data.dataset import PackedPairs
+from gianet.data.lists import Selection
+from gianet.jobs.device import Device, DeviceUnavailable
 from gianet.models.checkpoint import load_checkpoint, load_model
 from gianet.paths import state_file
 from gianet.training import train as train_module
+from gianet.training.recipe import Recipe, recipe_of
 from gianet.training.train import TrainingDiverged, TrainingInterrupted, train_variant
-from gianet.variants import get_variant
-from tests.conftest import noisy_clean_scenes, write_packed_cache
+from tests.conftest import noisy_clean_scenes, recipe, runtime, write_packed_cache
 
 
 @pytest.fixture(scope="module")
@@ -31,28 +29,27 @@ def cache(tmp_path_factory):
     return folder
 
 
-def settings(**changes):
-    train = yaml.safe_load(Path("params.yaml").read_text())["train"]
-    train.update(epochs=4, lr_decay_epoch=2, patch=16)
-    return train | changes
+def settings(variant: str = "sid_net", **changes) -> Recipe:
+    return recipe(variant, **({"epochs": 4, "lr_decay_epoch": 2, "patch": 16} | changes))
 
 
 # On the CPU even where a GPU is present: these tests compare weights bit for bit, and cuDNN's
 # benchmarked algorithms need not repeat (tests/test_gpu.py covers the GPU path).
-RUNTIME = Runtime(threads=1, device="cpu", val_every=2, checkpoint_every=1, progress=False)
+RUNTIME = runtime(threads=1, device="cpu", val_every=2, checkpoint_every=1, progress=False)
+ALL = Selection(exposures="all", exclude_scenes=[])
 
 
 def weights(path):
     return load_checkpoint(path)["state_dict"]
 
 
-def run(cache, out, train, runtime=RUNTIME):
+def run(cache, out, trained: Recipe, runtime=RUNTIME):
     return train_variant(
-        get_variant("sid_net"),
-        cache,
+        trained,
+        PackedPairs(cache, "train", trained.max_input),
+        PackedPairs(cache, "val", trained.max_input, selection=ALL),
         out / "model.pt",
         out / "log",
-        train,
         camera="Sony",
         runtime=runtime,
     )
@@ -60,16 +57,16 @@ def run(cache, out, train, runtime=RUNTIME):
 
 def stop_at_epoch(monkeypatch, stop_epoch, number=signal.SIGTERM):
     """Send ``number`` to this process as epoch ``stop_epoch`` starts, once."""
-    original = train_module.learning_rate
+    original = Recipe.learning_rate
     sent = []
 
-    def learning_rate(epoch, train):
+    def learning_rate(self, epoch):
         if epoch == stop_epoch and not sent:
             sent.append(epoch)
             os.kill(os.getpid(), number)  # as SLURM does before a time limit
-        return original(epoch, train)
+        return original(self, epoch)
 
-    monkeypatch.setattr(train_module, "learning_rate", learning_rate)
+    monkeypatch.setattr(Recipe, "learning_rate", learning_rate)
 
 
 def stop_after_batches(monkeypatch, count):
@@ -95,7 +92,7 @@ def test_interrupted_and_resumed_run_ends_with_identical_weights(cache, tmp_path
     run(cache, tmp_path / "straight", settings())
     with monkeypatch.context() as patch:
         stop_at_epoch(patch, 2)
-        with pytest.raises(TrainingInterrupted, match="Rerun the same command to resume"):
+        with pytest.raises(TrainingInterrupted, match="state saved to .* at epoch 2, step 0"):
             run(cache, tmp_path / "resumed", settings())
     state = load_checkpoint(state_file(tmp_path / "resumed" / "model.pt"))
     assert state["epochs_done"] == 2
@@ -113,7 +110,7 @@ def test_loader_processes_change_nothing_even_across_a_mid_epoch_resume(
     """0 and 2 loader processes give the same weights, and so does a run stopped by SIGTERM
     in the middle of an epoch and resumed with 2 processes: every draw is keyed."""
     torch.set_num_threads(1)
-    two = replace(RUNTIME, loader_workers=2)
+    two = RUNTIME.model_copy(update={"loader_workers": 2})
     run(cache, tmp_path / "zero", settings())
     run(cache, tmp_path / "two", settings(), two)
     assert same_weights(tmp_path / "zero/model.pt", tmp_path / "two/model.pt")
@@ -129,7 +126,7 @@ def test_loader_processes_change_nothing_even_across_a_mid_epoch_resume(
     assert same_weights(tmp_path / "zero/model.pt", tmp_path / "resumed/model.pt")
 
 
-def test_state_saved_under_other_settings_is_not_resumed(cache, tmp_path, monkeypatch):
+def test_state_saved_under_another_recipe_is_not_resumed(cache, tmp_path, monkeypatch):
     torch.set_num_threads(1)
     out = tmp_path / "run"
     with monkeypatch.context() as patch:
@@ -145,8 +142,8 @@ def test_non_finite_loss_stops_and_keeps_the_last_good_state(cache, tmp_path, mo
     real_build_loss = train_module.build_loss
     calls = {"n": 0}
 
-    def loss_that_explodes(name, gamma, **readings):
-        loss = real_build_loss(name, gamma, **readings)
+    def loss_that_explodes(spec):
+        loss = real_build_loss(spec)
 
         def compute(output, target):
             calls["n"] += 1
@@ -169,8 +166,8 @@ def test_a_stop_signal_after_a_non_finite_loss_saves_nothing(cache, tmp_path, mo
     torch.set_num_threads(1)
     real_build_loss = train_module.build_loss
 
-    def infinite_loss(name, gamma, **readings):
-        loss = real_build_loss(name, gamma, **readings)
+    def infinite_loss(spec):
+        loss = real_build_loss(spec)
         return lambda output, target: loss(output, target) * float("inf")
 
     monkeypatch.setattr(train_module, "build_loss", infinite_loss)
@@ -211,8 +208,8 @@ def test_cuda_requested_without_a_gpu_is_a_clear_error():
     if torch.cuda.is_available():
         pytest.skip("a GPU is present")
     with pytest.raises(DeviceUnavailable, match="no CUDA device is visible"):
-        Device.choose(Runtime(device="cuda"), "bf16")
-    chosen = Device.choose(Runtime(device="auto"), "bf16")
+        Device.choose(runtime(device="cuda"), "bf16")
+    chosen = Device.choose(runtime(device="auto"), "bf16")
     assert chosen == Device(torch.device("cpu"), "float32", channels_last=False)
 
 
@@ -224,7 +221,9 @@ def test_runtime_settings_do_not_stop_a_resume(cache, tmp_path, monkeypatch):
         stop_at_epoch(patch, 1, signal.SIGUSR1)
         with pytest.raises(TrainingInterrupted):
             run(cache, out, settings())
-    other = replace(RUNTIME, threads=2, val_every=0, checkpoint_every=3, cuda_graphs=False)
+    other = RUNTIME.model_copy(
+        update={"threads": 2, "val_every": 0, "checkpoint_every": 3, "cuda_graphs": False}
+    )
     assert run(cache, out, settings(), other).resumed_from == 1
 
 
@@ -233,19 +232,10 @@ def test_model_2_is_saved_with_the_arch_args_it_was_trained_with(cache, tmp_path
     rebuilds the network that was trained; SID's initialisation starts it."""
     torch.set_num_threads(1)
     out = tmp_path / "deeper"
-    train = settings(epochs=1, extra_convs_kernel=3, init="sid")
-    train_variant(
-        get_variant("sid_net_deeper"),
-        cache,
-        out / "model.pt",
-        out / "log",
-        train,
-        camera="Sony",
-        runtime=RUNTIME,
-    )
+    run(cache, out, settings("sid_net_deeper", epochs=1, extra_convs_kernel=3, init="sid"))
     checkpoint = load_checkpoint(out / "model.pt")
     assert checkpoint["arch_args"] == {"extra_bottleneck_convs": 2, "extra_bottleneck_kernel": 3}
-    assert json.loads(checkpoint["settings"])["train"]["init"] == "sid"
+    assert recipe_of(checkpoint, out / "model.pt").init == "sid"
     model, _ = load_model(out / "model.pt")
     added = [m for m in model.bottleneck_extra.modules() if isinstance(m, torch.nn.Conv2d)]
     assert [m.kernel_size for m in added] == [(3, 3), (3, 3)]

@@ -20,7 +20,7 @@ class FixedCrops(_Part):
     """Square training patches of ``patch`` packed pixels (SID's code: 512)."""
 
     kind: Literal["fixed"]
-    patch: Annotated[int, Field(ge=16)]
+    patch: Annotated[int, Field(ge=1)]
 
     @property
     def sides(self) -> tuple[int, int]:
