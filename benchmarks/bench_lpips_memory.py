@@ -52,7 +52,7 @@ def measure(backbone: str, method: str, height: int, width: int, queue) -> None:
     torch.set_num_threads(1)
     with tempfile.TemporaryDirectory() as folder:
         write_random_backbone(Path(folder), backbone)
-        metric = LPIPSMetric(Path(folder), backbone=backbone)
+        metric = LPIPSMetric(Path(folder), "cpu", backbone)
     generator = torch.Generator().manual_seed(0)
     target = torch.rand(1, 3, height, width, generator=generator)
     pred = (target + 0.1 * torch.randn(target.shape, generator=generator)).clamp(0, 1)

@@ -485,7 +485,8 @@ def check_evaluation(cache: Path, model_path: Path, home: Path, cuda: bool, out:
     pairs = PackedPairs(cache, "test", 1.0)
     inputs, target = frame_to_network(FullFrames(pairs)[0], device.device, 1.0)
     model = device.prepare(load_model(model_path)[0])
-    lpips, pieapp = LPIPSMetric(home, device.device), PieAPPMetric(home, device.device)
+    lpips = LPIPSMetric(home, device.device, "alex")
+    pieapp = PieAPPMetric(home, device.device)
     with torch.no_grad(), device.math():
         output = model(device.batch(inputs[None])).clamp(0, 1)
         truth = target[None]

@@ -11,9 +11,12 @@ import pytest
 import torch
 
 from gianet.cli import main
-from gianet.data.cache import CacheError
+from gianet.data.manifest import CacheError
 from gianet.errors import explain
 from gianet.report import costs
+
+#: `gianet cost`'s settings, as its rule passes them.
+COST = ["--settings", '{"cameras": ["Sony", "Fuji"], "extra_convs_kernel": 3}']
 
 
 def run(argv: list[str], capsys) -> tuple[int, str]:
@@ -48,7 +51,7 @@ def test_user_fixable_errors_are_one_line_with_exit_2(
 ):
     failing_cost(monkeypatch, error)
 
-    code, stderr = run(["cost", "--out", str(tmp_path / "cost.json")], capsys)
+    code, stderr = run(["cost", "--out", str(tmp_path / "cost.json"), *COST], capsys)
 
     assert code == 2 and stderr.count("\n") == 1 and "Traceback" not in stderr
     assert stderr.startswith("gianet cost: error: ") and expected in stderr
@@ -59,18 +62,18 @@ def test_user_fixable_errors_are_one_line_with_exit_2(
 def test_debug_shows_the_traceback(monkeypatch, capsys, tmp_path):
     failing_cost(monkeypatch, OSError(errno.ENOSPC, "No space left on device", "x"))
     with pytest.raises(OSError, match="No space left"):
-        main(["--debug", "cost", "--out", str(tmp_path / "cost.json")])
+        main(["--debug", "cost", "--out", str(tmp_path / "cost.json"), *COST])
 
 
 def test_a_bug_keeps_its_traceback(monkeypatch, tmp_path):
     failing_cost(monkeypatch, ZeroDivisionError("a bug"))
     with pytest.raises(ZeroDivisionError):
-        main(["cost", "--out", str(tmp_path / "cost.json")])
+        main(["cost", "--out", str(tmp_path / "cost.json"), *COST])
 
 
 def test_an_interrupt_exits_130_with_one_line(monkeypatch, capsys, tmp_path):
     failing_cost(monkeypatch, KeyboardInterrupt())
-    code, stderr = run(["cost", "--out", str(tmp_path / "cost.json")], capsys)
+    code, stderr = run(["cost", "--out", str(tmp_path / "cost.json"), *COST], capsys)
     assert code == 130 and stderr == "gianet cost: interrupted; finished files are kept\n"
 
 
@@ -79,20 +82,21 @@ def test_outputs_that_cannot_be_written_are_refused_before_any_work(monkeypatch,
     (tmp_path / "folder.json").mkdir()
     (tmp_path / "file").write_text("x")
 
-    code, stderr = run(["cost", "--out", str(tmp_path / "folder.json")], capsys)
+    code, stderr = run(["cost", "--out", str(tmp_path / "folder.json"), *COST], capsys)
     assert code == 2 and "folder.json: is a folder" in stderr and stderr.count("\n") == 1
 
-    code, stderr = run(["cost", "--out", str(tmp_path / "file" / "cost.json")], capsys)
+    code, stderr = run(["cost", "--out", str(tmp_path / "file" / "cost.json"), *COST], capsys)
     assert code == 2 and "is a file, not a folder" in stderr
 
     monkeypatch.setattr(os, "access", lambda *args, **kwargs: False)  # as a non-root user
-    code, stderr = run(["cost", "--out", str(tmp_path / "new" / "cost.json")], capsys)
+    code, stderr = run(["cost", "--out", str(tmp_path / "new" / "cost.json"), *COST], capsys)
     assert code == 2 and f"the folder {tmp_path} is not writable for you" in stderr
 
 
 def test_settings_that_are_not_json_name_the_flag(capsys, tmp_path):
     lists = [str(tmp_path / f"Sony_{split}_list.txt") for split in ("train", "val", "test")]
-    code, stderr = run(["synth", "--camera", "Sony", "--lists", *lists, "--settings", "{"], capsys)
+    code, stderr = run(["synth", "--lists", *lists, "--record", str(tmp_path / "r.tsv"),
+                        "--settings", "{", "--runtime", "{}"], capsys)  # fmt: skip
     assert code == 2 and "--settings: not valid JSON" in stderr and stderr.count("\n") == 1
 
 

@@ -390,7 +390,7 @@ def test_file_urls_are_refused_with_the_fix(tmp_path: Path, capsys) -> None:
     archive.write_bytes(PAYLOAD)
     out = tmp_path / "out" / NAME
 
-    code = main(["sid-download", "--url", archive.as_uri(), "--out", str(out), "--checksums", "s"])
+    code = main(download_args(archive.as_uri(), out, "s", _runtime_json()))
 
     error = capsys.readouterr().err
     assert code == 2 and error.count("\n") == 1 and "Traceback" not in error
@@ -432,24 +432,19 @@ def test_timeout_and_retries_come_from_the_runtime_settings(server, tmp_path: Pa
     out = tmp_path / NAME
 
     start = time.monotonic()
-    code = main(
-        [
-            "sid-download",
-            "--url",
-            url,
-            "--out",
-            str(out),
-            "--checksums",
-            "s.sha256",
-            "--runtime",
-            runtime,
-        ]
-    )
+    code = main(download_args(url, str(out), "s.sha256", runtime))
 
     error = capsys.readouterr().err
     assert code == 2 and time.monotonic() - start < 5
     assert "download failed after 2 attempts" in error and "timed out" in error
     assert len(state.ranges) == 2
+
+
+def download_args(url: str, out, checksums, runtime: str) -> list[str]:
+    """`gianet sid-download`'s command line, as the sid_download rule writes it."""
+    settings = json.dumps({"camera": "Sony", "url": url, "sha256": None})
+    return ["sid-download", "--archive", str(out), "--checksums", str(checksums),
+            "--settings", settings, "--runtime", runtime]  # fmt: skip
 
 
 def _runtime_json(**changes: object) -> str:
@@ -465,19 +460,7 @@ def test_a_malformed_checksum_file_is_one_line_with_the_fix(server, tmp_path: Pa
     sums = tmp_path / "sid.sha256"
     sums.write_text("not-a-digest\n")
 
-    code = main(
-        [
-            "sid-download",
-            "--url",
-            url,
-            "--out",
-            str(tmp_path / NAME),
-            "--checksums",
-            str(sums),
-            "--runtime",
-            _runtime_json(),
-        ]
-    )
+    code = main(download_args(url, str(tmp_path / NAME), str(sums), _runtime_json()))
 
     error = capsys.readouterr().err
     assert code == 2 and error.count("\n") == 1

@@ -14,11 +14,11 @@ import signal
 import numpy as np
 import pytest
 import torch
-from gianet.jobs.runtime import Runtime
 from torch.utils.data import default_collate
 
 from gianet.data.crops import FixedCrops
 from gianet.data.dataset import PackedPairs, TrainPatches
+from gianet.data.lists import Selection
 from gianet.data.tensors import to_network
 from gianet.jobs.device import Device, tf32_enabled
 from gianet.models import build_model
@@ -28,8 +28,7 @@ from gianet.training import train as train_module
 from gianet.training.losses import JointLoss
 from gianet.training.step import CapturedSteps, TrainStep, make_optimizer
 from gianet.training.train import TrainingInterrupted, train_variant
-from gianet.variants import get_variant
-from tests.conftest import noisy_clean_scenes, write_packed_cache
+from tests.conftest import noisy_clean_scenes, recipe, runtime, write_packed_cache
 
 pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
 
@@ -134,21 +133,18 @@ def test_gpu_training_with_graphs_and_loader_processes_resumes_after_sigterm(
 ):
     """GIA-Net with the joint loss and multi-size crops (outputs of 192-240 px), two loader
     processes and CUDA graphs: stopped by SIGTERM mid-run, resumed, finished."""
-    train = {
-        "seed": 0,
-        "epochs": 4,
-        "lr": 1e-4,
-        "lr_decay_epoch": 2,
-        "lr_decay_factor": 0.1,
-        "batch_size": 1,
-        "patch": 96,
-        "multi_size_a": 12,
-        "multi_size_b": [8, 10],
-        "loss_gamma": 0.84,
-        "max_input": 1.0,
-        "precision": "tf32",
-    }
-    runtime = Runtime(loader_workers=2, val_every=2, checkpoint_every=1, progress=False)
+    trained = recipe(
+        "gia_net",
+        epochs=4,
+        lr=1e-4,
+        lr_decay_epoch=2,
+        patch=96,
+        multi_size_a=12,
+        multi_size_b=[8, 10],
+        precision="tf32",
+    )
+    cuda = runtime(device="auto", loader_workers=2, val_every=2, checkpoint_every=1, progress=False)
+    all_val = Selection(exposures="all", exclude_scenes=[])
     runners = []
     build_step = train_module.build_step
 
@@ -171,13 +167,13 @@ def test_gpu_training_with_graphs_and_loader_processes_resumes_after_sigterm(
 
     def run():
         return train_variant(
-            get_variant("gia_net"),
-            cache,
+            trained,
+            PackedPairs(cache, "train", 1.0),
+            PackedPairs(cache, "val", 1.0, selection=all_val),
             tmp_path / "model.pt",
             tmp_path / "log",
-            train,
             camera="Sony",
-            runtime=runtime,
+            runtime=cuda,
             curves=lambda log_dir, resume: _Curves(),
         )
 

@@ -1,11 +1,9 @@
 from importlib import resources
-from pathlib import Path
 
 import pytest
-import yaml
-from gianet.config import load_params
 
-from gianet.data.lists import ListError, exposure_ratio, parse_list, select_test_pairs
+from gianet.data.lists import ListError, Selection, exposure_ratio, parse_list
+from gianet.settings import load_params
 
 
 def shipped_list(name):
@@ -47,31 +45,31 @@ def test_ratio_uses_the_long_exposure_time():
 
 def test_test_protocol_excludes_misaligned_scenes_and_keeps_first_shots():
     pairs = parse_list(shipped_list("Sony_test_list.txt"))
-    first = select_test_pairs(pairs, [10034, 10045, 10172], "first")
+    misaligned = [10034, 10045, 10172]
+    first = Selection(exposures="first", exclude_scenes=misaligned).apply(pairs)
     assert {p.shot for p in first} == {0}
     assert not {10034, 10045, 10172} & {p.scene for p in first}
-    everything = select_test_pairs(pairs, [], "all")
+    everything = Selection(exposures="all", exclude_scenes=[]).apply(pairs)
     assert len(everything) == len(pairs)
-    assert len(first) < len(select_test_pairs(pairs, [10034, 10045, 10172], "all"))
+    assert len(first) < len(Selection(exposures="all", exclude_scenes=misaligned).apply(pairs))
 
 
 @pytest.mark.parametrize("config", ["params.yaml", "configs/paper.yaml"])
 def test_each_camera_drops_only_its_own_misaligned_scenes_and_all_keeps_every_shot(config):
     """Sony drops SID's three misaligned scenes; Fuji keeps its (valid) scene 10172; with all
     exposures every other test pair of the list is evaluated (the paper's protocol)."""
-    override = yaml.safe_load(Path(config).read_text()) if config != "params.yaml" else None
-    params = load_params("params.yaml", override)
-    excluded = params["sid"]["exclude_scenes"]
+    params = load_params("params.yaml", [config] if config != "params.yaml" else [])
+    excluded = params.sid.exclude_scenes
     assert excluded == {"Sony": [10034, 10045, 10172], "Fuji": []}
     counts = {}
     for camera in ("Sony", "Fuji"):
         pairs = parse_list(shipped_list(f"{camera}_test_list.txt"))
-        exposures = params["evaluate"]["test_exposures"][camera]
+        exposures = params.evaluate.test_exposures[camera]
         assert exposures == "all"
-        tested = select_test_pairs(pairs, excluded[camera], exposures)
+        tested = Selection(exposures=exposures, exclude_scenes=excluded[camera]).apply(pairs)
         assert tested == [p for p in pairs if p.scene not in excluded[camera]]
         counts[camera] = len(tested), len({p.scene for p in tested})
-        first = select_test_pairs(pairs, excluded[camera], "first")
+        first = Selection(exposures="first", exclude_scenes=excluded[camera]).apply(pairs)
         counts[camera] += (len(first),)
     # Sony: 598 pairs (93 _00) in 50 scenes; the three misaligned scenes hold 36 (5 _00).
     assert counts["Sony"] == (598 - 36, 47, 93 - 5)
@@ -112,7 +110,7 @@ def test_pair_counts_of_sids_released_model_scores():
         pairs = parse_list(shipped_list(f"{camera}_test_list.txt"))
         excluded = [10034, 10045, 10172] if camera == "Sony" else []
         counts[camera] = [
-            len(select_test_pairs(pairs, scenes, exposures))
+            len(Selection(exposures=exposures, exclude_scenes=scenes).apply(pairs))
             for scenes in ([], excluded)
             for exposures in ("all", "first")
         ]

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import get_args
-
 import numpy as np
 import pytest
 import torch
@@ -14,15 +12,25 @@ from torch import nn
 from gianet.training.losses import (
     MS_SSIM_EXPONENTS,
     MS_SSIM_MIN_SIDE,
+    PIQ_SCALE_EXPONENTS,
     JointLoss,
     build_loss,
     ms_ssim,
 )
-from gianet.variants import VARIANTS, Loss
+from gianet.training.recipe import JointLoss as JointLossSpec
+from gianet.training.recipe import L1Loss
+from gianet.variants import VARIANTS
 
 SCALE_WEIGHTS = (0.0448, 0.2856, 0.3001, 0.2363, 0.1333)  # Wang et al. 2003
 # 176 = 11 * 16 and 192 = 12 * 16: every scale halves exactly, so no padding is involved.
 HEIGHT, WIDTH = 176, 192
+
+
+def joint(**changes) -> JointLoss:
+    """The joint loss of the paper's Eq. 1 with piq's MS-SSIM exponents, as these tests
+    state it (``changes`` override)."""
+    arguments = {"gamma": 0.84, "use_ms_ssim": True, "exponents": PIQ_SCALE_EXPONENTS}
+    return JointLoss(**(arguments | {"gamma_term": "l1"} | changes))
 
 
 def local_mean(image: np.ndarray) -> np.ndarray:
@@ -77,7 +85,7 @@ def test_joint_loss_matches_direct_computation(gamma: float) -> None:
     pred = target + 0.15 * noise  # leaves [0, 1] in places: L1 sees that, MS-SSIM sees it clamped
     assert pred.min() < 0 and pred.max() > 1
 
-    loss = JointLoss(gamma=gamma)(pred, target).item()
+    loss = joint(gamma=gamma)(pred, target).item()
 
     l1 = (pred - target).abs().mean().item()
     ms_ssim = reference_ms_ssim(pred.clamp(0, 1)[0].numpy(), target[0].numpy())
@@ -87,12 +95,12 @@ def test_joint_loss_matches_direct_computation(gamma: float) -> None:
 
 def test_identical_images_give_zero_loss() -> None:
     target = smooth_image(2)
-    assert JointLoss()(target, target).item() == pytest.approx(0.0, abs=1e-6)
+    assert joint()(target, target).item() == pytest.approx(0.0, abs=1e-6)
 
 
 def test_without_ms_ssim_the_loss_is_plain_l1_on_any_size() -> None:
     pred, target = torch.randn(2, 3, 20, 30), torch.rand(2, 3, 20, 30)
-    loss = JointLoss(gamma=0.3, use_ms_ssim=False)(pred, target)
+    loss = joint(gamma=0.3, use_ms_ssim=False)(pred, target)
     assert loss.item() == pytest.approx((pred - target).abs().mean().item(), rel=1e-6)
 
 
@@ -102,18 +110,18 @@ def test_too_small_images_raise_a_value_error_naming_the_patch_size(
 ) -> None:
     image = torch.rand(1, 3, height, width)
     with pytest.raises(ValueError, match=r"at least 161 x 161 px.*at least 81 px \(Sony"):
-        JointLoss()(image, image)
+        joint()(image, image)
 
 
 def test_smallest_allowed_size_is_accepted() -> None:
     assert MS_SSIM_MIN_SIDE == 161
     image = torch.rand(1, 3, MS_SSIM_MIN_SIDE, MS_SSIM_MIN_SIDE)
-    assert JointLoss()(image, image).item() == pytest.approx(0.0, abs=1e-6)
+    assert joint()(image, image).item() == pytest.approx(0.0, abs=1e-6)
 
 
 def assert_finite_gradient(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     pred = pred.float().detach().requires_grad_(True)
-    loss = JointLoss()(pred, target.float())
+    loss = joint()(pred, target.float())
     loss.backward()
     assert torch.isfinite(loss)
     assert torch.isfinite(pred.grad).all()
@@ -129,7 +137,7 @@ def test_gradients_are_finite_at_the_start_of_training() -> None:
     pred = head(dark_input)
     assert (pred < 0).float().mean() > 0.2
 
-    JointLoss()(pred, target).backward()
+    joint()(pred, target).backward()
     gradients = [p.grad for p in head.parameters()]
     assert all(torch.isfinite(g).all() for g in gradients)
     assert any(g.abs().sum() > 0 for g in gradients)
@@ -162,24 +170,29 @@ def test_loss_is_float32_with_finite_gradients_under_bfloat16_autocast() -> None
     with torch.autocast(device_type="cpu", dtype=torch.bfloat16):
         pred = conv(target)
         assert pred.dtype == torch.bfloat16
-        loss = JointLoss()(pred, target)
+        loss = joint()(pred, target)
     assert loss.dtype == torch.float32
     loss.backward()
     assert torch.isfinite(conv.weight.grad).all()
 
 
+def spec(**changes) -> JointLossSpec:
+    fields = {"kind": "l1+ms-ssim", "gamma": 0.84, "gamma_term": "l1", "exponents": "paper"}
+    return JointLossSpec(**(fields | changes))
+
+
 def test_build_loss_covers_every_declared_loss_name() -> None:
-    assert {v.loss for v in VARIANTS.values()} <= set(get_args(Loss))
-    plain, joint = build_loss("l1", 0.84), build_loss("l1+ms-ssim", 0.84)
+    assert {v.loss for v in VARIANTS.values()} == {"l1", "l1+ms-ssim"}
+    plain, joined = build_loss(L1Loss(kind="l1")), build_loss(spec())
     assert not plain.use_ms_ssim
-    assert joint.use_ms_ssim and joint.gamma == 0.84
+    assert joined.use_ms_ssim and joined.gamma == 0.84
 
 
-def test_build_loss_rejects_unknown_names_and_bad_gamma() -> None:
-    with pytest.raises(ValueError, match="known losses: l1, l1\\+ms-ssim"):
-        build_loss("ssim", 0.84)
+def test_a_joint_loss_refuses_a_gamma_out_of_range() -> None:
     with pytest.raises(ValueError, match="gamma"):
-        build_loss("l1+ms-ssim", 1.5)
+        joint(gamma=1.5)
+    with pytest.raises(ValueError):  # the recipe's own bounds
+        spec(gamma=1.5)
 
 
 def piq_ms_ssim(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
@@ -225,7 +238,7 @@ def test_joint_loss_equals_the_piq_based_loss() -> None:
     pred, target = noisy_pair(256, 384, torch.float32)
     pred = pred + 0.05  # leaves [0, 1]: the L1 sees it, MS-SSIM the clamped prediction
     former = 0.84 * F.l1_loss(pred, target) + 0.16 * (1 - piq_ms_ssim(pred.clamp(0, 1), target))
-    assert JointLoss()(pred, target).item() == pytest.approx(former.item(), abs=1e-6)
+    assert joint()(pred, target).item() == pytest.approx(former.item(), abs=1e-6)
 
 
 def test_ms_ssim_exponents_are_a_parameter() -> None:
@@ -234,7 +247,7 @@ def test_ms_ssim_exponents_are_a_parameter() -> None:
     pred, target = noisy_pair(176, 192, torch.float64)
     weighted, plain = ms_ssim(pred, target), ms_ssim(pred, target, exponents=(1.0,) * 5)
     assert 0 < plain < weighted < 1
-    loss = JointLoss(gamma=0.5, exponents=(1.0,) * 5)(pred, target)
+    loss = joint(gamma=0.5, exponents=(1.0,) * 5)(pred, target)
     assert loss.item() == pytest.approx(0.5 * F.l1_loss(pred, target).item() + 0.5 * (1 - plain))
 
 
@@ -297,13 +310,13 @@ def test_build_loss_uses_the_configured_exponents_and_gamma_term(exponents) -> N
     pred, target = noisy_pair(176, 192, torch.float64)
     similarity = ms_ssim(pred, target, MS_SSIM_EXPONENTS[exponents]).item()
     l1 = F.l1_loss(pred, target).item()
-    on_l1 = build_loss("l1+ms-ssim", 0.84, exponents=exponents, gamma_term="l1")
-    on_ms_ssim = build_loss("l1+ms-ssim", 0.84, exponents=exponents, gamma_term="ms-ssim")
+    on_l1 = build_loss(spec(exponents=exponents, gamma_term="l1"))
+    on_ms_ssim = build_loss(spec(exponents=exponents, gamma_term="ms-ssim"))
     assert on_l1(pred, target).item() == pytest.approx(0.84 * l1 + 0.16 * (1 - similarity))
     assert on_ms_ssim(pred, target).item() == pytest.approx(0.16 * l1 + 0.84 * (1 - similarity))
-    plain = build_loss("l1", 0.84, exponents=exponents, gamma_term="ms-ssim")
-    assert plain(pred, target).item() == pytest.approx(l1)  # L1 variants ignore both
-    with pytest.raises(ValueError, match="known: paper, wang"):
-        build_loss("l1+ms-ssim", 0.84, exponents="zhao")
-    with pytest.raises(ValueError, match="gamma_term must be one of l1, ms-ssim"):
-        build_loss("l1+ms-ssim", 0.84, gamma_term="both")
+    plain = build_loss(L1Loss(kind="l1"))
+    assert plain(pred, target).item() == pytest.approx(l1)  # L1 variants have neither
+    with pytest.raises(ValueError):
+        spec(exponents="zhao")
+    with pytest.raises(ValueError):
+        spec(gamma_term="both")

@@ -29,7 +29,6 @@ REPO = Path(__file__).parents[1]
 PACKAGE = REPO / "src" / "gianet"
 #: What the code opens through importlib.resources (checked to be among the files found).
 KNOWN_RESOURCES = {
-    "gianet/params.schema.json",
     "gianet/report/paper_results.csv",
     "gianet/report/table4_cost.csv",
     *(
@@ -94,8 +93,8 @@ LOAD_RESOURCES = textwrap.dedent(
     import json, sys
     from pathlib import Path
 
-    import gianet, gianet.config, gianet.fetch.sid, gianet.report.tables
-    from gianet.config import schema
+    import gianet, gianet.settings, gianet.fetch.sid, gianet.report.tables
+    from gianet.settings import json_schema
     from gianet.fetch.sid import install_split_lists
     from gianet.report.tables import cost_table, results_table
 
@@ -107,10 +106,10 @@ LOAD_RESOURCES = textwrap.dedent(
             lists[path.name] = path.read_text()
     summary = {"dataset": "sid-synth", "camera": "Sony", "variant": "sid_net", "n_images": 1,
                "psnr": 20.0, "ssim": 0.5, "lpips": None, "pieapp": None}
-    modules = (gianet, gianet.config, gianet.fetch.sid, gianet.report.tables)
+    modules = (gianet, gianet.settings, gianet.fetch.sid, gianet.report.tables)
     print(json.dumps({
         "modules": [module.__file__ for module in modules],
-        "schema": schema(),
+        "schema": json_schema(),
         "lists": lists,
         "tables": [results_table(table, [summary]) for table in (1, 2, 3)],
         "costs": cost_table([]),
@@ -137,7 +136,9 @@ def test_an_installed_copy_loads_every_resource(wheel, tmp_path):
 
     for module in loaded["modules"]:
         assert Path(module).is_relative_to(target), f"{module} is not the installed copy"
-    assert loaded["schema"] == json.loads((PACKAGE / "params.schema.json").read_text())
+    from gianet.settings import json_schema
+
+    assert loaded["schema"] == json.loads(json.dumps(json_schema()))
     lists = PACKAGE / "data" / "sid_lists"
     assert loaded["lists"] == {path.name: path.read_text() for path in lists.glob("*.txt")}
     assert len(loaded["lists"]) == 6

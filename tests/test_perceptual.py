@@ -80,7 +80,7 @@ def image_pair(seed: int, height: int, width: int, noise: float = 0.1):
 
 
 def vgg_lpips(tmp_path: Path) -> LPIPSMetric:
-    return LPIPSMetric(tmp_path, backbone="vgg")
+    return LPIPSMetric(tmp_path, "cpu", "vgg")
 
 
 def test_empty_cache_names_each_missing_file_its_path_and_url(tmp_path: Path) -> None:
@@ -105,7 +105,7 @@ def test_only_absent_files_are_reported(tmp_path: Path) -> None:
 
     assert weights_status(tmp_path) == {"alexnet": None, "vgg16": None, "pieapp": present}
     with pytest.raises(MissingWeights) as caught:
-        LPIPSMetric(tmp_path)
+        LPIPSMetric(tmp_path, "cpu", "alex")
     assert caught.value.names == ("alexnet",)
     assert str(present) not in str(caught.value)
     with pytest.raises(ValueError, match="unknown weights"):
@@ -113,7 +113,7 @@ def test_only_absent_files_are_reported(tmp_path: Path) -> None:
 
 
 def test_lpips_matches_lpips_own_pretrained_path_without_network(no_network: Path) -> None:
-    metric = LPIPSMetric(no_network)
+    metric = LPIPSMetric(no_network, "cpu", "alex")
     # lpips's own path: torchvision finds alexnet-owt-7be5be79.pth in $TORCH_HOME's cache.
     reference = lpips.LPIPS(net="alex", version="0.1", verbose=False)
     pred, target = image_pair(seed=1, height=70, width=90)
@@ -130,7 +130,7 @@ def test_lpips_matches_lpips_own_pretrained_path_without_network(no_network: Pat
 
 @pytest.fixture(scope="module")
 def vgg_metric(weights_home: Path) -> LPIPSMetric:
-    return LPIPSMetric(weights_home, backbone="vgg")
+    return LPIPSMetric(weights_home, "cpu", "vgg")
 
 
 def test_vgg_lpips_is_lpips_forward_on_the_cached_backbone(
@@ -154,11 +154,11 @@ def test_vgg_lpips_is_lpips_forward_on_the_cached_backbone(
         vgg_metric(pred[..., :15, :], target[..., :15, :])
     assert vgg_metric(pred[..., :16, :16], target[..., :16, :16]).item() > 0
     with pytest.raises(ValueError, match="backbone must be alex or vgg"):
-        LPIPSMetric(no_network, backbone="squeeze")
+        LPIPSMetric(no_network, "cpu", "squeeze")
 
 
 def test_lpips_of_identical_images_is_zero_and_grows_with_noise(no_network: Path) -> None:
-    metric = LPIPSMetric(no_network)
+    metric = LPIPSMetric(no_network, "cpu", "alex")
     slightly, target = image_pair(seed=2, height=64, width=64, noise=0.02)
     strongly, _ = image_pair(seed=2, height=64, width=64, noise=0.3)
 
@@ -167,7 +167,7 @@ def test_lpips_of_identical_images_is_zero_and_grows_with_noise(no_network: Path
 
 
 def test_lpips_refuses_what_it_cannot_measure(no_network: Path) -> None:
-    metric = LPIPSMetric(no_network)
+    metric = LPIPSMetric(no_network, "cpu", "alex")
     image = torch.rand(1, 3, 40, 40)
     with pytest.raises(ValueError, match=r"\[0, 1\.0\]"):
         metric(image * 2, image)

@@ -16,9 +16,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from gianet.jobs.runtime import Runtime
 
 from gianet.atomic import OutputPathError
+from gianet.data.lists import Selection
+from gianet.data.manifest import load_manifest
 from gianet.domain.cameras import CAMERAS
 from gianet.evaluation.evaluate import evaluate_variant
 from gianet.evaluation.metrics import psnr
@@ -31,7 +32,8 @@ from gianet.models.sid_import import (
     import_sid_checkpoint,
     write_imported_checkpoint,
 )
-from tests.conftest import write_packed_cache
+from gianet.training.recipe import sid_released_recipe
+from tests.conftest import runtime, write_packed_cache
 from tests.tf_bundle_writer import write_checkpoint
 
 SID_TF1 = Path(__file__).parent / "data" / "sid_tf1"
@@ -335,16 +337,22 @@ def test_gianet_evaluate_scores_the_imported_weights(tmp_path):
     write_packed_cache(
         tmp_path / "cache", {"test": [(packed, truth, "10003_00_0.1s.dng", "10003_00_10s.dng")]}
     )
-    written = write_imported_checkpoint(SID_TF1 / "Sony", "Sony", tmp_path / "model.pt")
+    recipe = {"recipe": sid_released_recipe(2).model_dump_json()}
+    written = write_imported_checkpoint(SID_TF1 / "Sony", "Sony", tmp_path / "model.pt", recipe)
     summary = evaluate_variant(
         tmp_path / "model.pt",
         tmp_path / "cache",
+        load_manifest(tmp_path / "cache"),
+        Selection(exposures="all", exclude_scenes=[]),
         csv_path=tmp_path / "metrics.csv",
         summary_path=tmp_path / "summary.json",
         samples_dir=tmp_path / "samples",
         dataset="test",
+        metrics=["psnr", "ssim"],
+        lpips_backbone="alex",
         samples=0,
-        runtime=Runtime(progress=False),
+        torch_home=tmp_path / "torch",
+        runtime=runtime(progress=False),
     )
     assert (summary["camera"], summary["variant"], summary["n_images"]) == ("Sony", "sid_net", 1)
     assert summary["protocol"]["loss"] == "l1"

@@ -1,14 +1,12 @@
 """Every declared variant, on both cameras: builds, trains a few steps with its own loss."""
 
-from pathlib import Path
-
 import pytest
 import torch
-import yaml
 
 from gianet.models import available_architectures, build_model
 from gianet.training.losses import build_loss
 from gianet.variants import VARIANTS, UnknownVariant, get_variant
+from tests.conftest import recipe
 
 # (in_channels, upscale, odd packed size whose RGB output passes MS-SSIM's 161-pixel minimum)
 CAMERAS = {"Sony": (4, 2, (83, 85)), "Fuji": (9, 3, (55, 57))}
@@ -35,7 +33,7 @@ def test_variant_trains_on_odd_sizes_with_its_loss(name, camera):
     model = build_model(variant.arch, in_channels=in_channels, upscale=upscale, **variant.arch_args)
     inputs = torch.rand(1, in_channels, height, width)
     target = torch.nn.functional.interpolate(inputs[:, :3], scale_factor=upscale).clamp(0, 1)
-    loss_fn = build_loss(variant.loss, 0.84)
+    loss_fn = build_loss(recipe(name).loss)
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-4)
     losses = []
     for _ in range(4):
@@ -51,17 +49,40 @@ def test_variant_trains_on_odd_sizes_with_its_loss(name, camera):
     assert losses[-1] < losses[0]
 
 
-def test_a_variant_is_handed_only_the_train_settings_it_uses():
-    from gianet.variants import train_settings_for, unused_train_settings
+def test_a_variants_recipe_holds_only_the_train_settings_it_uses():
+    sid_net = recipe("sid_net")
+    assert sid_net.crops.kind == "fixed" and sid_net.loss.kind == "l1"
+    assert "extra_bottleneck_kernel" not in sid_net.arch_args
+    gia_net = recipe("gia_net")
+    assert gia_net.crops.kind == "multi-size" and gia_net.loss.exponents == "paper"
+    assert recipe("sid_net_deeper", extra_convs_kernel=1).arch_args["extra_bottleneck_kernel"] == 1
+    # A setting a variant does not use leaves its recipe as it was: nothing retrains.
+    assert recipe("sid_net", msssim_exponents="wang") == sid_net
+    assert recipe("sid_net", multi_size_a=5) == sid_net
+    assert recipe("gia_net", patch=200) == gia_net
+    assert recipe("gia_net", extra_convs_kernel=1) == gia_net
+    assert recipe("gia_net", lr=3e-4) != gia_net
 
-    train = yaml.safe_load(Path("params.yaml").read_text())["train"]
-    sid_net = train_settings_for(VARIANTS["sid_net"], train)
-    assert "patch" in sid_net and "multi_size_b" not in sid_net
-    assert "msssim_exponents" not in sid_net and "extra_convs_kernel" not in sid_net
-    gia_net = train_settings_for(VARIANTS["gia_net"], train)
-    assert "patch" not in gia_net and gia_net["msssim_exponents"] == train["msssim_exponents"]
-    assert "extra_convs_kernel" in train_settings_for(VARIANTS["sid_net_deeper"], train)
-    for variant in VARIANTS.values():
-        kept = train_settings_for(variant, train)
-        assert set(kept) | unused_train_settings(variant) == set(train)
-        assert {"seed", "lr", "epochs", "init", "shots", "flips"} <= set(kept)
+
+@pytest.mark.parametrize("name", VARIANTS)
+def test_a_narrower_width_scales_every_architecture_in_proportion(name):
+    from gianet.variants import ARCH_WIDTHS
+
+    variant = get_variant(name)
+    argument, paper = ARCH_WIDTHS[variant.arch]
+    assert recipe(name).arch_args.get(argument, paper) == paper  # the paper's width: as declared
+    narrow = recipe(name, width=16).arch_args
+    assert narrow[argument] == paper // 2
+    with torch.device("meta"):
+        build_model(variant.arch, in_channels=4, upscale=2, **narrow)
+
+
+def test_each_architectures_width_argument_is_its_constructors_with_the_paper_value():
+    import inspect
+
+    from gianet.models import architecture_class
+    from gianet.variants import ARCH_WIDTHS
+
+    assert set(ARCH_WIDTHS) == set(available_architectures())
+    for arch, (argument, paper) in ARCH_WIDTHS.items():
+        assert inspect.signature(architecture_class(arch)).parameters[argument].default == paper

@@ -134,7 +134,7 @@ def test_fetch_refuses_a_file_that_does_not_match_its_published_prefix(
     assert not dest.exists() and dest.with_name(dest.name + ".part").read_bytes() == b"tampered"
     assert not checksums.exists()
     with pytest.raises(MissingWeights):
-        LPIPSMetric(home)
+        LPIPSMetric(home, "cpu", "alex")
 
 
 def test_fetch_offline_says_where_to_put_the_file(

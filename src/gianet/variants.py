@@ -128,7 +128,7 @@ EXTRA_CONVS_KERNELS = (1, 3)
 PAPER_WIDTH = 32
 #: Each architecture's width argument and its value at the paper's width: SID-Net's base
 #: channels (32), DnCNN's and RIDNet's feature channels (64, their papers'). ``train.width``
-#: scales all of them in the same proportion (tests/test_models.py checks each constructor).
+#: scales all of them in the same proportion (tests/test_variants.py checks each constructor).
 ARCH_WIDTHS: dict[str, tuple[str, int]] = {
     "unet": ("base_channels", 32),
     "dncnn": ("channels", 64),

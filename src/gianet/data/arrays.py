@@ -2,11 +2,11 @@
 
 An array is a uint16 ``.npy`` file; its entry records its shape, its size in bytes, the sha256
 of every byte and the fingerprint (size, modification time, inode, status-change time) it had
-when that sha256 was last computed. :func:`array_problem` compares a file with its entry: the cheap checks
-(size, ``.npy`` header, shape) always, the sha256 of every byte when asked. Readers open
-arrays memory-mapped (:func:`open_array`), so memory does not grow with the dataset; which
-arrays have been verified since they last changed is :mod:`gianet.data.verify`'s business.
-"""
+when that sha256 was last computed. :func:`array_problem` compares a file with its entry: the
+cheap checks (size, ``.npy`` header, shape) always, the sha256 of every byte when asked.
+Readers open arrays memory-mapped (:func:`open_array`), so memory does not grow with the
+dataset; which arrays have been verified since they last changed is :mod:`gianet.data.verify`'s
+business."""
 
 from __future__ import annotations
 

@@ -40,7 +40,6 @@ SID (TensorFlow)           shape (TensorFlow)     gianet
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -241,11 +240,10 @@ def import_sid_checkpoint(prefix: str | Path, camera: str) -> dict:
         What :func:`gianet.models.checkpoint.save_checkpoint` writes: ``state_dict`` (CPU
         float32 tensors of ``UNet``), ``arch`` ``"unet"``, ``arch_args``
         ``{"base_channels": width}``, ``in_channels``, ``upscale``, ``cfa``, ``camera``,
-        ``variant`` ``"sid_net"``, ``settings`` (JSON: SID's L1 loss; no gianet training
-        settings) and ``provenance`` ``{"source", "repository", "files": {name: sha256},
-        "variables", "skipped"}``. The network maps packed raw ``(N, C, H, W)`` in [0, 1]
-        (amplified, clipped at 1 as SID's test scripts do) to RGB ``(N, 3, rH, rW)``,
-        nominally [0, 1].
+        ``variant`` ``"sid_net"`` and ``provenance`` ``{"source", "repository", "files":
+        {name: sha256}, "variables", "skipped"}``. The network maps packed raw
+        ``(N, C, H, W)`` in [0, 1] (amplified, clipped at 1 as SID's test scripts do) to RGB
+        ``(N, 3, rH, rW)``, nominally [0, 1].
 
     Raises:
         TFCheckpointError: the files are missing, damaged or not a TensorFlow checkpoint.
@@ -270,7 +268,6 @@ def import_sid_checkpoint(prefix: str | Path, camera: str) -> dict:
         "cfa": spec.cfa.name,
         "camera": spec.name,
         "variant": VARIANT,
-        "settings": json.dumps({"variant": {"name": VARIANT, "loss": "l1"}}, sort_keys=True),
         "provenance": {
             "source": IMPORTED_FROM,
             "repository": SID_REPOSITORY,
@@ -281,10 +278,13 @@ def import_sid_checkpoint(prefix: str | Path, camera: str) -> dict:
     }
 
 
-def write_imported_checkpoint(prefix: str | Path, camera: str, out: str | Path) -> dict:
+def write_imported_checkpoint(
+    prefix: str | Path, camera: str, out: str | Path, recorded: dict | None = None
+) -> dict:
     """Import (:func:`import_sid_checkpoint`) and write the result atomically to ``out``
-    with :func:`gianet.models.checkpoint.save_checkpoint`; ``gianet evaluate`` and
-    ``gianet enhance`` read it as any trained SID-Net. Returns the dictionary written.
+    with :func:`gianet.models.checkpoint.save_checkpoint`, with ``recorded`` added to what
+    it records (the training recipe SID's code followed, which ``gianet evaluate`` and
+    ``gianet enhance`` read as for any trained SID-Net). Returns the dictionary written.
 
     Raises:
         OutputPathError: ``out`` cannot be written (checked before anything is read).
@@ -294,6 +294,7 @@ def write_imported_checkpoint(prefix: str | Path, camera: str, out: str | Path) 
     atomic.check_output_path(out)
     imported = import_sid_checkpoint(prefix, camera)
     meta = {key: value for key, value in imported.items() if key != "state_dict"}
+    meta |= recorded or {}
     model = build_model(
         "unet",
         in_channels=imported["in_channels"],

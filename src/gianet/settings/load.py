@@ -60,7 +60,9 @@ def describe(error: ValidationError, source: str, prefix: str = "") -> list[str]
         location = [str(part) for part in item["loc"] if part != "[key]"]
         key = prefix + ".".join(location) if location else prefix.rstrip(".") or "(top level)"
         kind = item["type"]
-        if kind == "extra_forbidden":
+        if kind == "json_invalid":
+            lines.append(f"{source}: not valid JSON ({item['msg']}); give a JSON object")
+        elif kind == "extra_forbidden":
             lines.append(f"{source}: unknown key {key}. Fix the spelling or remove it.")
         elif kind == "value_error":
             message = item["msg"].removeprefix("Value error, ")

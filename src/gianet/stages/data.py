@@ -75,8 +75,8 @@ def dataset_root(lists: list[Path], camera: str) -> Path:
     from gianet.settings.load import ConfigError
 
     roots = {Path(path).parent for path in lists}
-    expected = sorted(list_name(camera, split) for split in SPLITS)
-    if len(roots) != 1 or sorted(Path(path).name for path in lists) != expected:
+    expected = [list_name(camera, split) for split in SPLITS]
+    if len(roots) != 1 or sorted(Path(path).name for path in lists) != sorted(expected):
         raise ConfigError(
             f"--lists: expected {', '.join(expected)} in one folder, got "
             f"{', '.join(map(str, lists))}"

@@ -49,10 +49,10 @@ class Recipe(_Part):
     variant: str
     arch: str
     arch_args: dict[str, int | bool]
-    width: Annotated[int, Field(ge=4)]
+    width: Annotated[int, Field(ge=1)]
     crops: Annotated[FixedCrops | MultiSizeCrops, Field(discriminator="kind")]
     loss: Annotated[L1Loss | JointLoss, Field(discriminator="kind")]
-    seed: Annotated[int, Field(ge=0)]
+    seed: Annotated[int, Field(ge=0)] | None  # None: not recorded (imported weights)
     epochs: Annotated[int, Field(ge=1)]
     lr: Annotated[float, Field(gt=0)]
     lr_decay_epoch: Annotated[int, Field(ge=0)]
@@ -109,6 +109,34 @@ class Recipe(_Part):
     @property
     def paper_width(self) -> bool:
         return self.width == PAPER_WIDTH
+
+
+def sid_released_recipe(width: int) -> Recipe:
+    """How SID's released weights were trained, as far as SID's train_Sony.py and
+    train_Fuji.py say (Chen et al., CVPR 2018): SID-Net of ``width`` base channels, L1 on
+    fixed 512-pixel patches of the ``_00`` shots, Adam at 1e-4 for 2000 epochs then 1e-5 until
+    4000, batch 1, the input clipped at 1, TF-slim's initialisation, IEEE float32. The weights
+    were published with the paper (May 2018), before SID's code fixed its horizontal flip
+    (2018-10-08), so the flips are read as ``sid-before-fix``; the seed was not recorded."""
+    return Recipe(
+        variant="sid_net",
+        arch="unet",
+        arch_args={"base_channels": width},
+        width=width,
+        crops=FixedCrops(kind="fixed", patch=512),
+        loss=L1Loss(kind="l1"),
+        seed=None,
+        epochs=4000,
+        lr=1e-4,
+        lr_decay_epoch=2000,
+        lr_decay_factor=0.1,
+        batch_size=1,
+        max_input=1.0,
+        shots="first",
+        flips="sid-before-fix",
+        init="sid",
+        precision="float32",
+    )
 
 
 class RecipeMissing(GianetError, ValueError):
