@@ -277,30 +277,50 @@ def _cost(args: argparse.Namespace) -> None:
 
 
 def _report(args: argparse.Namespace) -> None:
-    from gianet.report.build import build_report, runs_in_order
+    from gianet.report.build import build_report
+    from gianet.report.outputs import report_outputs
+    from gianet.report.runs import runs_in_order
+    from gianet.report.settings import ReportSettings
 
     for name, files in (("figures", args.figures), ("curve-figures", args.curve_figures)):
         if len(files) != len(args.cameras):
             raise UsageError(f"--{name}: one PNG per camera ({', '.join(args.cameras)})")
+    if not args.metrics_csvs:
+        raise UsageError("--metrics-csvs: the per-image results of every run, as --summaries")
     runs = runs_in_order(
         args.cameras,
         args.variants,
         [Path(p) for p in args.summaries],
         [Path(p) for p in args.curves],
-        [Path(p) for p in args.metrics_csvs] if args.metrics_csvs else None,
+        [Path(p) for p in args.metrics_csvs],
     )
+    # The outputs the command line does not name yet go beside --tables and --headline.
+    outputs = report_outputs(
+        Path(args.tables).parent,
+        args.cameras,
+        first_shot_tables=args.first_shot_tables,
+        pdf=True,
+        top=Path(args.headline).parent,
+    )
+    outputs |= {
+        "tables": Path(args.tables),
+        "tables_html": Path(args.tables_html),
+        "headline": Path(args.headline),
+        "curve_table_loss": Path(args.curve_tables[0]),
+        "curve_table_psnr": Path(args.curve_tables[1]),
+    }
+    for camera, figure, curves in zip(args.cameras, args.figures, args.curve_figures, strict=True):
+        outputs |= {f"figure_{camera}": Path(figure), f"curves_{camera}": Path(curves)}
     build_report(
         runs,
         dataset=args.dataset,
-        figure_variants=args.figure_variants,
+        cameras=args.cameras,
         costs=Path(args.costs),
-        tables=Path(args.tables),
-        figures=dict(zip(args.cameras, map(Path, args.figures), strict=True)),
-        curve_figures=dict(zip(args.cameras, map(Path, args.curve_figures), strict=True)),
-        headline=Path(args.headline),
-        curve_tables={"loss": Path(args.curve_tables[0]), "psnr": Path(args.curve_tables[1])},
-        tables_html=Path(args.tables_html),
-        first_shot_tables=args.first_shot_tables,
+        outputs=outputs,
+        settings=ReportSettings(
+            figure_variants=tuple(args.figure_variants),
+            first_shot_tables=args.first_shot_tables,
+        ),
     )
 
 
