@@ -47,10 +47,11 @@ COSTS = [
 ]
 
 
-def test_files(camera: str, n_images: int) -> list[str]:
+def image_files(camera: str, n_images: int) -> list[str]:
     """Test images as SID's lists name them: scenes of two shots each."""
+    suffix = "ARW" if camera == "Sony" else "RAF"
     return [
-        f"{camera}/short/{10003 + i // 2:05d}_{i % 2:02d}_0.{i + 1}s.{'ARW' if camera == 'Sony' else 'RAF'}"
+        f"{camera}/short/{10003 + i // 2:05d}_{i % 2:02d}_0.{i + 1}s.{suffix}"
         for i in range(n_images)
     ]
 
@@ -83,7 +84,7 @@ def write_run(
     folder.mkdir(parents=True, exist_ok=True)
     offset, (top, left) = VARIANT_OFFSETS.get(variant, (0.3, (20, 20)))
     rng = np.random.default_rng([zlib.crc32(f"{camera}/{variant}".encode()), seed or 0])
-    files = test_files(camera, n_images)
+    files = image_files(camera, n_images)
     rows = pd.DataFrame(
         {
             "file": files,

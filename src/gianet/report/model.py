@@ -13,7 +13,7 @@ Text in the model is plain Unicode (``γ``, ``×``, ``Δ``, ``–``); captions m
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from enum import Enum
 
@@ -290,9 +290,22 @@ def grouped(comparisons: Sequence[Comparison]) -> dict[str, dict[str, dict[str, 
     return table
 
 
-def interval_cells(comparison: Comparison) -> tuple[str, str]:
-    """``("+0.83 [+0.41, +1.20]*", "3/1")``: the mean difference, its interval (``*`` when it
-    excludes 0), and the images A / B wins (``/ties`` when any), as plain text."""
+def block_heading(camera: str, pairs: Mapping[str, Mapping[str, Comparison]]) -> str:
+    """A camera's heading in the statistics: ``"Sony, 6 test images"`` (a range when the
+    comparisons paired different numbers)."""
+    counts = sorted(
+        {c.result.n_images for by_metric in pairs.values() for c in by_metric.values() if c.result}
+    )
+    if not counts:
+        return camera
+    span = f"{counts[0]}" + (f"–{counts[-1]}" if len(counts) > 1 else "")
+    return f"{camera}, {span} test images"
+
+
+def interval_cells(comparison: Comparison) -> tuple[str, str, str]:
+    """``("+0.83*", "[+0.41, +1.20]", "3/1")``: the mean difference (``*`` when its interval
+    excludes 0), the interval, and the images on which A / B is better (``/ties`` when
+    any), as plain text."""
     result = comparison.result
     spec = METRICS[comparison.metric]
     column = Column(spec.name, spec.header, spec.higher_is_better, spec.decimals)
@@ -301,7 +314,7 @@ def interval_cells(comparison: Comparison) -> tuple[str, str]:
     )
     star = "*" if result.excludes_zero else ""
     wins = f"{result.wins_a}/{result.wins_b}" + (f"/{result.ties}" if result.ties else "")
-    return f"{mean} [{low}, {high}]{star}", wins
+    return mean + star, f"[{low}, {high}]", wins
 
 
 def short_reason(missing: str) -> str:

@@ -20,6 +20,7 @@ from gianet.report.model import (
     Status,
     Table,
     Text,
+    block_heading,
     grouped,
     interval_cells,
     short_reason,
@@ -124,27 +125,29 @@ def _cell(column: Column, cell: Cell) -> str:
 
 def _statistics(comparisons: Sequence[Comparison]) -> str:
     metrics = list(dict.fromkeys(c.metric for c in comparisons))
-    width = 2 + 2 * len(metrics)
+    width = 1 + 2 * len(metrics)
     rows = [
-        "<tr><th>A vs B</th><th>images</th>"
+        "<tr><th>A vs B</th>"
         + "".join(
-            f"<th>{html.escape(METRICS[m].header)} Δ [CI]</th><th>A/B(/=)</th>" for m in metrics
+            f"<th>{html.escape(METRICS[m].header)} Δ [CI]</th><th>wins A/B</th>" for m in metrics
         )
         + "</tr>"
     ]
     for camera, pairs in grouped(comparisons).items():
-        rows.append(f'<tr class="block"><th colspan={width}>{html.escape(camera)}</th></tr>')
+        heading = html.escape(block_heading(camera, pairs))
+        rows.append(f'<tr class="block"><th colspan={width}>{heading}</th></tr>')
         for label, by_metric in pairs.items():
-            results = [c.result for c in by_metric.values() if c.result is not None]
             cells = [f"<th>{html.escape(label)}</th>"]
-            cells.append(f"<td>{results[0].n_images if results else ''}</td>")
             for metric in metrics:
                 comparison = by_metric.get(metric)
                 if comparison is None or comparison.result is None:
                     why = short_reason(comparison.missing if comparison else "")
                     cells.append(f"<td colspan=2>{html.escape(why)}</td>")
                     continue
-                interval, wins = interval_cells(comparison)
-                cells.append(f"<td>{html.escape(interval)}</td><td>{html.escape(wins)}</td>")
+                mean, interval, wins = interval_cells(comparison)
+                cells.append(
+                    f"<td>{html.escape(mean)} {html.escape(interval)}</td>"
+                    f"<td>{html.escape(wins)}</td>"
+                )
             rows.append("<tr>" + "".join(cells) + "</tr>")
     return '<table class="statistics">\n' + "\n".join(rows) + "\n</table>"

@@ -22,6 +22,7 @@ from gianet.report.model import (
     Status,
     Table,
     Text,
+    block_heading,
     grouped,
     interval_cells,
     short_reason,
@@ -110,7 +111,9 @@ def render_table(table: Table) -> str:
             r"\par\medskip",
             r"{\scriptsize " + latex_text(table.comparisons_caption) + r"\par}",
             r"\smallskip",
+            r"{\scriptsize",
             *fitted(f"{table.key}-statistics", _statistics(table.comparisons)),
+            "}",
         ]
     lines += [r"\end{table}", ""]
     return "\n".join(lines)
@@ -175,7 +178,7 @@ def _cell(column: Column, cell: Cell) -> tuple[str, str, str]:
         if cell.best_ours:
             text = rf"\textbf{{{text}}}"
         if ours.sd is not None:
-            text += rf"$_{{\pm {column.format(ours.sd)}}}$"
+            text += rf"{{\tiny$\pm${column.format(ours.sd)}}}"
     else:
         text = NO_VALUE.get(ours.status, "--")
     theirs = latex_text(cell.paper.text) if cell.paper.status is Status.VALUE else "--"
@@ -186,30 +189,39 @@ def _cell(column: Column, cell: Cell) -> tuple[str, str, str]:
     return text, theirs, delta
 
 
+def stacked(top: str, bottom: str) -> str:
+    """Two lines in one right-aligned cell (LaTeX)."""
+    # Braces keep a bottom line that starts with "[" from reading as \\'s optional space.
+    return rf"\begin{{tabular}}{{@{{}}r@{{}}}}{top}\\ {{{bottom}}}\end{{tabular}}"
+
+
 def _statistics(comparisons: Sequence[Comparison]) -> list[str]:
     """The comparisons as a tabular: per camera, a row per pair, per metric Δ [CI] and wins."""
     metrics = list(dict.fromkeys(c.metric for c in comparisons))
-    width = 2 + 2 * len(metrics)
+    width = 1 + 2 * len(metrics)
     lines = [
-        rf"\begin{{tabular}}{{@{{}}lr*{{{len(metrics)}}}{{rr}}@{{}}}}",
+        rf"\begin{{tabular}}{{@{{}}l*{{{len(metrics)}}}{{rr}}@{{}}}}",
         r"\toprule",
-        "A vs B & images & "
-        + " & ".join(rf"{METRICS[m].header} $\Delta$ [CI] & A/B(/=)" for m in metrics)
+        "A vs B & "
+        + " & ".join(
+            stacked(rf"{METRICS[m].header} $\Delta$", "[CI]") + " & " + stacked("wins", "A/B")
+            for m in metrics
+        )
         + r" \\",
     ]
     for camera, rows in grouped(comparisons).items():
-        lines += [r"\midrule", rf"\multicolumn{{{width}}}{{@{{}}l}}{{\textit{{{camera}}}}} \\"]
+        heading = latex_text(block_heading(camera, rows))
+        lines += [r"\midrule", rf"\multicolumn{{{width}}}{{@{{}}l}}{{\textit{{{heading}}}}} \\"]
         for label, by_metric in rows.items():
-            results = [c.result for c in by_metric.values() if c.result is not None]
-            n = str(results[0].n_images) if results else ""
-            cells = [latex_text(label), n]
+            cells = [latex_text(label)]
             for metric in metrics:
                 comparison = by_metric.get(metric)
                 if comparison is None or comparison.result is None:
                     why = comparison.missing if comparison else ""
                     cells += [rf"\multicolumn{{2}}{{l}}{{{latex_text(short_reason(why))}}}"]
                     continue
-                cells += [latex_text(part) for part in interval_cells(comparison)]
+                mean, interval, wins = map(latex_text, interval_cells(comparison))
+                cells += [stacked(mean, interval), wins]
             lines.append(" & ".join(cells) + r" \\")
     lines += [r"\bottomrule", r"\end{tabular}"]
     return lines

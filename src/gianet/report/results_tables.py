@@ -259,6 +259,6 @@ def comparisons_caption(
         + f": mean, its {bootstrap.confidence:.0%} percentile bootstrap interval "
         f"({bootstrap.resamples} resamples of the images"
         + (", and of each variant's seeds" if seeds and max(seeds) > 1 else "")
-        + f", seed {bootstrap.seed}), and the images on which A / B is better (= ties). "
+        + f", seed {bootstrap.seed}), and the images on which A / B is better (/ ties, when any). "
         "*: the interval excludes 0."
     )
