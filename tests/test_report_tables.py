@@ -243,6 +243,9 @@ def test_protocol_sentence_states_the_test_set_and_the_training_readings() -> No
     ):
         assert reading in sentence
     assert "epochs" not in sentence  # printed only where recorded
+    l1_only = protocol(extra_convs_kernel=None, loss_gamma=None, msssim_exponents=None)
+    l1_sentence = protocol_sentence([summary("sid_net", protocol=l1_only)])
+    assert "model 2" not in l1_sentence and "γ" not in l1_sentence and "MS-SSIM" not in l1_sentence
     schedule = protocol()
     schedule["training"] |= {"epochs": 4000, "width": 32}
     assert "4000 epochs, width 32" in protocol_sentence([summary("gia_net", protocol=schedule)])

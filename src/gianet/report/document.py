@@ -133,7 +133,7 @@ def _figure(
 ) -> list[str]:
     size = f"width={width}" + (f",height={height},keepaspectratio" if height else "")
     return [
-        r"\begin{figure}[tbp]",
+        r"\begin{figure}[!htbp]",
         r"\centering",
         rf"\includegraphics[{size}]{{{path}}}",
         rf"\caption{{{latex_text(caption)}}}",

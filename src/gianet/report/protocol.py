@@ -61,23 +61,37 @@ def protocol_sentence(summaries: Iterable[Mapping[str, Any]]) -> str:
     settings = [recorded_value(summaries, "levels")]
     if any((s.get("protocol") or {}).get("lpips_backbone") for s in summaries):
         settings.append(recorded_value(summaries, "lpips_backbone"))
-    gamma = recorded_value(summaries, "loss_gamma", lambda v: f"{v:g}", training=True)
-    term = recorded_value(summaries, "loss_gamma_term", training=True)
-    kernel = recorded_value(summaries, "extra_convs_kernel", lambda k: f"{k} × {k}", training=True)
     training = [
         recorded_value(summaries, "shots", training=True),
         recorded_value(summaries, "flips", training=True),
         recorded_value(summaries, "init", training=True),
-        recorded_value(summaries, "msssim_exponents", training=True),
-        f"γ = {gamma} {term}",
-        f"model 2's added convolutions {kernel}",
-        f"precision {recorded_value(summaries, 'precision', training=True)}",
     ]
+    # The MS-SSIM term's readings and model 2's kernel only where a variant used them
+    # (evaluations of other variants do not record them).
+    if any_recorded(summaries, "msssim_exponents"):
+        training.append(recorded_value(summaries, "msssim_exponents", training=True))
+    if any_recorded(summaries, "loss_gamma"):
+        gamma = recorded_value(summaries, "loss_gamma", lambda v: f"{v:g}", training=True)
+        term = recorded_value(summaries, "loss_gamma_term", training=True)
+        training.append(f"γ = {gamma} {term}")
+    if any_recorded(summaries, "extra_convs_kernel"):
+        kernel = recorded_value(
+            summaries, "extra_convs_kernel", lambda k: f"{k} × {k}", training=True
+        )
+        training.append(f"model 2's added convolutions {kernel}")
+    training.append(f"precision {recorded_value(summaries, 'precision', training=True)}")
     for key, words in SCHEDULE:
-        if any(((s.get("protocol") or {}).get("training") or {}).get(key) for s in summaries):
+        if any_recorded(summaries, key):
             training.append(recorded_value(summaries, key, words.format, training=True))
     return (
         f"Protocol: {'; '.join(cameras)}; {'; '.join(settings)}. Training: {', '.join(training)}."
+    )
+
+
+def any_recorded(summaries: Sequence[Mapping[str, Any]], key: str) -> bool:
+    """Whether any summary records the training reading ``key``."""
+    return any(
+        ((s.get("protocol") or {}).get("training") or {}).get(key) is not None for s in summaries
     )
 
 

@@ -88,7 +88,7 @@ def plot_scatter(table: pd.DataFrame, camera: str, out_path: Path, title: str) -
         x, y = pairs[x_key].to_numpy(float), pairs[y_key].to_numpy(float)
         finite = np.isfinite(x) & np.isfinite(y)
         first = (pairs["shot"].astype(int) == 0).to_numpy() if "shot" in pairs else finite
-        for mask, marker, name in ((first, "o", "_00 shots"), (~first, "^", "other shots")):
+        for mask, marker, name in ((first, "o", "shot 00"), (~first, "^", "other shots")):
             if (mask & finite).any():
                 axis.scatter(
                     x[mask & finite], y[mask & finite], s=18, marker=marker, alpha=0.8, label=name
