@@ -27,8 +27,8 @@ from gianet.inference.image16 import write_rgb16
 from gianet.models import build_model
 from gianet.models.checkpoint import load_checkpoint, save_checkpoint, save_training_state
 from gianet.report import costs as report_costs
-from gianet.report.curves import plot_curves
 from gianet.report.cost_table import cost_table
+from gianet.report.curves import plot_curves
 from gianet.report.figures import ImageRow, Tile, plot_grid
 from gianet.report.render_latex import render_table
 from gianet.synth.dng import RawMetadata, write_dng
