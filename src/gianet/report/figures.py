@@ -232,7 +232,7 @@ def plot_grid(
     for r, row in enumerate(rows):
         for c, tile in enumerate(row.tiles):
             frame_axis = axes[line][c]
-            _show(frame_axis, tile.image)
+            _show(frame_axis, tile.image, shown_width=round(2 * TILE_INCHES * dpi))
             frame_axis.set_title(tile.title, fontsize=8)
             for k, crop in enumerate(row.crops):
                 colour = CROP_COLOURS[k % len(CROP_COLOURS)]
@@ -284,8 +284,20 @@ def plot_grid(
     return sorted(boxes, key=lambda b: (b.row, b.part != "frame", b.part, b.column))
 
 
-def _show(axis, image: np.ndarray, edge: str | None = None) -> None:
-    axis.imshow(image, interpolation="antialiased")
+def _show(
+    axis, image: np.ndarray, edge: str | None = None, shown_width: int | None = None
+) -> None:
+    """Draw ``image`` (H, W, 3) in ``axis`` in its own pixel coordinates; with
+    ``shown_width``, averaged down by an integer factor to at most about that many columns
+    first (a 12-megapixel SID frame in a tile of a few hundred pixels)."""
+    height, width = image.shape[:2]
+    factor = max(1, width // shown_width) if shown_width else 1
+    if factor > 1:
+        rows, columns = height // factor * factor, width // factor * factor
+        blocks = image[:rows, :columns].reshape(rows // factor, factor, -1, factor, 3)
+        image = blocks.mean(axis=(1, 3)).round().astype(np.uint8)
+    extent = (-0.5, width - 0.5, height - 0.5, -0.5)
+    axis.imshow(image, interpolation="antialiased", extent=extent)
     axis.set_xticks([])
     axis.set_yticks([])
     if edge is not None:
