@@ -278,6 +278,7 @@ def _cost(args: argparse.Namespace) -> None:
 
 def _report(args: argparse.Namespace) -> None:
     from gianet.report.build import build_report
+    from gianet.report.document import LatexError, compile_pdf
     from gianet.report.outputs import report_outputs
     from gianet.report.runs import runs_in_order
     from gianet.report.settings import ReportSettings
@@ -302,6 +303,7 @@ def _report(args: argparse.Namespace) -> None:
         pdf=True,
         top=Path(args.headline).parent,
     )
+    pdf = outputs.pop("pdf")
     outputs |= {
         "tables": Path(args.tables),
         "tables_html": Path(args.tables_html),
@@ -322,6 +324,11 @@ def _report(args: argparse.Namespace) -> None:
             first_shot_tables=args.first_shot_tables,
         ),
     )
+    # The PDF is no declared output yet: a LaTeX failure costs the PDF, never the report.
+    try:
+        compile_pdf(outputs["report_tex"], pdf)
+    except LatexError as exc:
+        print(f"gianet report: {pdf} not written: {exc}", file=sys.stderr)
 
 
 def _check_params(args: argparse.Namespace) -> None:
