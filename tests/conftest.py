@@ -242,3 +242,13 @@ def paper_readings(variant: str = "gia_net") -> dict:
 
     train = repo_params(REPO / "configs" / "paper.yaml").train
     return readings(Recipe.for_variant(get_variant(variant), train, 0))
+
+
+def report_settings(**changes):
+    """The report's settings from params.yaml's ``report`` section with ``changes`` (keys of
+    that section)."""
+    from gianet.report.settings import ReportSettings
+    from gianet.settings.sections import Report
+
+    section = repo_params().report.model_dump() | changes
+    return ReportSettings.of(Report.model_validate(section))

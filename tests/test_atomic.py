@@ -27,9 +27,10 @@ from gianet.inference.image16 import write_rgb16
 from gianet.models import build_model
 from gianet.models.checkpoint import load_checkpoint, save_checkpoint, save_training_state
 from gianet.report import costs as report_costs
+from gianet.report.cost_table import cost_table
 from gianet.report.curves import plot_curves
-from gianet.report.figures import Panel, plot_grid
-from gianet.report.tables import write_tables
+from gianet.report.figures import ImageRow, Tile, plot_grid
+from gianet.report.render_latex import render_table
 from gianet.synth.dng import RawMetadata, write_dng
 from tests.conftest import SMALL_CHECKPOINT_META
 
@@ -77,8 +78,8 @@ def _png8(path: Path, value: int) -> Path:
 
 
 def _figure(path: Path, value: int) -> Path:
-    _png8(path.with_name("panel.png"), value)
-    return plot_grid([[Panel(path.with_name("panel.png"), "panel")]], path)
+    plot_grid([ImageRow("x", (Tile(np.full((8, 8, 3), value, np.uint8), "tile"),), ())], path)
+    return path
 
 
 def _checkpoint(path: Path, value: int) -> None:
@@ -119,9 +120,9 @@ def _status(path: Path, value: int) -> None:
 
 
 def _tables(path: Path, value: int) -> None:
-    summary = {"dataset": "sid-synth", "camera": "Sony", "variant": "sid_net", "n_images": 2}
-    metrics = {"psnr": 20.0 + value, "ssim": 0.5, "lpips": None, "pieapp": None}
-    write_tables([summary | metrics], [], path)
+    row = {"variant": "sid_net", "camera": "Sony", "params": value * 1e6, "flops": value * 1e9}
+    table = cost_table([row | {"params_ratio": 1.0, "flops_ratio": 1.0}], "sid-synth")
+    atomic.write_text(path, render_table(table))
 
 
 def _costs(path: Path, value: int) -> None:

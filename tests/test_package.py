@@ -93,10 +93,12 @@ LOAD_RESOURCES = textwrap.dedent(
     import json, sys
     from pathlib import Path
 
-    import gianet, gianet.settings, gianet.fetch.sid, gianet.report.tables
+    import gianet, gianet.settings, gianet.fetch.sid, gianet.report.paper
     from gianet.settings import json_schema
     from gianet.fetch.sid import install_split_lists
-    from gianet.report.tables import cost_table, results_table
+    from gianet.report import paper
+    from gianet.report.cost_table import cost_table
+    from gianet.report.render_latex import render_table
 
     root = Path(sys.argv[1])
     lists = {}
@@ -104,15 +106,16 @@ LOAD_RESOURCES = textwrap.dedent(
         (root / camera / "short").mkdir(parents=True)
         for path in install_split_lists(root, camera):
             lists[path.name] = path.read_text()
-    summary = {"dataset": "sid-synth", "camera": "Sony", "variant": "sid_net", "n_images": 1,
-               "psnr": 20.0, "ssim": 0.5, "lpips": None, "pieapp": None}
-    modules = (gianet, gianet.settings, gianet.fetch.sid, gianet.report.tables)
+    modules = (gianet, gianet.settings, gianet.fetch.sid, gianet.report.paper)
     print(json.dumps({
         "modules": [module.__file__ for module in modules],
         "schema": json_schema(),
         "lists": lists,
-        "tables": [results_table(table, [summary]) for table in (1, 2, 3)],
-        "costs": cost_table([]),
+        "tables": [
+            [paper.published(t, c, m, "psnr") for t, c, m in paper.results() if t == table]
+            for table in (1, 2, 3)
+        ],
+        "costs": render_table(cost_table([], "sid-synth")),
     }))
     """
 )

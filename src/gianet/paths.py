@@ -215,3 +215,25 @@ def weights_dir(params: Params) -> Path:
 
 def weights_status(params: Params) -> Path:
     return weights_dir(params) / WEIGHTS_STATUS
+
+
+# --- The report's files ----------------------------------------------------------------
+# Inside report/<dataset>/ besides TABLES, TABLES_HTML, figure_name and curves_name above;
+# gianet.report.outputs.report_outputs lists every file the report writes.
+TABLES_CSV = "tables.csv"
+TABLES_JSON = "tables.json"
+COMPARISONS_CSV = "comparisons.csv"
+REPORT_TEX = "report.tex"
+REPORT_PDF = "report.pdf"
+#: Every variant's metrics per test image, at the top like CURVE_TABLES (DVC's plots).
+PER_IMAGE_TABLE = "curves/test_per_image.tsv"
+
+
+def table_file_name(key: str) -> str:
+    """One table's LaTeX: ``table1.tex``, ``table1_first.tex``, ``table4_cost.tex``."""
+    return f"{key}.tex"
+
+
+def scatter_name(camera: str) -> str:
+    """Per test image of a camera, GIA-Net's PSNR against SID-Net's."""
+    return f"scatter_{camera}.png"

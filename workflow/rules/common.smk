@@ -22,6 +22,8 @@ Reading this file changes nothing: no job is run and no file written while the D
 from pathlib import Path
 
 from gianet import paths
+from gianet.report.document import latex_engine
+from gianet.report.outputs import report_outputs
 from gianet.settings import validate_params
 from gianet.stages.data import ArchiveJob, CameraJob, PackJob, SynthJob
 from gianet.stages.models import EvaluateJob, TrainJob, WeightsJob
@@ -46,19 +48,22 @@ SUMMARY = str(paths.summary_file(PARAMS, "{camera}", "{variant}", "{seed}"))
 SAMPLES = str(paths.samples_dir(PARAMS, "{camera}", "{variant}", "{seed}"))
 REPORT = paths.report_dir(PARAMS)
 COSTS = str(REPORT / paths.COSTS)
-TABLES = str(REPORT / paths.TABLES)
-TABLES_HTML = str(REPORT / paths.TABLES_HTML)
-FIGURES = [str(REPORT / paths.figure_name(camera)) for camera in CAMERAS]
-CURVE_FIGURES = [str(REPORT / paths.curves_name(camera)) for camera in CAMERAS]
-HEADLINE = paths.HEADLINE_METRICS
-LOSS_CURVES = paths.CURVE_TABLES["loss"]
-PSNR_CURVES = paths.CURVE_TABLES["psnr"]
+# Every file the report writes, by name (gianet.report.outputs).
+REPORT_FILES = {
+    name: str(path)
+    for name, path in report_outputs(
+        REPORT, CAMERAS, first_shot_tables=PARAMS.report.first_shot_tables
+    ).items()
+}
+REPORT_PDF = str(REPORT / paths.REPORT_PDF)
+# The PDF is made where a LaTeX engine is on PATH (README: the PDF report).
+LATEX = latex_engine() is not None
 WEIGHTS_STATUS = str(paths.weights_status(PARAMS))
 SID_DOWNLOAD = str(paths.download_path(PARAMS, "{camera}", "{suffix}"))
 LOGS = f"logs/{DATASET}"
 BENCHMARKS = f"{LOGS}/benchmarks"
 
-REPORT_OUTPUTS = [TABLES, HEADLINE, LOSS_CURVES, PSNR_CURVES, *FIGURES, *CURVE_FIGURES]
+REPORT_OUTPUTS = [*REPORT_FILES.values(), *([REPORT_PDF] if LATEX else [])]
 RUNTIME = runtime_of(PARAMS)
 
 
@@ -74,9 +79,25 @@ def per_run(pattern):
     return expand(pattern, camera=CAMERAS, variant=VARIANTS, seed=SEEDS)
 
 
-def camera_labels():
-    """Labels of the per-camera items of `snakemake --report`, in CAMERAS order."""
-    return [{"camera": camera, "dataset": DATASET} for camera in CAMERAS]
+def report_outputs_for_snakemake():
+    """The report's files, those `snakemake --report report.html` shows wrapped in report()
+    with their caption and category: the tables, and per camera the figure grid, curves and
+    scatter plot."""
+    shown = {"tables_html": ("tables.rst", "Tables", {})}
+    for camera in CAMERAS:
+        labels = {"camera": camera, "dataset": DATASET}
+        shown[f"figure_{camera}"] = ("figure.rst", "Figures", labels)
+        shown[f"curves_{camera}"] = ("curves.rst", "Curves", labels)
+        shown[f"scatter_{camera}"] = ("scatter.rst", "Statistics", labels)
+    files = []
+    for name, path in REPORT_FILES.items():
+        if name in shown:
+            caption, category, labels = shown[name]
+            path = report(
+                path, caption=f"../report/{caption}", category=category, labels=labels or None
+            )
+        files.append(path)
+    return files
 
 
 def sid_archive(wildcards):

@@ -1,7 +1,10 @@
-"""Report: Table 4 costs, LaTeX tables beside the paper's numbers, figure grids, curves.
+"""Report: Table 4 costs, then the tables beside the paper's numbers (LaTeX, HTML, CSV,
+JSON), the paired statistics, figure grids, curves and report.tex of the run, and its PDF
+where a LaTeX engine is on PATH.
 
 Outputs marked `report(...)` make up `snakemake --report report.html`: the rendered tables,
-the figure grids and the curves, with the captions of workflow/report/.
+the figure grids, the curves and the per-image scatter plots, with the captions of
+workflow/report/.
 """
 
 
@@ -28,19 +31,7 @@ rule report:
         curves=per_run(CURVES),
         costs=COSTS,
     output:
-        tables=TABLES,
-        tables_html=report(TABLES_HTML, caption="../report/tables.rst", category="Tables"),
-        figures=[
-            report(figure, caption="../report/figure.rst", category="Figures", labels=labels)
-            for figure, labels in zip(FIGURES, camera_labels())
-        ],
-        curve_figures=[
-            report(curves, caption="../report/curves.rst", category="Curves", labels=labels)
-            for curves, labels in zip(CURVE_FIGURES, camera_labels())
-        ],
-        headline=HEADLINE,
-        loss_curves=LOSS_CURVES,
-        psnr_curves=PSNR_CURVES,
+        outputs=report_outputs_for_snakemake(),
     params:
         settings=settings_of(ReportJob, PARAMS),
     resources:
@@ -52,3 +43,21 @@ rule report:
         "../envs/gianet.yaml"
     shell:
         shell_command("report")
+
+
+# A rule of its own, so that a LaTeX error never costs the report's other files.
+rule report_pdf:
+    input:
+        tex=REPORT_FILES["report_tex"],
+        included=[path for name, path in REPORT_FILES.items() if name != "report_tex"],
+    output:
+        pdf=REPORT_PDF,
+    resources:
+        runtime=30,
+        mem_mb=2000,
+    log:
+        f"{LOGS}/report_pdf.log",
+    conda:
+        "../envs/gianet.yaml"
+    shell:
+        shell_command("report-pdf")

@@ -1,177 +1,210 @@
-"""The report stage: tables, figure grids, training curves and the DVC metrics of one run.
+"""The report stage: every table, statistic, figure and curve of one dataset's run.
 
-Every file it reads and writes is handed to it: per trained run (a camera and a variant) the
-evaluation summary (which names the sample images it saved), its per-image results and the
-dvclive curves; per camera a figure grid and a curves figure to write.
+Every file it reads is a run's (:class:`gianet.report.runs.Run`: summary, per-image CSV,
+curves, per seed) or the cost table; every file it writes is one of ``outputs``, which must
+hold exactly the names :func:`gianet.report.outputs.report_outputs` lists (``pdf``
+optional). The tables are built once as data (:mod:`gianet.report.model`) and rendered to
+LaTeX, HTML, CSV and JSON from that data.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+import math
+import sys
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-import pandas as pd
-
 from gianet import atomic
-from gianet.errors import GianetError
+from gianet.domain.metrics import METRIC_NAMES
 from gianet.paths import log_dir_of_curves
+from gianet.report import render_data, render_html, render_latex
+from gianet.report.cost_table import cost_table
 from gianet.report.curves import plot_curves, read_curves, write_curve_tables
-from gianet.report.figures import common_stems, plot_grid, sample_rows
-from gianet.report.latex_html import parse_tables, render_html
-from gianet.report.tables import first_shot_summaries, read_summaries, write_tables
+from gianet.report.document import Compiled, compile_pdf, report_source
+from gianet.report.figures import figure_rows, plot_grid
+from gianet.report.model import Table
+from gianet.report.outputs import CURVE_SERIES, report_outputs
+from gianet.report.paper import RESULT_TABLES
+from gianet.report.results_tables import results_table
+from gianet.report.runs import Evaluations, ReportInputError, Run, load_evaluations
+from gianet.report.scatter import per_image_table, plot_scatter, write_per_image_table
+from gianet.report.settings import ReportSettings
 
-#: Headline metrics copied into the DVC metrics file (``dvc exp show`` columns).
-HEADLINE = ("psnr", "ssim", "lpips", "pieapp")
 #: How a dataset's numbers are described in titles: sid-synth is never passed off as SID.
 DATASET_KIND = {"sid-synth": "synthetic data", "sid": "SID test set"}
 
 
-class ReportInputError(GianetError, ValueError):
-    """The files handed to the report do not match the runs it was told about."""
-
-
 @dataclass(frozen=True)
-class Run:
-    """What the report reads of one trained and evaluated (camera, variant)."""
+class Report:
+    """What :func:`build_report` made: the tables (as data) and the PDF, if compiled."""
 
-    camera: str
-    variant: str
-    summary: Path
-    curves: Path
-    metrics_csv: Path | None = None
-
-
-def runs_of(
-    summaries: Sequence[Path], curves: Sequence[Path], metrics_csvs: Sequence[Path]
-) -> list[Run]:
-    """Each run's files, matched by folder: a run's summary and per-image CSV sit in one
-    results folder, its curves in ``train/`` inside it; the run's camera and variant are read
-    from its summary.
-
-    Raises:
-        ReportInputError: a summary without its CSV or curves, or a file of no run.
-    """
-    by_folder = {Path(path).parent: Path(path) for path in summaries}
-    csvs = {Path(path).parent: Path(path) for path in metrics_csvs}
-    logs = {log_dir_of_curves(path).parent: Path(path) for path in curves}
-    if set(csvs) != set(by_folder) or set(logs) != set(by_folder):
-        odd = sorted(map(str, (set(csvs) | set(logs)) ^ set(by_folder)))
-        raise ReportInputError(
-            f"the summaries, per-image results and curves do not describe the same runs "
-            f"(folders without all three: {', '.join(odd)})"
-        )
-    runs = []
-    for folder, summary in by_folder.items():
-        described = json.loads(summary.read_text())
-        runs.append(
-            Run(described["camera"], described["variant"], summary, logs[folder], csvs[folder])
-        )
-    return runs
-
-
-def per_image_rows(runs: Sequence[Run]) -> list[list[dict]]:
-    """Each run's per-image results (its evaluation's CSV) as rows.
-
-    Raises:
-        ReportInputError: a run has no CSV, or its CSV has no ``shot`` column.
-    """
-    tables = []
-    for run in runs:
-        if run.metrics_csv is None:
-            raise ReportInputError(
-                f"{run.camera}/{run.variant}: SID's _00 tables need its per-image results; "
-                "pass --metrics-csvs"
-            )
-        table = pd.read_csv(run.metrics_csv)
-        if "shot" not in table:
-            raise ReportInputError(
-                f"{run.metrics_csv}: no shot column; evaluate the run again (snakemake "
-                "--forcerun evaluate)"
-            )
-        tables.append(table.to_dict("records"))
-    return tables
-
-
-def dvc_metrics(summaries: list[dict]) -> dict:
-    """``{camera: {variant: {metric: value}}}`` of the metrics that were computed."""
-    metrics: dict = {}
-    for summary in summaries:
-        values = {m: summary[m] for m in HEADLINE if summary.get(m) is not None}
-        metrics.setdefault(summary["camera"], {})[summary["variant"]] = values
-    return metrics
+    tables: tuple[Table, ...]
+    compiled: Compiled | None
 
 
 def build_report(
     runs: Sequence[Run],
     *,
     dataset: str,
-    figure_variants: Sequence[str],
+    cameras: Sequence[str],
     costs: Path,
-    tables: Path,
-    figures: dict[str, Path],
-    curve_figures: dict[str, Path],
-    headline: Path,
-    curve_tables: dict[str, Path],
-    tables_html: Path,
-    first_shot_tables: bool = False,
-) -> None:
-    """Write the tables (``tables`` and one file per table beside it), per camera a figure
-    grid and a curves figure, and for DVC the metrics file ``headline`` and curve tables.
+    outputs: Mapping[str, Path],
+    settings: ReportSettings,
+    configuration: str = "",
+) -> Report:
+    """Write the report of one dataset.
 
     Args:
-        runs: every (camera, variant) of the run, with its files.
-        dataset: ``sid-synth`` or ``sid``, named in every caption and title.
-        figure_variants: the grid's columns between input and ground truth.
-        costs: JSON written by ``gianet cost``.
-        figures, curve_figures: camera -> PNG to write.
-        curve_tables: series (``loss``, ``psnr``) -> TSV of every run's curve (DVC's plots).
-        tables_html: the same tables rendered as an HTML page (``snakemake --report``).
-        first_shot_tables: also Tables 1 to 3 under SID's ``_00`` protocol, from each run's
-            per-image results (``Run.metrics_csv``).
+        runs: every evaluated (camera, variant, seed) with its files.
+        dataset: ``sid-synth`` or ``sid`` (named in every caption and title); the summaries
+            must say the same.
+        cameras: the cameras, in order (blocks of the tables, one figure of each kind).
+        costs: the JSON ``gianet cost`` wrote (Table 4).
+        outputs: :func:`gianet.report.outputs.report_outputs` for ``dataset``, ``cameras`` and
+            ``settings.first_shot_tables``; with ``pdf``, compiled when an engine is on PATH.
+        settings: the report's settings (params.yaml ``report``).
+        configuration: a phrase naming the run's configuration for the captions (e.g.
+            ``"demo (params.yaml)"``); may be empty.
 
     Raises:
-        ReportInputError: a summary's camera or variant is not the run it was given for.
+        ReportInputError: the outputs are not the report's, a file does not match its run, or
+            a figure variant was not run.
+        LatexError: a LaTeX engine is on PATH and failed on ``report.tex``.
     """
-    summaries = read_summaries(run.summary for run in runs)
-    for run, summary in zip(runs, summaries, strict=True):
-        if (summary.get("camera"), summary.get("variant")) != (run.camera, run.variant):
-            raise ReportInputError(
-                f"{run.summary}: holds {summary.get('camera')}/{summary.get('variant')}, "
-                f"given as {run.camera}/{run.variant}; pass summaries camera-major"
-            )
-    first_shots = (
-        first_shot_summaries(summaries, per_image_rows(runs)) if first_shot_tables else None
-    )
-    written = write_tables(summaries, json.loads(Path(costs).read_text()), tables, first_shots)
-    rendered = parse_tables(written[Path(tables).name].read_text())
-    atomic.write_text(tables_html, render_html(rendered, f"gianet tables, {dataset}"))
-    kind = DATASET_KIND[dataset]
-    saved = {
-        (run.camera, run.variant): (run.summary.parent / summary["samples_dir"], summary["samples"])
-        for run, summary in zip(runs, summaries, strict=True)
+    _check_outputs(outputs, cameras, settings.first_shot_tables)
+    evaluations = load_evaluations(runs)
+    measured = next(iter(evaluations.values()))[0].summary["dataset"]
+    if measured != dataset:
+        raise ReportInputError(f"--dataset {dataset}, but the evaluations measured {measured}")
+    tables = _tables(evaluations, cameras, costs, settings, configuration)
+    _write_tables(tables, outputs, dataset)
+    kind = DATASET_KIND.get(dataset, "not SID")
+    per_image = per_image_table(evaluations, cameras)
+    write_per_image_table(per_image, outputs["per_image"])
+    curves = {
+        (run.camera, run.variant, run.seed): read_curves(log_dir_of_curves(run.curves))
+        for run in runs
     }
-    curves = {(run.camera, run.variant): read_curves(log_dir_of_curves(run.curves)) for run in runs}
-    for camera, figure in figures.items():
-        columns = {v: saved[camera, v][0] for v in figure_variants}
-        stems = common_stems(saved[camera, v][1] for v in figure_variants)
-        if not stems:
-            raise ReportInputError(
-                f"{camera}: the evaluations of {', '.join(figure_variants)} saved no sample "
-                "image in common; set evaluate.samples to 1 or more"
-            )
-        stems, rows = sample_rows(columns, stems)
+    for camera in cameras:
+        columns = []
+        for variant in settings.figure_variants:
+            seeds = evaluations.get((camera, variant))
+            if not seeds:
+                raise ReportInputError(
+                    f"report.figure_variants: {variant} was not run for {camera}; train and "
+                    "evaluate it, or leave it out of the figure"
+                )
+            columns.append(seeds[0])
+        seed_note = (
+            " (first seed)"
+            if any(len(evaluations[camera, v]) > 1 for v in settings.figure_variants)
+            else ""
+        )
+        rows = figure_rows(columns, settings.figure_images, settings.crops)
         plot_grid(
             rows,
-            figure,
-            row_labels=stems,
-            title=f"{camera} test images, {dataset} ({kind}); PSNR in dB against ground truth",
+            outputs[f"figure_{camera}"],
+            title=f"{camera} test images, {dataset} ({kind}){seed_note}; "
+            "PSNR / SSIM of the whole image",
         )
         plot_curves(
-            {run.variant: curves[run.camera, run.variant] for run in runs if run.camera == camera},
-            Path(curve_figures[camera]),
+            {
+                run.variant + (f"/seed{run.seed}" if run.seed is not None else ""): curves[
+                    run.camera, run.variant, run.seed
+                ]
+                for run in runs
+                if run.camera == camera
+            },
+            Path(outputs[f"curves_{camera}"]),
             f"{camera} training curves, {dataset} ({kind})",
         )
-    write_curve_tables(curves, curve_tables)
-    atomic.write_json(headline, {dataset: dvc_metrics(summaries)}, indent=2)
+        plot_scatter(
+            per_image,
+            camera,
+            Path(outputs[f"scatter_{camera}"]),
+            f"{camera} per test image, {dataset} ({kind})",
+        )
+        print(f"gianet report: {camera}'s figure, curves and scatter written", file=sys.stderr)
+    write_curve_tables(curves, {s: outputs[f"curve_table_{s}"] for s in CURVE_SERIES})
+    atomic.write_json(outputs["headline"], {dataset: dvc_metrics(evaluations)}, indent=2)
+    tex = Path(outputs["report_tex"])
+    atomic.write_text(
+        tex,
+        report_source(
+            tables,
+            dataset=dataset,
+            cameras=cameras,
+            outputs=outputs,
+            tex=tex,
+            configuration=configuration,
+        ),
+    )
+    compiled = compile_pdf(tex, Path(outputs["pdf"])) if "pdf" in outputs else None
+    return Report(tuple(tables), compiled)
+
+
+def _check_outputs(outputs: Mapping[str, Path], cameras: Sequence[str], first: bool) -> None:
+    expected = set(report_outputs(".", cameras, first_shot_tables=first))
+    given = set(outputs) - {"pdf"}
+    if given != expected:
+        raise ReportInputError(
+            "the report's outputs are gianet.report.outputs.report_outputs(...)'s: "
+            f"missing {sorted(expected - given)}, unknown {sorted(given - expected)}"
+        )
+
+
+def _tables(
+    evaluations: Evaluations,
+    cameras: Sequence[str],
+    costs: Path,
+    settings: ReportSettings,
+    configuration: str,
+) -> list[Table]:
+    """Tables 1 to 3 (each followed by its ``_00`` version with ``first_shot_tables``), then
+    Table 4, as data."""
+    tables = []
+    for number in RESULT_TABLES:
+        for first in (False, True) if settings.first_shot_tables else (False,):
+            tables.append(
+                results_table(
+                    number,
+                    evaluations,
+                    cameras,
+                    first_shots=first,
+                    bootstrap=settings.bootstrap,
+                    configuration=configuration,
+                )
+            )
+        print(f"gianet report: Table {number} and its statistics computed", file=sys.stderr)
+    dataset = next(iter(evaluations.values()))[0].summary["dataset"]
+    rows = json.loads(Path(costs).read_text())
+    tables.append(cost_table(rows, dataset, str(costs), configuration))
+    return tables
+
+
+def _write_tables(tables: Sequence[Table], outputs: Mapping[str, Path], dataset: str) -> None:
+    """Each table's LaTeX alone and all together, the HTML page, the CSVs and the JSON."""
+    for table in tables:
+        atomic.write_text(outputs[table.key], render_latex.render_table(table))
+    atomic.write_text(outputs["tables"], render_latex.render_tables(tables))
+    title = f"gianet tables, {dataset} ({DATASET_KIND.get(dataset, 'not SID')})"
+    atomic.write_text(outputs["tables_html"], render_html.render_page(tables, title))
+    atomic.write_text(outputs["tables_csv"], render_data.tables_csv(tables))
+    atomic.write_text(outputs["comparisons"], render_data.comparisons_csv(tables))
+    atomic.write_json(outputs["tables_json"], render_data.tables_json(tables, dataset), indent=1)
+
+
+def dvc_metrics(evaluations: Evaluations) -> dict:
+    """``{camera: {variant: {metric: value}}}``: the metrics computed, means over seeds (the
+    columns of ``dvc exp show``)."""
+    metrics: dict = {}
+    for (camera, variant), seeds in evaluations.items():
+        values = {}
+        for metric in METRIC_NAMES:
+            per_seed = [e.summary.get(metric) for e in seeds]
+            if all(value is not None for value in per_seed):
+                values[metric] = math.fsum(per_seed) / len(per_seed)
+        metrics.setdefault(camera, {})[variant] = values
+    return metrics

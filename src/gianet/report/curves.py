@@ -41,17 +41,21 @@ def read_curves(train_log: Path) -> dict[str, pd.DataFrame]:
 
 
 def plot_curves(curves: dict[str, dict[str, pd.DataFrame]], out_path: Path, title: str) -> Path:
-    """Draw loss and validation PSNR against epoch, one line per variant.
+    """Draw loss and validation PSNR against epoch, one line per run.
 
     Args:
-        curves: variant name -> its run's series (:func:`read_curves`).
+        curves: variant name, or ``<variant>/seed<k>`` with several seeds, -> its run's
+            series (:func:`read_curves`); a variant's seeds share its colour.
         out_path: PNG to write.
         title: the figure's title.
     """
     figure = Figure(figsize=(11, 4.2), layout="constrained")
     axes: Sequence = figure.subplots(1, 2)
-    palette = _palette(len(curves))
-    for index, (variant, series) in enumerate(curves.items()):
+    variants = list(dict.fromkeys(name.split("/")[0] for name in curves))
+    palette = _palette(len(variants))
+    for name, series in curves.items():
+        variant, _, seed = name.partition("/")
+        index = variants.index(variant)
         for axis, (_, column, _) in zip(axes, CURVES, strict=True):
             curve = series.get(column)
             if curve is not None:
@@ -61,7 +65,7 @@ def plot_curves(curves: dict[str, dict[str, pd.DataFrame]], out_path: Path, titl
                     color=palette[index],
                     marker="o" if len(curve) < 8 else None,
                     markersize=3,
-                    label=get_variant(variant).label,
+                    label=get_variant(variant).label + (f" {seed}" if seed else ""),
                 )
     for axis, (_, _, label) in zip(axes, CURVES, strict=True):
         axis.set_xlabel("epoch")
@@ -80,12 +84,14 @@ def _palette(count: int) -> list:
 
 
 def write_curve_tables(
-    curves: dict[tuple[str, str], dict[str, pd.DataFrame]], tables: dict[str, Path]
+    curves: dict[tuple[str, str, int | None], dict[str, pd.DataFrame]], tables: dict[str, Path]
 ) -> dict[str, pd.DataFrame]:
     """One long table per series over every run: ``run camera variant epoch <value>``.
 
     Args:
-        curves: (camera, variant) -> its run's series (:func:`read_curves`).
+        curves: (camera, variant, seed) -> its run's series (:func:`read_curves`); seed
+            ``None`` for a run of the one seed. ``run`` reads ``Sony/gia_net`` (with a seed,
+            ``Sony/gia_net/seed1``).
         tables: series column (``loss``, ``psnr``) -> TSV to write; epochs count from 1.
 
     Returns:
@@ -96,14 +102,14 @@ def write_curve_tables(
         if column not in tables:
             continue
         frames = []
-        for (camera, variant), series in curves.items():
+        for (camera, variant, seed), series in curves.items():
             curve = series.get(column)
             if curve is None:
                 continue
             frames.append(
                 pd.DataFrame(
                     {
-                        "run": f"{camera}/{variant}",
+                        "run": f"{camera}/{variant}" + (f"/seed{seed}" if seed is not None else ""),
                         "camera": camera,
                         "variant": variant,
                         "epoch": curve["step"].astype(int) + 1,

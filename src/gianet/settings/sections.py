@@ -138,11 +138,29 @@ class Evaluate(Section):
     weights_checksums: Path
 
 
+Fraction = Annotated[float, Field(ge=0, le=1)]
+#: A crop's top-left corner, (top, left) as fractions of the frame.
+Corner = Annotated[list[Fraction], Field(min_length=2, max_length=2)]
+
+
 class Report(Section):
-    """What the report shows."""
+    """What the report shows and how its statistics are drawn."""
 
     figure_variants: Annotated[list[str], Field(min_length=1)]
     first_shot_tables: bool
+    figure_images: list[str]
+    figure_crops: dict[
+        str,
+        Annotated[
+            list[Annotated[list[Fraction], Field(min_length=2, max_length=2)]],
+            Field(min_length=1, max_length=4),
+        ],
+    ]
+    crop_size: Annotated[float, Field(gt=0, le=1)]
+    crops_per_image: Annotated[int, Field(ge=1, le=4)]
+    bootstrap_resamples: Annotated[int, Field(ge=100, le=1_000_000)]
+    bootstrap_seed: NonNegative
+    confidence: Annotated[float, Field(gt=0.5, lt=1)]
 
 
 class Params(Section):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from gianet.settings.sections import CameraName, Params
+from gianet.settings.sections import CameraName, Params, Report
 from gianet.stages.declaration import Input, Inputs, JobSettings, Output, Outputs, stage
 
 
@@ -25,8 +25,7 @@ class ReportJob(JobSettings):
     cameras: list[CameraName]
     variants: list[str]
     seeds: list[int]
-    figure_variants: list[str]
-    first_shot_tables: bool
+    report: Report
 
     @classmethod
     def from_params(cls, params: Params) -> ReportJob:
@@ -35,8 +34,7 @@ class ReportJob(JobSettings):
             cameras=params.cameras,
             variants=params.variants,
             seeds=params.train.seeds,
-            figure_variants=params.report.figure_variants,
-            first_shot_tables=params.report.first_shot_tables,
+            report=params.report,
         )
 
 
@@ -59,55 +57,84 @@ def report(
     metrics_csvs: Inputs,
     curves: Inputs,
     costs: Input,
-    tables: Output,
-    tables_html: Output,
-    figures: Outputs,
-    curve_figures: Outputs,
-    headline: Output,
-    loss_curves: Output,
-    psnr_curves: Output,
+    outputs: Outputs,
     settings: ReportJob,
 ) -> None:
-    """Render the tables, figure grids and curves beside the paper's numbers.
+    """Render the tables, statistics, figure grids, curves and report.tex of a run.
 
     Args:
         summaries: every run's evaluation summary (``summary.json``).
         metrics_csvs: every run's per-image results (``metrics.csv``).
         curves: every run's dvclive ``metrics.json``.
         costs: the JSON written by `gianet cost`.
-        tables: ``tables.tex`` to write (and one file per table beside it).
-        tables_html: the same tables as an HTML page.
-        figures: one figure grid PNG per camera (``figure_<camera>.png``).
-        curve_figures: one curves PNG per camera (``curves_<camera>.png``).
-        headline: the DVC metrics JSON to write.
-        loss_curves: the TSV of every run's training loss (a DVC plot).
-        psnr_curves: the TSV of every run's validation PSNR (a DVC plot).
+        outputs: every file the report writes (gianet.report.outputs.report_outputs: the
+            tables in LaTeX, HTML, CSV and JSON, the statistics, the figure grids, curves and
+            scatter plots, report.tex, and the DVC metrics and plots).
     """
-    from gianet.paths import curves_name, figure_name
-    from gianet.report.build import build_report, runs_of
+    from gianet.report.build import build_report
+    from gianet.report.runs import runs_of
+    from gianet.report.settings import ReportSettings
 
-    runs = runs_of(summaries, curves, metrics_csvs)
+    named = outputs_by_name(outputs, settings)
+    runs = runs_of(summaries, metrics_csvs, curves)
+    expected = {(run.camera, run.variant) for run in runs}
+    wanted = {(c, v) for c in settings.cameras for v in settings.variants}
+    if expected != wanted:
+        from gianet.report.runs import ReportInputError
+
+        raise ReportInputError(
+            f"the runs given ({len(expected)} cameras x variants) are not the settings' "
+            f"({', '.join(settings.cameras)} x {', '.join(settings.variants)})"
+        )
     build_report(
         runs,
         dataset=settings.dataset,
-        figure_variants=settings.figure_variants,
+        cameras=settings.cameras,
         costs=costs,
-        tables=tables,
-        figures=_per_camera(figures, settings.cameras, figure_name),
-        curve_figures=_per_camera(curve_figures, settings.cameras, curves_name),
-        headline=headline,
-        curve_tables={"loss": loss_curves, "psnr": psnr_curves},
-        tables_html=tables_html,
-        first_shot_tables=settings.first_shot_tables,
+        outputs=named,
+        settings=ReportSettings.of(settings.report),
     )
 
 
-def _per_camera(files, cameras, name_of) -> dict:
-    """Camera -> its file among ``files``, found by its name (``name_of(camera)``)."""
-    from gianet.report.build import ReportInputError
+@stage("report-pdf")
+def report_pdf(*, tex: Input, pdf: Output) -> None:
+    """Compile report.tex into report.pdf with the LaTeX engine on PATH (latexmk,
+    pdflatex or tectonic).
 
-    by_name = {path.name: path for path in files}
-    missing = [name_of(camera) for camera in cameras if name_of(camera) not in by_name]
-    if missing:
-        raise ReportInputError(f"no output named {', '.join(missing)} among {list(by_name)}")
-    return {camera: by_name[name_of(camera)] for camera in cameras}
+    Args:
+        tex: the report's LaTeX source (report.tex, beside the tables and figures it includes).
+        pdf: the PDF to write.
+    """
+    from gianet.report.document import compile_pdf
+
+    compile_pdf(tex, pdf)
+
+
+def outputs_by_name(outputs: list, settings: ReportJob) -> dict:
+    """The report's outputs by name (:func:`gianet.report.outputs.report_outputs`), found
+    among ``outputs`` by path: the tables' folder and the working directory's DVC files.
+
+    Raises:
+        ReportInputError: ``outputs`` are not exactly the report's files.
+    """
+    from pathlib import Path
+
+    from gianet import paths
+    from gianet.report.outputs import report_outputs
+    from gianet.report.runs import ReportInputError
+
+    given = [Path(path) for path in outputs]
+    folders = {path.parent for path in given if path.name == paths.TABLES}
+    tops = {path.parent for path in given if path.name == paths.HEADLINE_METRICS}
+    if len(folders) != 1 or len(tops) != 1:
+        raise ReportInputError(f"--outputs: expected one {paths.TABLES} and one headline file")
+    named = report_outputs(
+        folders.pop(),
+        settings.cameras,
+        first_shot_tables=settings.report.first_shot_tables,
+        top=tops.pop(),
+    )
+    if set(named.values()) != set(given):
+        odd = sorted(map(str, set(named.values()) ^ set(given)))
+        raise ReportInputError(f"--outputs: not the report's files ({', '.join(odd)})")
+    return named
