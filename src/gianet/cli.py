@@ -354,7 +354,12 @@ STAGES: tuple[Stage, ...] = (
         "sid-download",
         "download one camera's SID archive (resumable, sha256-verified)",
         (
-            arg("--url", required=True, help="the archive's URL (http, https or file)"),
+            arg(
+                "--url",
+                required=True,
+                help="the archive's http(s) URL (for a local archive, set "
+                "sid.archives.<camera>.path in params.yaml instead)",
+            ),
             arg("--out", required=True, help="where the archive goes"),
             arg("--checksums", required=True, help="sha256 file: recorded once, then verified"),
             arg(
@@ -596,16 +601,25 @@ def _say(message: str) -> None:
         print(message, file=sys.stderr, flush=True)
 
 
-def _run(args: argparse.Namespace) -> None:
-    """Check the stage's output paths, then run it."""
-    from gianet.atomic import check_output_path
+#: Outputs several runs update in turn (one checksum file for every archive): locked only
+#: around their update (gianet.fetch.checksums), never for a whole run.
+SHARED_OUTPUTS = frozenset({"checksums"})
 
+
+def _run(args: argparse.Namespace) -> None:
+    """Check the stage's output paths, lock them (one run per output), then run it."""
+    from gianet.atomic import check_output_path
+    from gianet.jobs.locks import output_locks
+
+    locked = []
     for name in args.outputs:
         value = getattr(args, name)
         for path in value if isinstance(value, list) else [value]:
             if path:
                 check_output_path(path)
-    args.handler(args)
+                locked += [] if name in SHARED_OUTPUTS else [path]
+    with output_locks(locked, command=" ".join(["gianet", *args.argv])):
+        args.handler(args)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -615,6 +629,7 @@ def main(argv: list[str] | None = None) -> int:
     from gianet.jobs.interrupt import EXIT_INTERRUPTED, JobInterrupted, requeue_current_job
 
     args = parser().parse_args(argv)
+    args.argv = sys.argv[1:] if argv is None else argv
     if args.debug:
         _run(args)
         return 0

@@ -46,8 +46,10 @@ from gianet import atomic
 from gianet.data.lists import Pair
 from gianet.data.raw import RawError, pack, read_ground_truth, read_mosaic, with_levels
 from gianet.data.xtrans import xtrans_phase
-from gianet.errors import GianetError, one_line
+from gianet.errors import GianetError, explain, one_line
 from gianet.fetch.checksums import sha256_of
+from gianet.jobs.children import die_with_parent
+from gianet.jobs.cpus import bounded
 from gianet.paths import MANIFEST
 
 #: Sampled blocks of the fast check: how many, and their size in bytes.
@@ -238,7 +240,7 @@ def _cache_one(
         meta |= content_record(array_path)
         atomic.write_json(meta_path, meta)
     except OSError as exc:
-        return source, None, f"{array_path}: cannot be written ({exc.strerror or exc})"
+        return source, None, f"{array_path}: cannot be written: {explain(exc) or one_line(exc)}"
     return source, meta, None
 
 
@@ -262,7 +264,9 @@ def build_cache(
         root: dataset root the pairs' paths are relative to.
         splits: pairs per split name (``train``, ``val``, ``test``).
         cache_dir: ``CACHE/{dataset}/{camera}``.
-        workers: decoding processes (one decode per file, in parallel over cores).
+        workers: decoding processes (one decode per file, in parallel over cores), at most
+            the CPUs this process may use (:func:`gianet.jobs.cpus.bounded`); they die with
+            this process (:func:`gianet.jobs.children.die_with_parent`).
         progress: show a progress bar.
         full_check: check reused arrays by the sha256 of every byte, not the fast check.
         levels: black and white levels of the packed inputs: ``"file"`` (each raw's own) or
@@ -287,10 +291,17 @@ def build_cache(
     entries: dict[str, dict] = {}
     errors: list[str] = []
     bar = tqdm(total=len(tasks), desc=f"packing {cache_dir}", unit="file", disable=not progress)
+    workers = bounded(workers, "pack --workers")
     if workers > 1:
-        # LibRaw uses OpenMP, which deadlocks in forked children: start workers fresh.
+        # LibRaw uses OpenMP, which deadlocks in forked children: start workers fresh, and
+        # tied to this process, so that killing it leaves none running.
         context = multiprocessing.get_context("spawn")
-        with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+        with ProcessPoolExecutor(
+            max_workers=workers,
+            mp_context=context,
+            initializer=die_with_parent,
+            initargs=(os.getpid(),),
+        ) as pool:
             results = pool.map(_cache_one, tasks, chunksize=1)
             for source, meta, error in results:
                 _collect(source, meta, error, entries, errors)

@@ -22,7 +22,6 @@ from __future__ import annotations
 import math
 from collections import defaultdict
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -30,6 +29,7 @@ import torch
 from torch.utils.data import Dataset, Sampler
 
 from gianet.data.cache import UPSCALE, load_manifest, open_array
+from gianet.data.crops import CropPolicy, check_crops_fit
 from gianet.data.lists import Pair
 from gianet.errors import GianetError
 
@@ -38,26 +38,6 @@ GT_MAX = 65535.0
 CHANNEL_COLOURS = {"bayer": (0, 1, 2, 1), "xtrans": (0, 1, 2, 0, 2, 1, 1, 1, 1)}
 #: A training item's key: (epoch, scene index, index that keys the batch's crop side).
 SampleKey = tuple[int, int, int]
-
-
-@dataclass(frozen=True)
-class CropPolicy:
-    """How training patches are cut, in packed pixels.
-
-    ``kind="fixed"`` cuts ``patch x patch``; ``kind="multi-size"`` cuts ``a*b x a*b`` with
-    ``b`` drawn uniformly from ``[b_low, b_high]`` once per batch (paper: a = 32, b in [16, 32]).
-    """
-
-    kind: str
-    patch: int
-    a: int = 32
-    b_low: int = 16
-    b_high: int = 32
-
-    def side(self, rng: np.random.Generator) -> int:
-        if self.kind == "fixed":
-            return self.patch
-        return self.a * int(rng.integers(self.b_low, self.b_high + 1))
 
 
 def amplify_tensor(
@@ -194,7 +174,8 @@ class TrainPatches(Dataset):
 
     Raises:
         ValueError: an unknown ``shots`` or ``flips``.
-        TrainingPoolError: ``shots="first"`` and no scene has a ``_00`` shot.
+        TrainingPoolError: ``shots="first"`` and no scene has a ``_00`` shot, or a crop
+            larger than the smallest frame it would be cut from.
     """
 
     def __init__(
@@ -223,6 +204,10 @@ class TrainPatches(Dataset):
                 "train.shots to all"
             )
         self.scenes = [by_scene[s] for s in sorted(by_scene)]
+        shapes = [pairs.entries[pair.short]["shape"] for scene in self.scenes for pair in scene]
+        check_crops_fit(
+            crops, [(h, w) for _, h, w in shapes], f"the training frames of {pairs.cache_dir}"
+        )
 
     def __len__(self) -> int:
         return len(self.scenes)

@@ -45,12 +45,19 @@ from gianet.data.dataset import (
 from gianet.evaluation.metrics import psnr, ssim
 from gianet.evaluation.perceptual import LPIPSMetric, PieAPPMetric
 from gianet.fetch.weights import MissingWeights
+from gianet.jobs.cpus import bounded
 from gianet.jobs.device import Device
 from gianet.jobs.runtime import DEFAULT_RUNTIME, Runtime
 from gianet.models.checkpoint import load_model
+from gianet.models.finite import check_finite
 from gianet.paths import sample_names
 
 METRICS = ("psnr", "ssim", "lpips", "pieapp")
+#: What a non-finite output means for an evaluation, and the fix.
+_NOTHING_WRITTEN = (
+    "no metrics were written",
+    "Retrain the variant (its training must end with a finite loss) and evaluate again",
+)
 Metric = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 
 
@@ -177,7 +184,7 @@ def evaluate_variant(
         in ``protocol`` what the numbers follow (:func:`protocol_of`).
     """
     pairs = PackedPairs(cache_dir, "test", max_input)
-    torch.set_num_threads(runtime.threads)
+    torch.set_num_threads(bounded(runtime.threads, "runtime.threads"))
     device = Device.choose(runtime, "float32")
     model, checkpoint = load_model(model_path, cfa=pairs.cfa)
     device.prepare(model)
@@ -187,12 +194,13 @@ def evaluate_variant(
     sample_dir = Path(samples_dir)
     sample_dir.mkdir(parents=True, exist_ok=True)
     frames = FullFrames(pairs)
+    workers = bounded(runtime.loader_workers, "runtime.loader_workers", least=0)
     loader = DataLoader(
         frames,
         batch_size=None,
-        num_workers=runtime.loader_workers,
+        num_workers=workers,
         pin_memory=device.cuda,
-        prefetch_factor=1 if runtime.loader_workers else None,
+        prefetch_factor=1 if workers else None,
     )
     rows, saved = [], []
     writes: list[Future] = []
@@ -203,9 +211,11 @@ def evaluate_variant(
             inputs, truth = frame_to_network(frame, device.device, max_input)
             synchronize(device)
             start = time.perf_counter()
-            output = model(device.batch(inputs[None])).clamp(0, 1)
+            output = model(device.batch(inputs[None]))
             synchronize(device)
             seconds = time.perf_counter() - start
+            check_finite(output, f"{model_path} on {pair.short}", *_NOTHING_WRITTEN)
+            output = output.clamp(0, 1)
             row = {
                 "file": pair.short,
                 "gt_file": pair.long,

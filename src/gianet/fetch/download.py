@@ -3,7 +3,21 @@
 The bytes stream into ``<dest>.part``; an interrupted download is resumed with an HTTP
 ``Range`` request, both within one call (connection errors, timeouts, 5xx answers and
 truncated bodies are retried with exponential back-off) and across calls (running again
-continues from the ``.part`` left behind). The sha256 is computed while streaming. Only http
+continues from the ``.part`` left behind). Every byte received is kept, also those of an
+attempt that then times out (the body is read as it arrives, ``read1``, not in blocks that a
+timeout would drop), and ``retries`` counts the attempts in a row that brought no new byte:
+a server that sends a little and then stalls is resumed from where it stopped until the file
+is complete. The sha256 is computed while streaming.
+
+Before a byte is written, the size the server declares (``Content-Length``, or the total of
+a ``Content-Range``) is checked against a plausible bound (``max_bytes``: the largest file
+gianet fetches is SID's Fuji archive, 52 GB) and against the free space of ``dest``'s folder;
+a body of undeclared size is checked against both as it streams. Either way the download
+stops with one line naming the URL, the size and the fix, before the disk fills up.
+
+The ``.part`` is opened through :func:`gianet.atomic.open_no_follow` (a symbolic link, FIFO
+or device planted there is refused, never written through), and one lock per ``dest``
+(:mod:`gianet.jobs.locks`) keeps a second download of the same file from appending to it. Only http
 and https are fetched; redirects are followed by hand and one to another scheme (https to
 http, ftp, file ...) is refused. While the server is silent a heartbeat line says so every few
 seconds; while bytes arrive a progress bar counts them.
@@ -34,15 +48,17 @@ from __future__ import annotations
 import hashlib
 import os
 import re
+import shutil
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urljoin, urlsplit
 
 import requests
+import urllib3
 from tqdm import tqdm
 
 from gianet import atomic
@@ -54,15 +70,28 @@ from gianet.fetch.archives import (
     describe_start,
     verify_archive,
 )
-from gianet.fetch.checksums import hash_file, is_sha256, read_recorded, record_sha256, sha256_of
+from gianet.fetch.checksums import BLOCK, is_sha256, read_recorded, record_sha256, sha256_of
+from gianet.jobs.locks import output_lock
 
-_RETRYABLE = (requests.ConnectionError, requests.Timeout, requests.exceptions.ChunkedEncodingError)
+_RETRYABLE = (
+    requests.ConnectionError,
+    requests.Timeout,
+    requests.exceptions.ChunkedEncodingError,
+    urllib3.exceptions.HTTPError,  # raised while reading the body (timeout, cut connection)
+)
 _RETRYABLE_STATUS = {408, 429}
 _CONTENT_RANGE = re.compile(r"bytes (?:(?P<start>\d+)-\d+|\*)/(?P<total>\d+|\*)")
 #: Redirects followed before giving up (browsers allow about 20).
 MAX_REDIRECTS = 10
 #: Seconds of silence from the server between two heartbeat lines.
 HEARTBEAT_SECONDS = 10.0
+#: The largest file a download accepts by default: SID's largest archive (Fuji, 52 GB)
+#: with room to spare; a larger declared size is a wrong URL or a hostile server.
+MAX_BYTES = 128 << 30
+#: Free space left on the disk beyond a download (file system overhead, other writers).
+SPACE_MARGIN = 64 << 20
+#: Bytes between two checks of the free space while a body of undeclared size streams.
+SPACE_CHECK_BYTES = 64 << 20
 _LOCAL_FILE_FIX = (
     "file:// URLs are not downloaded: set the archive's path (sid.archives.<camera>.path in "
     "params.yaml) to the local file instead"
@@ -157,14 +186,26 @@ class _Checksum:
 
 class _PartFile:
     """The ``.part`` file being written, with the sha256 of the bytes it holds so far, and
-    what this run did for it (bytes received, HTTP requests made)."""
+    what this run did for it (bytes received, HTTP requests made).
+
+    Raises:
+        gianet.atomic.LinkRefused: a symbolic link, FIFO or device sits at ``path``.
+    """
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        self.digest = hash_file(path) if path.exists() else hashlib.sha256()
-        self.size = path.stat().st_size if path.exists() else 0
+        self.digest = hashlib.sha256()
+        self.size = 0
         self.received = 0
         self.requests = 0
+        try:
+            descriptor = atomic.open_no_follow(path, os.O_RDONLY)
+        except FileNotFoundError:
+            return
+        with os.fdopen(descriptor, "rb") as handle:
+            while block := handle.read(BLOCK):
+                self.digest.update(block)
+                self.size += len(block)
 
     def reset(self) -> None:
         """Drop what was fetched: the next request starts from byte zero."""
@@ -172,16 +213,74 @@ class _PartFile:
         self.digest = hashlib.sha256()
         self.size = 0
 
-    def append(self, blocks: Iterable[bytes], bar: tqdm, heartbeat: _Heartbeat) -> None:
-        """Append ``blocks`` to the file and the digest as they arrive."""
-        with open(self.path, "ab") as handle:
+    def append(
+        self, blocks: Iterable[bytes], bar: tqdm, heartbeat: _Heartbeat, room: _Room
+    ) -> None:
+        """Append ``blocks`` to the file and the digest as they arrive (each is written
+        before the next is awaited, so a timeout loses none)."""
+        with atomic.append_file(self.path) as handle:
             for block in blocks:
                 heartbeat.alive()
                 handle.write(block)
+                handle.flush()
                 self.digest.update(block)
                 self.size += len(block)
                 self.received += len(block)
                 bar.update(len(block))
+                room.check_streaming(self.size, self.size - len(block))
+
+
+@dataclass(frozen=True)
+class _Room:
+    """How much a download may write: at most ``max_bytes``, leaving :data:`SPACE_MARGIN`
+    free in ``folder``."""
+
+    url: str
+    folder: Path
+    max_bytes: int
+
+    def check_declared(self, total: int, held: int) -> None:
+        """Refuse a declared size of ``total`` bytes, of which ``held`` are already here,
+        that exceeds the bound or the free space.
+
+        Raises:
+            DownloadError: naming the URL, the size and the fix.
+        """
+        if total > self.max_bytes:
+            raise DownloadError(
+                f"{self.url}: the server declares {_size(total)}, more than the "
+                f"{_size(self.max_bytes)} any file gianet fetches can be; nothing more was "
+                "written. Check the URL (or download the file by hand and set its path in "
+                "params.yaml)"
+            )
+        self._check_free(total - held, f"the server declares {_size(total)}")
+
+    def check_streaming(self, size: int, before: int) -> None:
+        """While a body streams (``before`` bytes held, now ``size``): refuse once ``size``
+        passes the bound, and check the free space every :data:`SPACE_CHECK_BYTES`."""
+        if size > self.max_bytes:
+            raise DownloadError(
+                f"{self.url}: the server sent more than {_size(self.max_bytes)} without "
+                "declaring a size, more than any file gianet fetches can be; stopped. Check "
+                "the URL, and delete the .part it left"
+            )
+        if size // SPACE_CHECK_BYTES != before // SPACE_CHECK_BYTES:
+            self._check_free(0, f"{_size(size)} received so far")
+
+    def _check_free(self, needed: int, what: str) -> None:
+        free = shutil.disk_usage(self.folder).free
+        if needed + SPACE_MARGIN > free:
+            raise DownloadError(
+                f"{self.url}: {what}, but {self.folder} has {_size(free)} free (and "
+                f"{_size(SPACE_MARGIN)} are kept free); free space or point the download "
+                "elsewhere (paths.data in params.yaml) and run again; what was received is "
+                "kept and resumed"
+            )
+
+
+def _size(count: int) -> str:
+    """``count`` bytes, and in GiB when that is clearer."""
+    return f"{count} bytes" if count < 1 << 30 else f"{count} bytes ({count / 2**30:.1f} GiB)"
 
 
 class _Heartbeat:
@@ -236,6 +335,7 @@ def download(
     progress: bool = True,
     heartbeat: float = HEARTBEAT_SECONDS,
     sleep: Callable[[float], None] = time.sleep,
+    max_bytes: int = MAX_BYTES,
 ) -> DownloadResult:
     """Download ``url`` to ``dest``, resuming, retrying, verifying the format and sha256.
 
@@ -247,13 +347,15 @@ def download(
             recorded for ``dest.name`` in ``checksum_file`` (if any).
         checksum_file: where digests are recorded (JSON or ``sha256sum`` text, see the module
             docstring); a verified file whose name has no entry yet gets one.
-        retries: attempts after the first one before giving up.
+        retries: attempts in a row that bring no new byte, after the first one, before
+            giving up (an attempt that brings bytes starts the count and the back-off again).
         backoff: seconds before the first retry; each further retry waits twice as long.
         timeout: seconds to wait for a connection or for the next bytes.
         chunk: bytes read from the network per block.
         progress: show a tqdm progress bar.
         heartbeat: seconds of silence between two "waiting for the server" lines (0: none).
         sleep: how to wait between attempts (tests pass a recorder).
+        max_bytes: the largest size accepted (default :data:`MAX_BYTES`).
 
     Returns:
         The complete file's path, digest and size, and what this call did.
@@ -261,14 +363,39 @@ def download(
     Raises:
         DownloadError: a URL that is not http(s) or redirects elsewhere, a server that refused
             the file or answered with something else (an error page), every attempt failed
-            (what was fetched is kept and a rerun resumes), or the bytes do not match the
-            expected digest.
+            (what was fetched is kept and a rerun resumes), a declared size larger than
+            ``max_bytes`` or the free space, or the bytes do not match the expected digest.
+        gianet.jobs.locks.OutputBusy: another process is downloading ``dest``.
+        gianet.atomic.LinkRefused: a symbolic link or special file sits at ``<dest>.part``.
     """
     dest = Path(dest)
     _check_scheme(url)
     atomic.check_writable_target(dest)
+    with output_lock(dest):
+        return _download(
+            url,
+            dest,
+            _Checksum.for_dest(dest, expected_sha256, checksum_file),
+            _Fetch(
+                url, dest, timeout, chunk, progress, heartbeat, _Room(url, dest.parent, max_bytes)
+            ),
+            retries,
+            backoff,
+            sleep,
+        )
+
+
+def _download(
+    url: str,
+    dest: Path,
+    checksum: _Checksum,
+    fetch: _Fetch,
+    retries: int,
+    backoff: float,
+    sleep: Callable[[float], None],
+) -> DownloadResult:
+    """:func:`download`, under the lock of ``dest``."""
     part = dest.with_name(dest.name + ".part")
-    checksum = _Checksum.for_dest(dest, expected_sha256, checksum_file)
     if dest.exists():
         sha256 = sha256_of(dest)
         if not checksum.matches(sha256):
@@ -278,9 +405,7 @@ def download(
             _refuse_if_not_archive(dest, dest)
         recorded = checksum.record_if_new(sha256)
         return DownloadResult(dest, sha256, dest.stat().st_size, 0, 0, recorded)
-    dest.parent.mkdir(parents=True, exist_ok=True)
     partial = _PartFile(part)
-    fetch = _Fetch(url, dest, timeout, chunk, progress, heartbeat)
     _fetch(fetch, partial, retries, backoff, sleep)
     sha256 = partial.digest.hexdigest()
     if not checksum.matches(sha256):
@@ -333,6 +458,7 @@ class _Fetch:
     chunk: int
     progress: bool
     heartbeat: float
+    room: _Room
 
     @property
     def name(self) -> str:
@@ -346,22 +472,33 @@ def _fetch(
     backoff: float,
     sleep: Callable[[float], None],
 ) -> None:
-    """Complete and verify ``partial``, retrying with back-off."""
+    """Complete and verify ``partial``, retrying with back-off: always after an attempt that
+    brought bytes, and ``retries`` times in a row after attempts that brought none."""
     last_error: Exception | None = None
-    for attempt in range(retries + 1):
-        if attempt:
-            sleep(backoff * 2 ** (attempt - 1))
+    attempts = stalled = 0
+    while True:
+        held = partial.size
+        attempts += 1
         try:
             _attempt(fetch, partial)
             _refuse_if_not_archive(partial.path, fetch.dest)
             return
         except (*_RETRYABLE, _TransientError, IncompleteArchive) as error:
             last_error = error
+        stalled = 0 if partial.size > held else stalled + 1
+        if stalled > retries:
+            break
+        sleep(backoff * 2 ** max(stalled - 1, 0))
+    if partial.size:
+        kept = (
+            f"{partial.size} bytes ({partial.received} of them by this run) are kept in "
+            f"{partial.path}; running again resumes from there (delete it to start afresh)."
+        )
+    else:
+        kept = "Nothing was received, so nothing was kept; running again starts afresh."
     raise DownloadError(
-        f"{fetch.url}: download failed after {retries + 1} attempts "
-        f"(last error: {one_line(last_error)}). "
-        f"{partial.size} bytes ({partial.received} of them by this run) are kept in "
-        f"{partial.path}; running again resumes from there (delete it to start afresh)."
+        f"{fetch.url}: download failed after {attempts} attempts, the last {stalled} bringing "
+        f"no new byte (last error: {one_line(last_error)}). {kept}"
     )
 
 
@@ -372,6 +509,7 @@ def _attempt(fetch: _Fetch, partial: _PartFile) -> None:
     Raises:
         _TransientError: a retryable answer or a body that ended early (also any of
             ``_RETRYABLE``); bytes already written stay in ``partial``.
+        DownloadError: a declared size beyond the bound or the free space.
     """
     offset = partial.size
     headers = {"Accept-Encoding": "identity"}
@@ -384,6 +522,8 @@ def _attempt(fetch: _Fetch, partial: _PartFile) -> None:
             total = _expected_total(response, partial, offset, fetch.name)
             if total is not None and total == partial.size:
                 return
+            if total is not None:
+                fetch.room.check_declared(total, partial.size)
             with tqdm(
                 total=total,
                 initial=partial.size,
@@ -393,9 +533,22 @@ def _attempt(fetch: _Fetch, partial: _PartFile) -> None:
                 desc=fetch.name,
                 disable=not fetch.progress,
             ) as bar:
-                partial.append(response.iter_content(fetch.chunk), bar, heartbeat)
+                partial.append(_body(response, fetch.chunk), bar, heartbeat, fetch.room)
     if total is not None and partial.size != total:
         raise _TransientError(f"body stopped at byte {partial.size} of {total}")
+
+
+def _body(response: requests.Response, chunk: int) -> Iterator[bytes]:
+    """The body's bytes as they arrive, at most ``chunk`` at a time.
+
+    ``read1`` (urllib3 2.3 or later) returns what one read of the connection gives, so the
+    bytes that came before a timeout have already been handed over and written; a plain
+    ``read(chunk)`` (older urllib3) waits for ``chunk`` bytes and loses them on a timeout.
+    """
+    raw = response.raw
+    read = getattr(raw, "read1", None) or raw.read
+    while block := read(chunk, decode_content=True):
+        yield block
 
 
 def _get_following_redirects(

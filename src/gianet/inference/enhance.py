@@ -42,6 +42,7 @@ from gianet.inference.image16 import RGB16_SUFFIXES, write_rgb16
 from gianet.inference.tiling import TILE_ALIGN, TILE_MARGIN, run_tiled, tiling_caveat
 from gianet.jobs.device import Device
 from gianet.models.checkpoint import load_model
+from gianet.models.finite import check_finite
 
 #: Smallest ``--tile``: its core (the window less a margin on each side) must be at least as
 #: wide as the margin, so a window computes at most 9 times the pixels it keeps; a tile of 208
@@ -163,8 +164,8 @@ def run_network(
     would give another file than the CPU; in float32 they agree to about one step.
 
     Raises:
-        EnhanceError: the device ran out of memory (the message suggests ``--tile``), or the
-            network's output is not finite everywhere.
+        EnhanceError: the device ran out of memory (the message suggests ``--tile``).
+        gianet.models.finite.NonFiniteOutput: the network's output is not finite everywhere.
     """
     device = torch.device(device)
     model = model.to(device)
@@ -180,14 +181,12 @@ def run_network(
             f"out of {device} memory for the {where if tile is None else f'tile of {tile}'}; "
             "pass a (smaller) --tile, e.g. --tile 512"
         ) from None
-    finite = torch.isfinite(output)
-    if not bool(finite.all()):
-        share = 1 - finite.float().mean().item()
-        raise EnhanceError(
-            f"the network's output is not finite at {share:.1%} of its values (NaN or "
-            "infinity): the checkpoint's weights are broken or the input is out of range; "
-            "nothing was written. Use a checkpoint whose training finished with a finite loss"
-        )
+    check_finite(
+        output,
+        "enhance",
+        "nothing was written",
+        "Use a checkpoint whose training finished with a finite loss",
+    )
     return output.clamp_(0, 1)
 
 

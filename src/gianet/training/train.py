@@ -45,10 +45,11 @@ from gianet.data.dataset import (
 )
 from gianet.errors import GianetError
 from gianet.evaluation.metrics import psnr
+from gianet.jobs.cpus import bounded
 from gianet.jobs.device import Device
 from gianet.jobs.interrupt import JobInterrupted, stop_requests
 from gianet.jobs.runtime import DEFAULT_RUNTIME, Runtime
-from gianet.models import build_model, initialise
+from gianet.models import build_model, finite, initialise
 from gianet.models.checkpoint import load_checkpoint, save_checkpoint, save_training_state
 from gianet.paths import state_file
 from gianet.training.curves_log import open_curves
@@ -103,13 +104,24 @@ def build_for_cache(
 
 @torch.no_grad()
 def validate(model: torch.nn.Module, pairs: PackedPairs, device: Device) -> float:
-    """Mean PSNR (dB) of clipped outputs on full validation frames."""
+    """Mean PSNR (dB) of clipped outputs on full validation frames.
+
+    Raises:
+        gianet.models.finite.NonFiniteOutput: an output is NaN or infinite somewhere (the
+            training's last saved state is kept).
+    """
     model.eval()
     scores = []
     for frame in FullFrames(pairs):
         inputs, target = frame_to_network(frame, device.device, pairs.max_input)
         with device.autocast():
             output = model(device.batch(inputs[None]))
+        finite.check_finite(
+            output,
+            f"validation on {pairs.pairs[int(frame['index'])].short}",
+            "training stopped, its last saved state is kept",
+            "Lower train.lr, or check the inputs, and train again",
+        )
         scores.append(psnr(output.float().clamp(0, 1), target[None]))
     model.train()
     return torch.stack(scores).mean().item()
@@ -157,7 +169,7 @@ def train_variant(
     """
     manifest = load_manifest(cache_dir, ("train", "val"))
     torch.manual_seed(train["seed"])
-    torch.set_num_threads(runtime.threads)
+    torch.set_num_threads(bounded(runtime.threads, "runtime.threads"))
     device = Device.choose(runtime, train["precision"])
     train_pairs = PackedPairs(cache_dir, "train", train["max_input"], manifest)
     val_pairs = PackedPairs(cache_dir, "val", train["max_input"], manifest)
