@@ -5,173 +5,33 @@ timeouts and the heartbeat."""
 from __future__ import annotations
 
 import errno
-import hashlib
-import io
 import json
-import os
-import random
 import re
-import shutil
-import threading
 import time
-import zipfile
 from collections.abc import Iterator
-from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
 
 from gianet import atomic
 from gianet.cli import main
-from gianet.fetch import download as download_module
-from gianet.fetch.download import DownloadError, download
-from gianet.jobs.locks import OutputBusy
-from tests.lock_holder import hold_lock
-
-
-def _zip_payload(size: int = 300_000) -> bytes:
-    """A real zip archive of about ``size`` random bytes (stored, so it stays that large)."""
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_STORED) as bundle:
-        bundle.writestr("Sony/short/00001_00_0.1s.ARW", random.Random(0).randbytes(size))
-    return buffer.getvalue()
-
-
-PAYLOAD = _zip_payload()
-SHA256 = hashlib.sha256(PAYLOAD).hexdigest()
-NAME = "Sony2025.zip"
-ERROR_PAGE = b"<!DOCTYPE html><html><body>Quota exceeded</body></html>"
-
-
-@dataclass
-class ServerState:
-    """What the test server sends, how it misbehaves, and the Range header of each request."""
-
-    payload: bytes
-    drop: int = 0
-    fail: int = 0
-    ignore_range: bool = False
-    no_length: bool = False  # answer without Content-Length, ending the body by closing
-    html: bool = False  # send ERROR_PAGE as text/html with HTTP 200
-    redirect: str | None = None  # answer 302 to this Location
-    delay: float = 0.0  # seconds before answering
-    fail_from: int = 0  # `fail` applies from this request on (0: the first)
-    stalls: int = 0  # requests that send `stall_after` bytes, then go silent and close
-    stall_after: int = 0
-    stall_seconds: float = 1.0
-    lies: int = 0  # requests whose Content-Length is `declared` instead of the body's
-    declared: int = 0
-    ranges: list[str | None] = field(default_factory=list)
-
-
-class RangeHandler(BaseHTTPRequestHandler):
-    """Serves ``/Sony2025.zip`` with ``Range: bytes=N-`` support and scripted failures."""
-
-    protocol_version = "HTTP/1.1"
-
-    def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
-        state: ServerState = self.server.state
-        state.ranges.append(self.headers.get("Range"))
-        time.sleep(state.delay)
-        if state.redirect and self.path != "/moved/" + NAME:
-            return self._empty(302, {"Location": state.redirect})
-        if self.path not in (f"/{NAME}", f"/moved/{NAME}"):
-            return self._empty(404)
-        if state.fail and len(state.ranges) > state.fail_from:
-            state.fail -= 1
-            return self._empty(503)
-        if state.html:
-            return self._body(200, ERROR_PAGE, {"Content-Type": "text/html"})
-        size = len(state.payload)
-        match = re.fullmatch(r"bytes=(\d+)-", self.headers.get("Range", ""))
-        start = int(match[1]) if match and not state.ignore_range else None
-        if start is not None and start >= size:
-            return self._empty(416, {"Content-Range": f"bytes */{size}"})
-        body = state.payload[start or 0 :]
-        headers = {"Content-Type": "application/zip"}
-        if start is not None:
-            headers["Content-Range"] = f"bytes {start}-{size - 1}/{size}"
-        if state.stalls:  # some bytes, then silence longer than the client's timeout
-            state.stalls -= 1
-            self.close_connection = True
-            self._head(200 if start is None else 206, len(body), headers)
-            self._send(body[: state.stall_after])
-            time.sleep(state.stall_seconds)
-            return None
-        if state.lies:  # a Content-Length that is not the body's
-            state.lies -= 1
-            self.close_connection = True
-            self._head(200 if start is None else 206, state.declared, headers)
-            self._send(body[: state.declared])
-            return None
-        if state.drop:
-            state.drop -= 1
-            body = body[: len(body) // 2] if state.no_length else body
-            self.close_connection = True
-            if not state.no_length:  # promise the whole body, send half
-                self._head(200 if start is None else 206, len(body), headers)
-                self.wfile.write(body[: len(body) // 2])
-                return None
-        self._body(200 if start is None else 206, body, headers)
-        return None
-
-    def _send(self, data: bytes) -> None:
-        """Write ``data`` and flush; a client that hung up (as it should, refusing) is fine."""
-        try:
-            self.wfile.write(data)
-            self.wfile.flush()
-        except (BrokenPipeError, ConnectionResetError):
-            pass
-
-    def _head(self, status: int, length: int | None, headers: dict[str, str]) -> None:
-        self.send_response(status)
-        for key, value in headers.items():
-            self.send_header(key, value)
-        if length is not None:
-            self.send_header("Content-Length", str(length))
-        self.end_headers()
-
-    def _body(self, status: int, body: bytes, headers: dict[str, str]) -> None:
-        """Send ``body``; without a length the connection's end marks the body's end."""
-        state: ServerState = self.server.state
-        if state.no_length:
-            self.close_connection = True
-        self._head(status, None if state.no_length else len(body), headers)
-        self.wfile.write(body)
-
-    def _empty(self, status: int, headers: dict[str, str] | None = None) -> None:
-        self.send_response(status)
-        for key, value in (headers or {}).items():
-            self.send_header(key, value)
-        self.send_header("Content-Length", "0")
-        self.end_headers()
-
-    def log_message(self, *args: object) -> None:
-        """Keep the test output quiet."""
+from gianet.fetch.download import DownloadError
+from tests.http_server import (
+    ERROR_PAGE,
+    NAME,
+    PAYLOAD,
+    SHA256,
+    ServerState,
+    fetch,
+    runtime_json,
+    serve,
+)
 
 
 @pytest.fixture
 def server(monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[ServerState, str]]:
-    """A threaded server on 127.0.0.1 (never a proxy); yields its state and the file's URL."""
-    for variable in ("HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy"):
-        monkeypatch.delenv(variable, raising=False)
-    monkeypatch.setenv("NO_PROXY", "127.0.0.1")
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), RangeHandler)
-    httpd.state = ServerState(PAYLOAD)
-    thread = threading.Thread(target=httpd.serve_forever, args=(0.01,), daemon=True)
-    thread.start()
-    yield httpd.state, f"http://127.0.0.1:{httpd.server_address[1]}/{NAME}"
-    httpd.shutdown()
-    httpd.server_close()
-    thread.join()
-
-
-def fetch(url: str, dest: Path, sleeps: list[float] | None = None, **options: object):
-    """download() with small blocks, a short timeout, no bar and a recording sleep."""
-    recorder = sleeps if sleeps is not None else []
-    options.setdefault("timeout", 5)
-    return download(url, dest, chunk=16_384, progress=False, sleep=recorder.append, **options)
+    with serve(monkeypatch) as served:
+        yield served
 
 
 @pytest.mark.parametrize("checksums", ["sid.sha256", "sid.json"])
@@ -321,136 +181,6 @@ def test_exhausted_retries_say_what_was_kept(server, tmp_path: Path) -> None:
     assert not (tmp_path / NAME).exists()
 
 
-def test_a_failure_with_nothing_received_promises_no_part(server, tmp_path: Path, capsys) -> None:
-    state, url = server
-    state.fail = 100
-
-    code = main(["sid-download", "--url", url, "--out", str(tmp_path / "a" / NAME),
-                 "--checksums", str(tmp_path / "s.sha256"), "--runtime",
-                 _runtime_json(download_retries=1, download_timeout=5)])  # fmt: skip
-
-    error = capsys.readouterr().err
-    assert code == 2 and error.count("\n") == 1 and "HTTP 503" in error
-    assert "Nothing was received, so nothing was kept; running again starts afresh" in error
-    assert ".part" not in error and not (tmp_path / "a").exists()
-
-
-# Servers that stall, lie about the size or declare an absurd one.
-
-
-def test_bytes_received_before_a_stall_are_kept_and_resumed(server, tmp_path: Path) -> None:
-    state, url = server
-    state.stalls, state.stall_after, state.stall_seconds = 2, 500, 1.0
-
-    result = fetch(url, tmp_path / NAME, timeout=0.3, expected_sha256=SHA256)
-
-    assert state.ranges == [None, "bytes=500-", "bytes=1000-"]
-    assert (tmp_path / NAME).read_bytes() == PAYLOAD and result.requests == 3
-
-
-def test_a_server_that_always_stalls_completes_while_it_brings_bytes(server, tmp_path) -> None:
-    state, url = server
-    state.payload = _zip_payload(1500)
-    state.stalls, state.stall_after, state.stall_seconds = 100, 300, 0.6
-    sleeps: list[float] = []
-
-    result = fetch(url, tmp_path / NAME, sleeps, timeout=0.2, retries=1, backoff=0.5)
-
-    attempts = -(-len(state.payload) // 300)
-    assert result.requests == attempts and sleeps == [0.5] * (attempts - 1)
-    assert (tmp_path / NAME).read_bytes() == state.payload
-
-
-@pytest.mark.parametrize("declared", [1000, len(PAYLOAD) + 5000])
-def test_a_lying_content_length_is_resumed_to_the_real_file(server, tmp_path, declared) -> None:
-    state, url = server
-    state.lies, state.declared = 1, declared
-
-    result = fetch(url, tmp_path / NAME, checksum_file=tmp_path / "s.sha256")
-
-    assert state.ranges[1] == f"bytes={min(declared, len(PAYLOAD))}-"
-    assert (tmp_path / NAME).read_bytes() == PAYLOAD and result.sha256 == SHA256
-
-
-def test_a_huge_declared_size_is_refused_before_writing(server, tmp_path: Path, capsys) -> None:
-    state, url = server
-    state.lies, state.declared = 100, 10**15
-
-    code = main(["sid-download", "--url", url, "--out", str(tmp_path / "a" / NAME),
-                 "--checksums", str(tmp_path / "s.sha256"), "--runtime", _runtime_json()])  # fmt: skip
-
-    error = capsys.readouterr().err
-    assert code == 2 and error.count("\n") == 1 and len(state.ranges) == 1
-    assert url in error and "declares 1000000000000000 bytes" in error and "Check the URL" in error
-    assert not (tmp_path / "a").exists()
-
-
-def test_a_declared_size_beyond_the_free_space_is_refused(server, tmp_path, monkeypatch) -> None:
-    _, url = server
-    free = len(PAYLOAD) + download_module.SPACE_MARGIN - 1
-    usage = shutil.disk_usage(tmp_path)._replace(free=free)
-    monkeypatch.setattr(download_module.shutil, "disk_usage", lambda folder: usage)
-
-    with pytest.raises(DownloadError) as raised:
-        fetch(url, tmp_path / NAME)
-
-    message = str(raised.value)
-    assert f"declares {len(PAYLOAD)} bytes" in message and f"{tmp_path} has {free} bytes free"
-    assert "free space" in message and not (tmp_path / (NAME + ".part")).exists()
-
-
-def test_an_undeclared_body_is_stopped_at_the_bound(server, tmp_path: Path) -> None:
-    state, url = server
-    state.no_length = True
-
-    with pytest.raises(DownloadError, match="sent more than 100000 bytes without declaring"):
-        fetch(url, tmp_path / NAME, max_bytes=100_000)
-
-    assert (tmp_path / (NAME + ".part")).stat().st_size <= 100_000 + 16_384
-
-
-# The .part is the download's own: never written through a link, never by two runs.
-
-
-@pytest.mark.parametrize("kind", ["link", "dangling", "fifo"])
-def test_a_link_or_fifo_at_the_part_is_refused(server, tmp_path: Path, capsys, kind) -> None:
-    state, url = server
-    victim = tmp_path / "victim.txt"
-    victim.write_text("keep me")
-    part = tmp_path / "a" / (NAME + ".part")
-    part.parent.mkdir()
-    if kind == "fifo":
-        os.mkfifo(part)
-    else:
-        part.symlink_to(victim if kind == "link" else tmp_path / "absent")
-
-    code = main(["sid-download", "--url", url, "--out", str(part.parent / NAME),
-                 "--checksums", str(tmp_path / "s.sha256"), "--runtime", _runtime_json()])  # fmt: skip
-
-    error = capsys.readouterr().err
-    assert code == 2 and error.count("\n") == 1 and f"{part}: is a" in error
-    assert "never through a link" in error and "Remove it" in error
-    assert victim.read_text() == "keep me" and not (tmp_path / "absent").exists()
-    assert state.ranges == [] and not (part.parent / NAME).exists()
-
-
-def test_a_second_download_of_the_same_file_is_refused(server, tmp_path: Path) -> None:
-    _, url = server
-    dest = tmp_path / NAME
-    with hold_lock(dest) as holder:
-        with pytest.raises(OutputBusy, match=f"another run is making it: pid {holder.pid} on"):
-            fetch(url, dest)
-    assert not dest.exists() and not dest.with_name(NAME + ".part").exists()
-    assert fetch(url, dest).sha256 == SHA256  # once the holder is gone
-
-
-def test_sid_download_help_names_the_local_archive_setting(capsys) -> None:
-    with pytest.raises(SystemExit):
-        main(["sid-download", "--help"])
-    text = " ".join(capsys.readouterr().out.split())
-    assert "http(s) URL" in text and "sid.archives.<camera>.path" in text and "file)" not in text
-
-
 def test_missing_file_is_not_retried(server, tmp_path: Path) -> None:
     state, url = server
 
@@ -591,7 +321,7 @@ def test_a_silent_server_shows_a_heartbeat(server, tmp_path: Path, capsys) -> No
 def test_timeout_and_retries_come_from_the_runtime_settings(server, tmp_path: Path, capsys) -> None:
     state, url = server
     state.delay = 1.5
-    runtime = _runtime_json(download_timeout=0.3, download_retries=1)
+    runtime = runtime_json(download_timeout=0.3, download_retries=1)
     out = tmp_path / NAME
 
     start = time.monotonic()
@@ -615,14 +345,6 @@ def test_timeout_and_retries_come_from_the_runtime_settings(server, tmp_path: Pa
     assert len(state.ranges) == 2
 
 
-def _runtime_json(**changes: object) -> str:
-    """params.yaml's runtime section with ``changes``, as the rule passes it."""
-    import yaml
-
-    section = yaml.safe_load(Path("params.yaml").read_text())["runtime"]
-    return json.dumps(section | {"progress": False} | changes)
-
-
 def test_a_malformed_checksum_file_is_one_line_with_the_fix(server, tmp_path: Path, capsys) -> None:
     _, url = server
     sums = tmp_path / "sid.sha256"
@@ -638,7 +360,7 @@ def test_a_malformed_checksum_file_is_one_line_with_the_fix(server, tmp_path: Pa
             "--checksums",
             str(sums),
             "--runtime",
-            _runtime_json(),
+            runtime_json(),
         ]
     )
 

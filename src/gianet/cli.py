@@ -643,7 +643,7 @@ def main(argv: list[str] | None = None) -> int:
         _say(f"gianet {args.stage}: interrupted; finished files are kept")
         return 130
     except Exception as exc:
-        message = explain(exc)
+        message = explain(exc, args.stage)
         if message is None:
             raise
         _say(f"gianet {args.stage}: error: {message}")
