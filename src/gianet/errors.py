@@ -22,7 +22,7 @@ class GianetError(Exception):
 #: (Python retries it, PEP 475). The libraries the stages write through (numpy, torch,
 #: imageio, tifffile, matplotlib, pandas) write into a buffer or through a Python file
 #: object, so their write errors arrive here as these OSErrors with their errno.
-_OS_FIXES = {
+OS_FIXES = {
     errno.ENOSPC: "no space left on the device: free some space (or point paths.* in "
     "params.yaml elsewhere) and rerun; files already finished are kept",
     errno.EDQUOT: "disk quota exceeded: free some space or raise the quota and rerun; files "
@@ -112,10 +112,10 @@ def explain(error: BaseException, stage: str | None = None) -> str | None:
     if isinstance(error, MemoryError):
         where = f" in gianet {stage}" if stage else ""
         return f"out of memory{where}: {_MEMORY_FIXES.get(stage or '', _MEMORY_DEFAULT)}"
-    if isinstance(error, OSError) and error.errno in _OS_FIXES:
+    if isinstance(error, OSError) and error.errno in OS_FIXES:
         names = [str(name) for name in (error.filename, error.filename2) if name is not None]
         where = f"{' -> '.join(names)}: " if names else ""
-        return f"{where}{_OS_FIXES[error.errno]}"
+        return f"{where}{OS_FIXES[error.errno]}"
     return None
 
 

@@ -44,7 +44,7 @@ from typing import IO
 from tqdm import tqdm
 
 from gianet.atomic import default_mode
-from gianet.errors import GianetError, one_line
+from gianet.errors import OS_FIXES, GianetError, one_line
 from gianet.fetch.archives import archive_format
 from gianet.jobs.locks import output_lock
 from gianet.paths import ARCHIVE_SUFFIXES
@@ -466,9 +466,10 @@ def _write_or_explain(write: Callable[[], object], archive: Path, target: Path, 
                 f"{archive}: the disk filled up while extracting {name!r} into {target}; "
                 "what was written is removed. Free space (or extract elsewhere) and run again"
             ) from None
+        fix = OS_FIXES.get(exc.errno, f"{exc.strerror or exc}: fix the folder or extract elsewhere")
         raise ExtractError(
-            f"{archive}: cannot write member {name!r} under {target} ({exc.strerror or exc}); "
-            "what was written is removed. Fix the folder's permissions or extract elsewhere"
+            f"{archive}: cannot write member {name!r} under {target}; what was written is "
+            f"removed. {fix}"
         ) from None
 
 

@@ -109,7 +109,7 @@ class Room:
                 "written. Check the URL (or download the file by hand and set its path in "
                 "params.yaml)"
             )
-        self._check_free(total - held, f"the server declares {size_text(total)}")
+        self._check_free(total - held, f"the server declares {size_text(total)}", held)
 
     def check_streaming(self, size: int, before: int) -> None:
         """While a body streams (``before`` bytes held, now ``size``): refuse once ``size``
@@ -121,16 +121,18 @@ class Room:
                 "the URL, and delete the .part it left"
             )
         if size // SPACE_CHECK_BYTES != before // SPACE_CHECK_BYTES:
-            self._check_free(0, f"{size_text(size)} received so far")
+            self._check_free(0, f"{size_text(size)} received so far", size)
 
-    def _check_free(self, needed: int, what: str) -> None:
+    def _check_free(self, needed: int, what: str, held: int) -> None:
         free = shutil.disk_usage(self.folder).free
         if needed + SPACE_MARGIN > free:
+            kept = (
+                f"the {held} bytes received are kept and resumed" if held else "nothing was written"
+            )
             raise DownloadError(
                 f"{self.url}: {what}, but {self.folder} has {size_text(free)} free (and "
-                f"{size_text(SPACE_MARGIN)} are kept free); free space or point the download "
-                "elsewhere (paths.data in params.yaml) and run again; what was received is "
-                "kept and resumed"
+                f"{size_text(SPACE_MARGIN)} are kept free); {kept}. Free space, or point the "
+                "download elsewhere (paths.data in params.yaml), and run again"
             )
 
 

@@ -76,8 +76,8 @@ def stop_raises(what: str) -> Iterator[None]:
 
     def interrupt(number: int, _frame: object) -> None:
         raise JobInterrupted(
-            f"{what}: signal {number} received; stopped, nothing was written. "
-            "Rerun to start it again."
+            f"{what}: signal {number} received; stopped before its results were written "
+            "(files it wrote on the way are replaced by the rerun). Rerun to start it again."
         )
 
     with _handling(interrupt):
