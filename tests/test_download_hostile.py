@@ -105,8 +105,12 @@ def test_a_declared_size_beyond_the_free_space_is_refused(server, tmp_path, monk
         fetch(url, tmp_path / NAME)
 
     message = str(raised.value)
-    assert f"declares {len(PAYLOAD)} bytes" in message and f"{tmp_path} has {free} bytes free"
-    assert "free space" in message and not (tmp_path / (NAME + ".part")).exists()
+    assert (
+        f"declares {len(PAYLOAD)} bytes" in message
+        and f"{tmp_path} has {free} bytes free" in message
+    )
+    assert "nothing was written. Free space" in message
+    assert not (tmp_path / (NAME + ".part")).exists()
 
 
 def test_an_undeclared_body_is_stopped_at_the_bound(server, tmp_path: Path) -> None:

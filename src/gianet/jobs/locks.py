@@ -149,6 +149,8 @@ def _acquire(output: Path, path: Path, command: str | None, wait: bool) -> int:
             if exc.errno not in _NO_LOCKS:
                 raise
             _warn_unlocked(path, exc)
+            with contextlib.suppress(OSError):
+                path.unlink()
             return -1
         if _still_named(descriptor, path):
             os.ftruncate(descriptor, 0)
