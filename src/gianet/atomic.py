@@ -196,6 +196,8 @@ def open_no_follow(path: str | Path, flags: int, mode: int = 0o666) -> int:
             raise _link_refused(path, "a symbolic link") from None
         if exc.errno == errno.ENXIO:  # a FIFO without a reader, opened for writing
             raise _link_refused(path, "a FIFO") from None
+        if exc.errno == errno.EISDIR:
+            raise _link_refused(path, "a folder") from None
         raise
     kind = stat.S_IFMT(os.fstat(descriptor).st_mode)
     if kind != stat.S_IFREG:
