@@ -134,8 +134,9 @@ def atomic_file(path: str | Path, mode: str = "wb", **open_options: Any) -> Iter
 
     Raises:
         OutputPathError: ``path`` is a folder.
-        OSError: as the file system reports it (permission, full disk ...); the temporary
-            file is removed and ``path`` keeps its previous content.
+        OSError: as the file system reports it (permission, full disk ...), naming ``path``
+            when the failed call named no file (a write); the temporary file is removed and
+            ``path`` keeps its previous content.
     """
     if mode not in ("wb", "w"):
         raise ValueError(f"atomic_file writes new files: mode 'wb' or 'w', not {mode!r}")
@@ -150,6 +151,11 @@ def atomic_file(path: str | Path, mode: str = "wb", **open_options: Any) -> Iter
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(temporary, path)
+    except OSError as exc:
+        temporary.unlink(missing_ok=True)
+        if exc.filename is None and exc.errno is not None:  # a failed write names no file
+            raise OSError(exc.errno, exc.strerror, str(path)) from exc
+        raise
     except BaseException:
         temporary.unlink(missing_ok=True)
         raise

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from gianet import paths
-from gianet.errors import GianetError, explain
+from gianet.errors import GianetError, explain, one_line
 from gianet.variants import EXTRA_CONVS_KERNELS
 
 METRIC_NAMES = ("psnr", "ssim", "lpips", "pieapp")
@@ -217,8 +217,9 @@ def _train(args: argparse.Namespace) -> None:
             camera=args.camera,
             runtime=runtime,
         )
-    except GianetError as exc:
-        note(history, f"stopped: {exc}")
+    except Exception as exc:
+        with contextlib.suppress(OSError):  # the history's own disk may be what failed
+            note(history, f"stopped: {explain(exc, 'train') or one_line(exc)}")
         raise
     note(history, f"finished: {json.dumps(result.__dict__)}")
     print(json.dumps(result.__dict__))
