@@ -5,6 +5,7 @@ bytes or lies about the size or declares an absurd one, a link or FIFO planted a
 from __future__ import annotations
 
 import os
+import resource
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -162,3 +163,21 @@ def test_sid_download_help_names_the_local_archive_setting(capsys) -> None:
         main(["sid-download", "--help"])
     text = " ".join(capsys.readouterr().out.split())
     assert "http(s) URL" in text and "sid.archives.<camera>.path" in text and "file)" not in text
+
+
+def test_a_file_size_limit_is_one_line_and_keeps_what_fits(server, tmp_path, capsys) -> None:
+    _, url = server
+    out = tmp_path / "a" / NAME
+    soft, hard = resource.getrlimit(resource.RLIMIT_FSIZE)
+    resource.setrlimit(resource.RLIMIT_FSIZE, (100_000, hard))
+    try:
+        code = sid_download(url, out, tmp_path / "s.sha256")
+    finally:
+        resource.setrlimit(resource.RLIMIT_FSIZE, (soft, hard))
+
+    error = capsys.readouterr().err
+    assert code == 2 and error.count("\n") == 1 and "Traceback" not in error
+    assert f"{out}.part: file too large" in error and "ulimit -f" in error
+    assert out.with_name(NAME + ".part").read_bytes() == PAYLOAD[:100_000]
+    assert sid_download(url, out, tmp_path / "s.sha256") == 0  # the rerun resumes
+    assert out.read_bytes() == PAYLOAD

@@ -10,6 +10,7 @@ the server declares before a byte is written and while a body of undeclared size
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import shutil
@@ -74,7 +75,7 @@ class PartFile:
     def append(self, blocks: Iterable[bytes], bar: tqdm, heartbeat: Heartbeat, room: Room) -> None:
         """Append ``blocks`` to the file and the digest as they arrive (each is written
         before the next is awaited, so a timeout loses none)."""
-        with atomic.append_file(self.path) as handle:
+        with atomic.append_file(self.path) as handle, _naming(self.path):
             for block in blocks:
                 heartbeat.alive()
                 handle.write(block)
@@ -84,6 +85,17 @@ class PartFile:
                 self.received += len(block)
                 bar.update(len(block))
                 room.check_streaming(self.size, self.size - len(block))
+
+
+@contextlib.contextmanager
+def _naming(path: Path) -> Iterator[None]:
+    """Name ``path`` in a failed write's error (a write names no file: a full disk, EFBIG)."""
+    try:
+        yield
+    except OSError as exc:
+        if exc.filename is None and exc.errno is not None:
+            raise OSError(exc.errno, exc.strerror, str(path)) from exc
+        raise
 
 
 @dataclass(frozen=True)
