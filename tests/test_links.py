@@ -137,3 +137,23 @@ def test_training_replaces_links_at_its_results_and_refuses_one_at_its_history(
     error = capsys.readouterr().err
     assert code == 2 and error.count("\n") == 1 and "train_history.log: is a symbolic link" in error
     assert victim.read_text() == "the victim's own line\n" and not (out / "model.pt").exists()
+
+
+def test_training_resumes_only_from_the_state_it_wrote(tmp_path, victim, capsys) -> None:
+    manifest = tiny_cache(tmp_path / "cache")
+    out = tmp_path / "out"
+    plant(out / "train_state.pt", "link", victim)
+
+    code = main(train_argv(manifest, out))
+
+    error = capsys.readouterr().err
+    assert code == 2 and error.count("\n") == 1 and "train_state.pt: is a symbolic link" in error
+    (out / "train_state.pt").unlink()
+    (out / "train_state.pt").write_bytes(b"not a state")
+
+    code = main(train_argv(manifest, out))
+
+    error = capsys.readouterr().err
+    assert code == 2 and error.count("\n") == 1 and "train_state.pt: not a checkpoint" in error
+    assert "delete it to train from the start" in error and "model.pt written by" not in error
+    assert victim.read_text() == "the victim's own line\n"

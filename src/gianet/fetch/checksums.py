@@ -50,6 +50,11 @@ def read_checksums(checksum_file: Path) -> dict[str, str]:
             that is not a file name and a 64-digit hex sha256.
     """
     checksum_file = Path(checksum_file)
+    if checksum_file.exists() and not (checksum_file.is_file() or checksum_file.is_dir()):
+        raise ChecksumFileError(  # reading a FIFO would wait for a writer for ever
+            f"{checksum_file}: not a regular file (a FIFO, device or socket); point the "
+            "checksums setting at a file (it is created on the first download)"
+        )
     try:
         text = checksum_file.read_text(encoding="utf-8")
     except UnicodeDecodeError:

@@ -117,9 +117,9 @@ class Room:
         if total > self.max_bytes:
             raise DownloadError(
                 f"{self.url}: the server declares {size_text(total)}, more than the "
-                f"{size_text(self.max_bytes)} any file gianet fetches can be; nothing more was "
-                "written. Check the URL (or download the file by hand and set its path in "
-                "params.yaml)"
+                f"{size_text(self.max_bytes)} any file gianet fetches can be; "
+                f"{_kept(held)}. Check the URL (or download the file by hand and set its path "
+                "in params.yaml)"
             )
         self._check_free(total - held, f"the server declares {size_text(total)}", held)
 
@@ -138,14 +138,16 @@ class Room:
     def _check_free(self, needed: int, what: str, held: int) -> None:
         free = shutil.disk_usage(self.folder).free
         if needed + SPACE_MARGIN > free:
-            kept = (
-                f"the {held} bytes received are kept and resumed" if held else "nothing was written"
-            )
             raise DownloadError(
                 f"{self.url}: {what}, but {self.folder} has {size_text(free)} free (and "
-                f"{size_text(SPACE_MARGIN)} are kept free); {kept}. Free space, or point the "
-                "download elsewhere (paths.data in params.yaml), and run again"
+                f"{size_text(SPACE_MARGIN)} are kept free); {_kept(held)}. Free space, or point "
+                "the download elsewhere (paths.data in params.yaml), and run again"
             )
+
+
+def _kept(held: int) -> str:
+    """What a refused download leaves, for its message."""
+    return f"the {held} bytes received are kept and resumed" if held else "nothing was written"
 
 
 def size_text(count: int) -> str:

@@ -155,13 +155,19 @@ def is_out_of_memory(exc: RuntimeError) -> bool:
 
 @torch.inference_mode()
 def run_network(
-    model: torch.nn.Module, inputs: torch.Tensor, tile: int | None, device: str | torch.device
+    model: torch.nn.Module,
+    inputs: torch.Tensor,
+    tile: int | None,
+    device: str | torch.device,
+    what: str = "the network",
 ) -> torch.Tensor:
     """(1, C, h, w) amplified input -> (1, 3, u*h, u*w) float32 on the CPU, in [0, 1].
 
     On CUDA the network runs in IEEE float32 with TF32 off: the output is written with 16
     bits, and TF32's 10-bit mantissa would move it by tens of steps of 1/65535, so a GPU
     would give another file than the CPU; in float32 they agree to about one step.
+
+    ``what`` names the run in a message (the checkpoint and the raw).
 
     Raises:
         EnhanceError: the device ran out of memory (the message suggests ``--tile``).
@@ -183,7 +189,7 @@ def run_network(
         ) from None
     check_finite(
         output,
-        "enhance",
+        what,
         "nothing was written",
         "Use a checkpoint whose training finished with a finite loss",
     )
@@ -248,5 +254,6 @@ def enhance_file(
             f"{checkpoint}: tiled output differs from the whole frame: {caveat}", stacklevel=2
         )
     packed, scale = pack(mosaic)
-    output = run_network(model, amplify(packed, scale, gain, max_input)[None], tile, target)
+    inputs = amplify(packed, scale, gain, max_input)[None]
+    output = run_network(model, inputs, tile, target, f"{checkpoint} on {raw_path}")
     return write_rgb16(out_path, to_rgb16(output))

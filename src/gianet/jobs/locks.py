@@ -153,8 +153,9 @@ def _acquire(output: Path, path: Path, command: str | None, wait: bool) -> int:
                 path.unlink()
             return -1
         if _still_named(descriptor, path):
-            os.ftruncate(descriptor, 0)
-            os.pwrite(descriptor, (json.dumps(holder_line(command)) + "\n").encode(), 0)
+            with contextlib.suppress(OSError):  # who holds it is a courtesy (a full disk...)
+                os.ftruncate(descriptor, 0)
+                os.pwrite(descriptor, (json.dumps(holder_line(command)) + "\n").encode(), 0)
             return descriptor
         os.close(descriptor)  # released and removed by its holder meanwhile: take the new one
 

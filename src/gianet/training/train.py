@@ -50,7 +50,7 @@ from gianet.jobs.device import Device
 from gianet.jobs.interrupt import JobInterrupted, stop_requests
 from gianet.jobs.runtime import DEFAULT_RUNTIME, Runtime
 from gianet.models import build_model, finite, initialise
-from gianet.models.checkpoint import load_checkpoint, save_checkpoint, save_training_state
+from gianet.models.checkpoint import load_training_state, save_checkpoint, save_training_state
 from gianet.paths import state_file
 from gianet.training.curves_log import open_curves
 from gianet.training.feed import device_batches, training_loader
@@ -203,8 +203,8 @@ def train_variant(
     start_epoch, partial = 0, {"steps": 0, "loss_sum": 0.0}
     # A state saved under other settings is not resumed: its weights answer another question.
     meta["settings"] = json.dumps({"train": train, "variant": asdict(variant)}, sort_keys=True)
-    if resume.exists():
-        state = load_checkpoint(resume)
+    state = load_training_state(resume)
+    if state is not None:
         if state.get("settings") == meta["settings"]:
             model.load_state_dict(state["state_dict"])
             load_optimizer_state(optimizer, state["optimizer"])
