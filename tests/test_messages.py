@@ -72,6 +72,14 @@ def test_out_of_memory_advice_fits_where_it_happened(stage, advice, not_advice) 
     assert not_advice not in message and (stage is None or f"gianet {stage}" in message)
 
 
+def test_torchs_cpu_allocator_failing_is_running_out_of_memory() -> None:
+    error = RuntimeError(
+        "[enforce fail at alloc_cpu.cpp:117] data. DefaultCPUAllocator: can't allocate memory: "
+        "you tried to allocate 98765432100 bytes. Error code 12 (Cannot allocate memory)"
+    )
+    assert explain(error, "train") == explain(MemoryError(), "train")
+
+
 def test_a_params_file_too_large_to_read_names_the_file(tmp_path, monkeypatch, capsys) -> None:
     params = tmp_path / "params.yaml"
     params.write_text("dataset: sid-synth\n")

@@ -287,18 +287,27 @@ def write_json(path: str | Path, value: Any, *, indent: int | None = 1, **option
     return write_text(path, json.dumps(value, indent=indent, **options) + "\n")
 
 
-class _Stream:
-    """A file object that numpy does not take for a real file: ``np.save`` then writes
-    through its ``write``, whose ``OSError`` keeps its errno (numpy's own ``tofile`` path
-    reports a full disk as "N requested and M written", with no errno)."""
-
-    def __init__(self, handle: IO[bytes]) -> None:
-        self.write = handle.write
-
-
 def save_npy(path: str | Path, array: np.ndarray) -> Path:
-    """Atomically write ``array`` to ``path`` in ``.npy`` format."""
-    return write_with(path, lambda handle: np.save(_Stream(handle), array, allow_pickle=False))
+    """Atomically write ``array`` to ``path`` in ``.npy`` format (the bytes ``np.save``
+    writes).
+
+    The header and the data are written through the file object's ``write``, whose
+    ``OSError`` keeps its errno: ``np.save`` hands a real file to ``ndarray.tofile``, which
+    reports a full disk or a file-size limit as "N requested and M written", with none.
+    """
+    return write_with(path, lambda handle: _write_npy(handle, array))
+
+
+def _write_npy(handle: IO[bytes], array: np.ndarray) -> None:
+    array = np.ascontiguousarray(array)
+    header = np.lib.format.header_data_from_array_1_0(array)
+    if array.dtype.hasobject:
+        raise ValueError("save_npy writes plain arrays, not arrays of Python objects")
+    try:
+        np.lib.format.write_array_header_1_0(handle, header)
+    except ValueError:  # a header longer than format 1.0 holds
+        np.lib.format.write_array_header_2_0(handle, header)
+    handle.write(memoryview(array.reshape(-1)).cast("B"))
 
 
 def write_image(path: str | Path, image: np.ndarray) -> Path:

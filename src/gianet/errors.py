@@ -109,7 +109,7 @@ def explain(error: BaseException, stage: str | None = None) -> str | None:
     device = _device_problem(error)
     if device is not None:
         return device
-    if isinstance(error, MemoryError):
+    if isinstance(error, MemoryError) or _host_allocation_failed(error):
         where = f" in gianet {stage}" if stage else ""
         return f"out of memory{where}: {_MEMORY_FIXES.get(stage or '', _MEMORY_DEFAULT)}"
     if isinstance(error, OSError) and error.errno in OS_FIXES:
@@ -117,6 +117,12 @@ def explain(error: BaseException, stage: str | None = None) -> str | None:
         where = f"{' -> '.join(names)}: " if names else ""
         return f"{where}{OS_FIXES[error.errno]}"
     return None
+
+
+def _host_allocation_failed(error: BaseException) -> bool:
+    """torch's CPU allocator failing ("DefaultCPUAllocator: can't allocate memory"), which it
+    raises as a RuntimeError, not a MemoryError."""
+    return isinstance(error, RuntimeError) and "can't allocate memory" in str(error)
 
 
 _WORKER_TRACEBACK = "Original Traceback (most recent call last):"
