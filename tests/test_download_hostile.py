@@ -181,3 +181,13 @@ def test_a_file_size_limit_is_one_line_and_keeps_what_fits(server, tmp_path, cap
     assert out.with_name(NAME + ".part").read_bytes() == PAYLOAD[:100_000]
     assert sid_download(url, out, tmp_path / "s.sha256") == 0  # the rerun resumes
     assert out.read_bytes() == PAYLOAD
+
+
+def test_a_server_silent_from_the_first_byte_leaves_nothing(server, tmp_path: Path) -> None:
+    state, url = server
+    state.stalls, state.stall_after, state.stall_seconds = 100, 0, 0.5
+
+    with pytest.raises(DownloadError, match="Nothing was received, so nothing was kept"):
+        fetch(url, tmp_path / "a" / NAME, timeout=0.2, retries=1, backoff=0.01)
+
+    assert len(state.ranges) == 2 and not (tmp_path / "a").exists()

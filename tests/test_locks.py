@@ -212,15 +212,24 @@ def test_a_second_extraction_started_during_the_first_is_refused(tmp_path: Path)
 # pack's worker processes die with it.
 
 _POOL = """
-import multiprocessing, os, time
+import multiprocessing, os, sys, time
 from concurrent.futures import ProcessPoolExecutor
-from gianet.jobs.children import die_with_parent
+from tied import tie
 pool = ProcessPoolExecutor(2, mp_context=multiprocessing.get_context("spawn"),
-                           initializer=die_with_parent, initargs=(os.getpid(),))
+                           initializer=tie, initargs=(os.getpid(), sys.argv[1] == "polling"))
 list(pool.map(time.sleep, [0.3, 0.3]))
 print(*sorted(pool._processes), flush=True)
 pool.submit(time.sleep, 600)
 time.sleep(600)
+"""
+#: The initializer, importable by spawned workers; ``polling`` takes the path of systems
+#: without prctl (a thread watching the parent).
+_TIED = """
+from gianet.jobs import children
+def tie(parent, polling):
+    if polling:
+        children._set_death_signal = lambda number: False
+    children.die_with_parent(parent)
 """
 
 
@@ -233,10 +242,12 @@ def _alive(pid: int) -> bool:
 
 
 @pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads /proc (Linux)")
-def test_workers_die_when_the_main_process_is_killed() -> None:
-    env = dict(os.environ, PYTHONPATH=str(SRC))
+@pytest.mark.parametrize("how", ["prctl", "polling"])
+def test_workers_die_when_the_main_process_is_killed(tmp_path: Path, how: str) -> None:
+    (tmp_path / "tied.py").write_text(_TIED)
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(SRC), str(tmp_path)]))
     main_process = subprocess.Popen(
-        [sys.executable, "-c", _POOL], stdout=subprocess.PIPE, text=True, env=env
+        [sys.executable, "-c", _POOL, how], stdout=subprocess.PIPE, text=True, env=env
     )
     workers = [int(pid) for pid in main_process.stdout.readline().split()]
     main_process.stdout.close()

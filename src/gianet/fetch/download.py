@@ -289,6 +289,7 @@ def _fetch(
             f"{partial.path}; running again resumes from there (delete it to start afresh)."
         )
     else:
+        partial.reset()  # an empty .part, opened for bytes that never came
         kept = "Nothing was received, so nothing was kept; running again starts afresh."
     raise DownloadError(
         f"{fetch.url}: download failed after {attempts} attempts, the last {stalled} bringing "

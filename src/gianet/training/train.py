@@ -7,7 +7,7 @@ transpose (``train.flips``), fixed or multi-size crops as the variant declares, 
 loss (MS-SSIM exponents ``train.msssim_exponents``, ``train.loss_gamma`` on the term
 ``train.loss_gamma_term``), the network initialised as ``train.init`` says and computed in the
 precision ``train.precision`` names (:mod:`gianet.jobs.device`).
-Curves (loss, lr, validation PSNR) go to dvclive, or to any logger passed in.
+Curves (loss, lr, validation PSNR) go to a log in dvclive's format, or to any logger passed in.
 
 Long jobs survive clusters: a training state (weights, optimizer, epochs done) is written
 every ``runtime.checkpoint_every`` epochs and when SIGTERM or SIGUSR1 arrives (what SLURM sends
@@ -80,7 +80,8 @@ class TrainResult:
 
 
 class Curves(Protocol):
-    """Where training curves go (dvclive's ``Live`` is one): used as a context manager."""
+    """Where training curves go (:class:`gianet.training.curves_log.CurveLog` is one): used as
+    a context manager."""
 
     def log_metric(self, name: str, value: float) -> Any: ...
 
@@ -158,7 +159,7 @@ def train_variant(
         runtime: threads, device, loader processes, CUDA graphs, checkpoint and validation
             cadence.
         curves: ``curves(log_dir, resume_epoch)`` opens the curve logger for a run starting
-            at that epoch (default: dvclive, continuous across resumes,
+            at that epoch (default: dvclive's files, continuous across resumes,
             :func:`gianet.training.curves_log.open_curves`).
 
     Raises:
