@@ -66,7 +66,7 @@ def lock_file(output: str | Path) -> Path:
     return output.with_name(f".{output.name}.lock")
 
 
-def holder_line(command: str | None = None) -> dict:
+def holder_record(command: str | None = None) -> dict:
     """What a lock records of its holder: pid, host, start time (ISO 8601), command."""
     return {
         "pid": os.getpid(),
@@ -87,7 +87,7 @@ def output_lock(
         command: what the lock records as the holder's command (default: this process's
             command line).
         wait: wait for the holder to finish instead of refusing (for short critical
-            sections shared by several runs).
+            sections shared by several runs; it waits as long as the holder holds it).
 
     Raises:
         OutputBusy: another process holds it (not with ``wait``); names the holder.
@@ -155,7 +155,7 @@ def _acquire(output: Path, path: Path, command: str | None, wait: bool) -> int:
         if _still_named(descriptor, path):
             with contextlib.suppress(OSError):  # who holds it is a courtesy (a full disk...)
                 os.ftruncate(descriptor, 0)
-                os.pwrite(descriptor, (json.dumps(holder_line(command)) + "\n").encode(), 0)
+                os.pwrite(descriptor, (json.dumps(holder_record(command)) + "\n").encode(), 0)
             return descriptor
         os.close(descriptor)  # released and removed by its holder meanwhile: take the new one
 
