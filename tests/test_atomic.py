@@ -220,3 +220,19 @@ def test_files_get_the_usual_permissions_and_a_folder_target_is_refused(tmp_path
         atomic.write_json(tmp_path / "folder", {})
     assert "\n" not in str(raised.value)
     assert json.loads(atomic.write_json(tmp_path / "c.json", [1]).read_text()) == [1]
+
+
+@pytest.mark.parametrize(
+    "array",
+    [
+        np.arange(4 * 7 * 9, dtype=np.uint16).reshape(4, 7, 9),
+        np.zeros((0, 3), np.uint16),
+        np.arange(12, dtype=np.uint16).reshape(3, 4)[:, ::2],
+    ],
+    ids=["packed", "empty", "strided"],
+)
+def test_save_npy_writes_the_bytes_np_save_writes(tmp_path, array):
+    expected = io.BytesIO()
+    np.save(expected, array, allow_pickle=False)
+    atomic.save_npy(tmp_path / "a.npy", array)
+    assert (tmp_path / "a.npy").read_bytes() == expected.getvalue()

@@ -5,142 +5,33 @@ timeouts and the heartbeat."""
 from __future__ import annotations
 
 import errno
-import hashlib
-import io
 import json
-import random
 import re
-import threading
 import time
-import zipfile
 from collections.abc import Iterator
-from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
 
 from gianet import atomic
 from gianet.cli import main
-from gianet.fetch.download import DownloadError, download
-
-
-def _zip_payload() -> bytes:
-    """A real zip archive of about 300 kB of random bytes (stored, so it stays that large)."""
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_STORED) as bundle:
-        bundle.writestr("Sony/short/00001_00_0.1s.ARW", random.Random(0).randbytes(300_000))
-    return buffer.getvalue()
-
-
-PAYLOAD = _zip_payload()
-SHA256 = hashlib.sha256(PAYLOAD).hexdigest()
-NAME = "Sony2025.zip"
-ERROR_PAGE = b"<!DOCTYPE html><html><body>Quota exceeded</body></html>"
-
-
-@dataclass
-class ServerState:
-    """What the test server sends, how it misbehaves, and the Range header of each request."""
-
-    payload: bytes
-    drop: int = 0
-    fail: int = 0
-    ignore_range: bool = False
-    no_length: bool = False  # answer without Content-Length, ending the body by closing
-    html: bool = False  # send ERROR_PAGE as text/html with HTTP 200
-    redirect: str | None = None  # answer 302 to this Location
-    delay: float = 0.0  # seconds before answering
-    ranges: list[str | None] = field(default_factory=list)
-
-
-class RangeHandler(BaseHTTPRequestHandler):
-    """Serves ``/Sony2025.zip`` with ``Range: bytes=N-`` support and scripted failures."""
-
-    protocol_version = "HTTP/1.1"
-
-    def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
-        state: ServerState = self.server.state
-        state.ranges.append(self.headers.get("Range"))
-        time.sleep(state.delay)
-        if state.redirect and self.path != "/moved/" + NAME:
-            return self._empty(302, {"Location": state.redirect})
-        if self.path not in (f"/{NAME}", f"/moved/{NAME}"):
-            return self._empty(404)
-        if state.fail:
-            state.fail -= 1
-            return self._empty(503)
-        if state.html:
-            return self._body(200, ERROR_PAGE, {"Content-Type": "text/html"})
-        size = len(state.payload)
-        match = re.fullmatch(r"bytes=(\d+)-", self.headers.get("Range", ""))
-        start = int(match[1]) if match and not state.ignore_range else None
-        if start is not None and start >= size:
-            return self._empty(416, {"Content-Range": f"bytes */{size}"})
-        body = state.payload[start or 0 :]
-        headers = {"Content-Type": "application/zip"}
-        if start is not None:
-            headers["Content-Range"] = f"bytes {start}-{size - 1}/{size}"
-        if state.drop:
-            state.drop -= 1
-            body = body[: len(body) // 2] if state.no_length else body
-            self.close_connection = True
-            if not state.no_length:  # promise the whole body, send half
-                self._head(200 if start is None else 206, len(body), headers)
-                self.wfile.write(body[: len(body) // 2])
-                return None
-        self._body(200 if start is None else 206, body, headers)
-        return None
-
-    def _head(self, status: int, length: int | None, headers: dict[str, str]) -> None:
-        self.send_response(status)
-        for key, value in headers.items():
-            self.send_header(key, value)
-        if length is not None:
-            self.send_header("Content-Length", str(length))
-        self.end_headers()
-
-    def _body(self, status: int, body: bytes, headers: dict[str, str]) -> None:
-        """Send ``body``; without a length the connection's end marks the body's end."""
-        state: ServerState = self.server.state
-        if state.no_length:
-            self.close_connection = True
-        self._head(status, None if state.no_length else len(body), headers)
-        self.wfile.write(body)
-
-    def _empty(self, status: int, headers: dict[str, str] | None = None) -> None:
-        self.send_response(status)
-        for key, value in (headers or {}).items():
-            self.send_header(key, value)
-        self.send_header("Content-Length", "0")
-        self.end_headers()
-
-    def log_message(self, *args: object) -> None:
-        """Keep the test output quiet."""
+from gianet.fetch.download import DownloadError
+from tests.http_server import (
+    ERROR_PAGE,
+    NAME,
+    PAYLOAD,
+    SHA256,
+    ServerState,
+    fetch,
+    runtime_json,
+    serve,
+)
 
 
 @pytest.fixture
 def server(monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[ServerState, str]]:
-    """A threaded server on 127.0.0.1 (never a proxy); yields its state and the file's URL."""
-    for variable in ("HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy"):
-        monkeypatch.delenv(variable, raising=False)
-    monkeypatch.setenv("NO_PROXY", "127.0.0.1")
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), RangeHandler)
-    httpd.state = ServerState(PAYLOAD)
-    thread = threading.Thread(target=httpd.serve_forever, args=(0.01,), daemon=True)
-    thread.start()
-    yield httpd.state, f"http://127.0.0.1:{httpd.server_address[1]}/{NAME}"
-    httpd.shutdown()
-    httpd.server_close()
-    thread.join()
-
-
-def fetch(url: str, dest: Path, sleeps: list[float] | None = None, **options: object):
-    """download() with small blocks, a short timeout, no bar and a recording sleep."""
-    recorder = sleeps if sleeps is not None else []
-    return download(
-        url, dest, chunk=16_384, timeout=5, progress=False, sleep=recorder.append, **options
-    )
+    with serve(monkeypatch) as served:
+        yield served
 
 
 @pytest.mark.parametrize("checksums", ["sid.sha256", "sid.json"])
@@ -273,7 +164,7 @@ def test_existing_file_with_wrong_checksum_is_moved_aside(server, tmp_path: Path
 
 def test_exhausted_retries_say_what_was_kept(server, tmp_path: Path) -> None:
     state, url = server
-    state.drop = 100
+    state.drop, state.fail, state.fail_from = 1, 100, 1  # half the file, then only 503s
     sleeps: list[float] = []
 
     with pytest.raises(DownloadError) as raised:
@@ -282,9 +173,11 @@ def test_exhausted_retries_say_what_was_kept(server, tmp_path: Path) -> None:
     part = tmp_path / (NAME + ".part")
     kept = part.stat().st_size
     assert 0 < kept < len(PAYLOAD) and part.read_bytes() == PAYLOAD[:kept]
-    assert sleeps == [1.0, 2.0] and len(state.ranges) == 3
+    # Bytes came in the first attempt: the count of failures in a row starts after it.
+    assert sleeps == [1.0, 1.0, 2.0] and len(state.ranges) == 4
     message = str(raised.value)
-    assert "3 attempts" in message and f"{kept} bytes" in message and "resumes" in message
+    assert "after 4 attempts, the last 3 bringing no new byte" in message
+    assert f"{kept} bytes" in message and "resumes" in message
     assert not (tmp_path / NAME).exists()
 
 
@@ -390,7 +283,7 @@ def test_file_urls_are_refused_with_the_fix(tmp_path: Path, capsys) -> None:
     archive.write_bytes(PAYLOAD)
     out = tmp_path / "out" / NAME
 
-    code = main(download_args(archive.as_uri(), out, "s", _runtime_json()))
+    code = main(download_args(archive.as_uri(), out, "s", runtime_json()))
 
     error = capsys.readouterr().err
     assert code == 2 and error.count("\n") == 1 and "Traceback" not in error
@@ -428,7 +321,7 @@ def test_a_silent_server_shows_a_heartbeat(server, tmp_path: Path, capsys) -> No
 def test_timeout_and_retries_come_from_the_runtime_settings(server, tmp_path: Path, capsys) -> None:
     state, url = server
     state.delay = 1.5
-    runtime = _runtime_json(download_timeout=0.3, download_retries=1)
+    runtime = runtime_json(download_timeout=0.3, download_retries=1)
     out = tmp_path / NAME
 
     start = time.monotonic()
@@ -447,20 +340,12 @@ def download_args(url: str, out, checksums, runtime: str) -> list[str]:
             "--settings", settings, "--runtime", runtime]  # fmt: skip
 
 
-def _runtime_json(**changes: object) -> str:
-    """params.yaml's runtime section with ``changes``, as the rule passes it."""
-    import yaml
-
-    section = yaml.safe_load(Path("params.yaml").read_text())["runtime"]
-    return json.dumps(section | {"progress": False} | changes)
-
-
 def test_a_malformed_checksum_file_is_one_line_with_the_fix(server, tmp_path: Path, capsys) -> None:
     _, url = server
     sums = tmp_path / "sid.sha256"
     sums.write_text("not-a-digest\n")
 
-    code = main(download_args(url, str(tmp_path / NAME), str(sums), _runtime_json()))
+    code = main(download_args(url, str(tmp_path / NAME), str(sums), runtime_json()))
 
     error = capsys.readouterr().err
     assert code == 2 and error.count("\n") == 1

@@ -11,13 +11,22 @@ Every result gianet writes goes through here: archives (the final rename of a do
 cache arrays and manifests, checkpoints, metrics, summaries, sample images, figures, tables,
 costs, enhance outputs and the sid-synth files. Writers that need a file object (``np.save``,
 ``torch.save``, ``Figure.savefig``) use :func:`write_with`.
+
+A rename replaces whatever sits at the final name, a symbolic link included, so a link planted
+there never redirects a result. The few files that are appended to or resumed instead (a
+job's history, a download's ``.part``, the training curves' series) are opened with
+:func:`open_no_follow` / :func:`append_file`: never through a symbolic link (``O_NOFOLLOW``),
+never a FIFO, device or folder, and a file with other hard links (say, into DVC's cache) is
+first replaced by a copy of its own, so that appending changes no other name's content.
 """
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import secrets
+import stat
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -33,6 +42,14 @@ _NAME_KEPT = 180
 
 class OutputPathError(GianetError, IsADirectoryError):
     """The path to write is a folder; the message names it and the fix."""
+
+
+class LinkRefused(GianetError, OSError):
+    """A file to append to or resume is a symbolic link or not a regular file; the message
+    names it and the fix (``LinkRefused(errno.ELOOP, message, path)``)."""
+
+    def __str__(self) -> str:
+        return str(self.strerror)
 
 
 def temporary_name(path: Path) -> Path:
@@ -97,8 +114,11 @@ def commit(temporary: Path, path: Path) -> Path:
     stays where it is and ``path`` is untouched.
     """
     check_writable_target(path)
-    with open(temporary, "rb+") as handle:
-        os.fsync(handle.fileno())
+    descriptor = open_no_follow(temporary, os.O_RDONLY)
+    try:
+        os.fsync(descriptor)
+    finally:
+        os.close(descriptor)
     os.replace(temporary, path)
     sync_folder(path.parent)
     return path
@@ -114,8 +134,9 @@ def atomic_file(path: str | Path, mode: str = "wb", **open_options: Any) -> Iter
 
     Raises:
         OutputPathError: ``path`` is a folder.
-        OSError: as the file system reports it (permission, full disk ...); the temporary
-            file is removed and ``path`` keeps its previous content.
+        OSError: as the file system reports it (permission, full disk ...), naming ``path``
+            when the failed call named no file (a write); the temporary file is removed and
+            ``path`` keeps its previous content.
     """
     if mode not in ("wb", "w"):
         raise ValueError(f"atomic_file writes new files: mode 'wb' or 'w', not {mode!r}")
@@ -130,10 +151,118 @@ def atomic_file(path: str | Path, mode: str = "wb", **open_options: Any) -> Iter
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(temporary, path)
+    except OSError as exc:
+        temporary.unlink(missing_ok=True)
+        if exc.filename is None and exc.errno is not None:  # a failed write names no file
+            raise OSError(exc.errno, exc.strerror, str(path)) from exc
+        raise
     except BaseException:
         temporary.unlink(missing_ok=True)
         raise
     sync_folder(path.parent)
+
+
+#: What :func:`open_no_follow` found instead of a regular file, by ``stat.S_IFMT``.
+_KINDS = {
+    stat.S_IFDIR: "a folder",
+    stat.S_IFIFO: "a FIFO",
+    stat.S_IFCHR: "a device",
+    stat.S_IFBLK: "a device",
+    stat.S_IFSOCK: "a socket",
+}
+#: Flags of every :func:`open_no_follow` (0 where the platform lacks one).
+_NO_FOLLOW = getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
+_NON_BLOCKING = getattr(os, "O_NONBLOCK", 0)
+
+
+def open_no_follow(path: str | Path, flags: int, mode: int = 0o666) -> int:
+    """``os.open(path, flags)`` for a regular file only, never through a symbolic link.
+
+    ``O_NOFOLLOW`` makes the kernel refuse a link at ``path`` itself (a link in a parent
+    folder is the user's to make); the file is opened non-blocking, so that a FIFO there
+    cannot hang the job, and refused unless it is a regular file.
+
+    Args:
+        path: the file.
+        flags: ``os.O_RDONLY``, ``os.O_WRONLY | os.O_APPEND | os.O_CREAT`` ...
+        mode: permissions of a new file (less the umask).
+
+    Returns:
+        The open file descriptor (blocking again), which the caller closes.
+
+    Raises:
+        LinkRefused: ``path`` is a symbolic link, a FIFO, a device or a socket.
+        OSError: as ``open(2)`` reports it (missing, permission ...).
+    """
+    path = Path(path)
+    try:
+        descriptor = os.open(path, flags | _NO_FOLLOW | _NON_BLOCKING, mode)
+    except OSError as exc:
+        if exc.errno in (errno.ELOOP, errno.EMLINK) and path.is_symlink():
+            raise _link_refused(path, "a symbolic link") from None
+        if exc.errno == errno.ENXIO:  # a FIFO without a reader, opened for writing
+            raise _link_refused(path, "a FIFO") from None
+        if exc.errno == errno.EISDIR:
+            raise _link_refused(path, "a folder") from None
+        raise
+    kind = stat.S_IFMT(os.fstat(descriptor).st_mode)
+    if kind != stat.S_IFREG:
+        os.close(descriptor)
+        raise _link_refused(path, _KINDS.get(kind, "not a regular file"))
+    if _NON_BLOCKING:
+        os.set_blocking(descriptor, True)
+    return descriptor
+
+
+def _link_refused(path: Path, what: str) -> LinkRefused:
+    target = f" (to {os.readlink(path)})" if path.is_symlink() else ""
+    return LinkRefused(
+        errno.ELOOP,
+        f"{path}: is {what}{target}, not a file this job made; gianet appends to or resumes "
+        "only its own regular files, never through a link. Remove it (or move it away) and "
+        "run again",
+        str(path),
+    )
+
+
+def append_file(path: str | Path, *, text: bool = False) -> IO:
+    """Open ``path`` for appending (created if missing) through :func:`open_no_follow`.
+
+    A file that has other hard links is first replaced by a copy of its own (atomically),
+    so the bytes appended reach this name only: DVC links its cached outputs into the
+    workspace, and appending through such a link would change DVC's cache.
+
+    Args:
+        path: the file; missing parent folders are created.
+        text: open it as UTF-8 text rather than bytes.
+
+    Raises:
+        LinkRefused: ``path`` is a symbolic link or not a regular file.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT
+    descriptor = open_no_follow(path, flags)
+    if os.fstat(descriptor).st_nlink > 1:
+        os.close(descriptor)
+        _detach(path)
+        descriptor = open_no_follow(path, flags)
+    if text:
+        return os.fdopen(descriptor, "a", encoding="utf-8", newline="")
+    return os.fdopen(descriptor, "ab")
+
+
+def _detach(path: Path) -> None:
+    """Replace a hard-linked ``path`` by a copy of its bytes, leaving its other names as
+    they are."""
+    descriptor = open_no_follow(path, os.O_RDONLY)
+    with os.fdopen(descriptor, "rb") as source:
+        write_with(path, lambda sink: _copy(source, sink))
+
+
+def _copy(source: IO[bytes], sink: IO[bytes]) -> None:
+    while block := source.read(1 << 20):
+        sink.write(block)
 
 
 def write_with(path: str | Path, writer: Callable[[IO[bytes]], object]) -> Path:
@@ -159,8 +288,26 @@ def write_json(path: str | Path, value: Any, *, indent: int | None = 1, **option
 
 
 def save_npy(path: str | Path, array: np.ndarray) -> Path:
-    """Atomically write ``array`` to ``path`` in ``.npy`` format."""
-    return write_with(path, lambda handle: np.save(handle, array, allow_pickle=False))
+    """Atomically write ``array`` to ``path`` in ``.npy`` format (the bytes ``np.save``
+    writes).
+
+    The header and the data are written through the file object's ``write``, whose
+    ``OSError`` keeps its errno: ``np.save`` hands a real file to ``ndarray.tofile``, which
+    reports a full disk or a file-size limit as "N requested and M written", with none.
+    """
+    return write_with(path, lambda handle: _write_npy(handle, array))
+
+
+def _write_npy(handle: IO[bytes], array: np.ndarray) -> None:
+    array = np.ascontiguousarray(array)
+    header = np.lib.format.header_data_from_array_1_0(array)
+    if array.dtype.hasobject:
+        raise ValueError("save_npy writes plain arrays, not arrays of Python objects")
+    try:
+        np.lib.format.write_array_header_1_0(handle, header)
+    except ValueError:  # a header longer than format 1.0 holds
+        np.lib.format.write_array_header_2_0(handle, header)
+    handle.write(memoryview(array.reshape(-1)).cast("B"))
 
 
 def write_image(path: str | Path, image: np.ndarray) -> Path:

@@ -198,17 +198,21 @@ def _say(message: str) -> None:
 
 
 def _run(args: argparse.Namespace) -> None:
-    """Check the stage's output paths, then run it."""
+    """Check the stage's output paths, lock them (one run per output at a time:
+    :mod:`gianet.jobs.locks`), then run it."""
     from gianet.atomic import check_output_path
+    from gianet.jobs.locks import output_locks
 
     stage: Stage = args.declared
     arguments = _arguments(stage, args)
+    outputs = []
     for parameter in stage.outputs:
         value = arguments[parameter.name]
-        for path in value if isinstance(value, list) else [value]:
-            if path is not None:
-                check_output_path(Path(path))
-    stage.function(**arguments)
+        outputs += [Path(path) for path in (value if isinstance(value, list) else [value]) if path]
+    for path in outputs:
+        check_output_path(path)
+    with output_locks(outputs, command=" ".join(["gianet", *args.argv])):
+        stage.function(**arguments)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -218,6 +222,7 @@ def main(argv: list[str] | None = None) -> int:
     from gianet.jobs.interrupt import EXIT_INTERRUPTED, JobInterrupted, requeue_current_job
 
     args = parser().parse_args(argv)
+    args.argv = sys.argv[1:] if argv is None else argv
     if args.debug:
         _run(args)
         return 0
@@ -231,7 +236,7 @@ def main(argv: list[str] | None = None) -> int:
         _say(f"gianet {args.stage}: interrupted; finished files are kept")
         return 130
     except Exception as exc:
-        message = explain(exc)
+        message = explain(exc, args.stage)
         if message is None:
             raise
         _say(f"gianet {args.stage}: error: {message}")

@@ -31,6 +31,7 @@ from __future__ import annotations
 import functools
 import json
 import multiprocessing
+import os
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict
 from pathlib import Path
@@ -44,7 +45,10 @@ from gianet.data.manifest import CacheError, array_file, pair_problem
 from gianet.data.raw import RawError, pack, read_ground_truth, read_mosaic, with_levels
 from gianet.data.sources import RecordError, check_against_record, read_record
 from gianet.data.xtrans import xtrans_phase
+from gianet.errors import explain, one_line
 from gianet.fetch.checksums import sha256_of, stat_fingerprint
+from gianet.jobs.children import die_with_parent
+from gianet.jobs.cpus import bounded
 from gianet.paths import MANIFEST
 
 
@@ -151,7 +155,7 @@ def pack_one(
     except (RawError, RecordError) as exc:
         return name, None, str(exc)
     except OSError as exc:
-        return name, None, f"{exc.filename or name}: {exc.strerror or exc}"
+        return name, None, f"{exc.filename or name}: {explain(exc) or one_line(exc)}"
     return name, meta, None
 
 
@@ -176,7 +180,9 @@ def build_cache(
             checked against it.
         levels: black and white levels of the packed inputs: ``"file"`` (each raw's own) or
             ``"sid"`` (SID's constants, :data:`gianet.domain.cameras.CAMERAS`).
-        workers: decoding processes (one decode per file, in parallel over cores).
+        workers: decoding processes (one decode per file, in parallel over cores), at most
+            the CPUs this process may use (:func:`gianet.jobs.cpus.bounded`); they die with
+            this process (:func:`gianet.jobs.children.die_with_parent`).
         progress: show a progress bar.
         full_check: check reused arrays by the sha256 of every byte.
 
@@ -197,10 +203,17 @@ def build_cache(
     entries: dict[str, dict] = {}
     errors: list[str] = []
     bar = tqdm(total=len(tasks), desc=f"packing {cache_dir}", unit="file", disable=not progress)
+    workers = bounded(workers, "pack's workers (runtime.threads)")
     if workers > 1:
-        # LibRaw uses OpenMP, which deadlocks in forked children: start workers fresh.
+        # LibRaw uses OpenMP, which deadlocks in forked children: start workers fresh, and
+        # tied to this process, so that killing it leaves none running.
         context = multiprocessing.get_context("spawn")
-        with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+        with ProcessPoolExecutor(
+            max_workers=workers,
+            mp_context=context,
+            initializer=die_with_parent,
+            initargs=(os.getpid(),),
+        ) as pool:
             for name, meta, error in pool.map(pack_one, tasks, chunksize=1):
                 _collect(name, meta, error, entries, errors)
                 bar.update()

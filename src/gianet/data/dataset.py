@@ -29,7 +29,7 @@ import torch
 from torch.utils.data import Dataset, Sampler
 
 from gianet.data.arrays import open_array
-from gianet.data.crops import FixedCrops, MultiSizeCrops, crop_side
+from gianet.data.crops import FixedCrops, MultiSizeCrops, check_crops_fit, crop_side
 from gianet.data.lists import Pair, Selection
 from gianet.data.manifest import load_manifest
 from gianet.domain.cameras import CFAS
@@ -173,6 +173,10 @@ class TrainPatches(Dataset):
                 "train.shots to all"
             )
         self.scenes = [by_scene[s] for s in sorted(by_scene)]
+        shapes = [pairs.entries[pair.short]["shape"] for scene in self.scenes for pair in scene]
+        check_crops_fit(
+            crops, [(h, w) for _, h, w in shapes], f"the training frames of {pairs.cache_dir}"
+        )
 
     def __len__(self) -> int:
         return len(self.scenes)

@@ -40,13 +40,20 @@ from gianet.data.lists import Selection
 from gianet.data.tensors import frame_to_network, ground_truth_tensor, preview_input
 from gianet.domain.metrics import METRICS
 from gianet.fetch.weights import MissingWeights
+from gianet.jobs.cpus import bounded
 from gianet.jobs.device import Device
 from gianet.models.checkpoint import check_cfa, load_model
+from gianet.models.finite import check_finite
 from gianet.paths import sample_names
 from gianet.settings.sections import Runtime
 from gianet.training.recipe import Recipe, readings, recipe_of
 
 Metric = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
+#: What a non-finite output means for an evaluation, and the fix.
+_NOTHING_WRITTEN = (
+    "no metrics were written",
+    "Retrain the variant (its training must end with a finite loss) and evaluate again",
+)
 
 
 def build_metrics(
@@ -144,7 +151,7 @@ def evaluate_variant(
         be, the saved images' stems in ``samples`` (folder relative to the summary), and in
         ``protocol`` what the numbers follow (:func:`protocol_of`).
     """
-    torch.set_num_threads(runtime.threads)
+    torch.set_num_threads(bounded(runtime.threads, "runtime.threads"))
     device = Device.choose(runtime, "float32")
     model, checkpoint = load_model(model_path)
     recipe = recipe_of(checkpoint, model_path)
@@ -158,12 +165,13 @@ def evaluate_variant(
     sample_dir = Path(samples_dir)
     sample_dir.mkdir(parents=True, exist_ok=True)
     frames = FullFrames(pairs)
+    workers = bounded(runtime.loader_workers, "runtime.loader_workers", least=0)
     loader = DataLoader(
         frames,
         batch_size=None,
-        num_workers=runtime.loader_workers,
+        num_workers=workers,
         pin_memory=device.cuda,
-        prefetch_factor=1 if runtime.loader_workers else None,
+        prefetch_factor=1 if workers else None,
     )
     rows, saved = [], []
     writes: list[Future] = []
@@ -174,7 +182,9 @@ def evaluate_variant(
             inputs, truth = frame_to_network(frame, device.device, max_input)
             synchronize(device)
             start = time.perf_counter()
-            output = model(device.batch(inputs[None])).clamp(0, 1)
+            output = model(device.batch(inputs[None]))
+            check_finite(output, f"{model_path} on {pair.short}", *_NOTHING_WRITTEN)
+            output = output.clamp(0, 1)
             synchronize(device)
             seconds = time.perf_counter() - start
             row = {

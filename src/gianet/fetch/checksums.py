@@ -13,6 +13,7 @@ from pathlib import Path
 
 from gianet import atomic
 from gianet.errors import GianetError, one_line
+from gianet.jobs.locks import output_lock
 
 BLOCK = 1 << 20
 _SHA256 = re.compile(r"[0-9a-fA-F]{64}")
@@ -49,6 +50,11 @@ def read_checksums(checksum_file: Path) -> dict[str, str]:
             that is not a file name and a 64-digit hex sha256.
     """
     checksum_file = Path(checksum_file)
+    if checksum_file.exists() and not (checksum_file.is_file() or checksum_file.is_dir()):
+        raise ChecksumFileError(  # reading a FIFO would wait for a writer for ever
+            f"{checksum_file}: not a regular file (a FIFO, device or socket); point the "
+            "checksums setting at a file (it is created on the first download)"
+        )
     try:
         text = checksum_file.read_text(encoding="utf-8")
     except UnicodeDecodeError:
@@ -101,14 +107,20 @@ def read_recorded(checksum_file: Path | None, name: str) -> str | None:
 
 
 def record_sha256(checksum_file: Path, name: str, sha256: str) -> None:
-    """Add ``name``'s digest to ``checksum_file``, rewriting it atomically."""
-    entries = read_checksums(checksum_file) if checksum_file.exists() else {}
-    entries[name] = sha256
-    if checksum_file.suffix == ".json":
-        text = json.dumps(entries, indent=2, sort_keys=True) + "\n"
-    else:
-        text = "".join(f"{digest}  {key}\n" for key, digest in sorted(entries.items()))
-    atomic.write_text(checksum_file, text)
+    """Add ``name``'s digest to ``checksum_file``, rewriting it atomically.
+
+    Several downloads record into one file (both cameras' archives, at the same time in a
+    workflow): the read, change and write happen under the file's lock, each waiting for
+    the other, so that no record is lost.
+    """
+    with output_lock(checksum_file, wait=True):
+        entries = read_checksums(checksum_file) if checksum_file.exists() else {}
+        entries[name] = sha256
+        if checksum_file.suffix == ".json":
+            text = json.dumps(entries, indent=2, sort_keys=True) + "\n"
+        else:
+            text = "".join(f"{digest}  {key}\n" for key, digest in sorted(entries.items()))
+        atomic.write_text(checksum_file, text)
 
 
 def stat_fingerprint(path: Path, *, changes: bool = False) -> list[int]:

@@ -10,6 +10,11 @@ bomb fills no disk). The members are then written into a temporary sibling of th
 only when every member was read in full and passed its CRC; a truncated or corrupt archive,
 or a disk that fills up anyway, leaves no target behind.
 
+One extraction into a target at a time: the target's lock (:mod:`gianet.jobs.locks`) is held
+from the check of an earlier extraction to the final rename, so a second run started
+meanwhile stops with a line naming the first (without it, the second removed the first's
+temporary folder as a leftover while the first was still filling it).
+
 The target then holds a completion marker, ``.extracted.json`` (the archive's name and size,
 the prefix, the member count and the files written), so that a rerun with the same archive
 returns at once, while a stale or half-made target is extracted again. Extraction never
@@ -39,8 +44,9 @@ from typing import IO
 from tqdm import tqdm
 
 from gianet.atomic import default_mode
-from gianet.errors import GianetError, one_line
+from gianet.errors import OS_FIXES, GianetError, one_line
 from gianet.fetch.archives import archive_format
+from gianet.jobs.locks import output_lock
 from gianet.paths import ARCHIVE_SUFFIXES
 
 #: Completion marker written inside a target once every member is in place.
@@ -97,8 +103,15 @@ def safe_extract(
             written), an archive that is truncated or corrupt or a disk that fills up (no
             target is left), no files under ``members_prefix``, an unsupported archive type,
             or a ``target`` holding anything that ``safe_extract`` did not make.
+        gianet.jobs.locks.OutputBusy: another process is extracting into ``target``.
     """
     archive, target = Path(archive), Path(target)
+    with output_lock(target):
+        return _extract(archive, target, members_prefix, progress)
+
+
+def _extract(archive: Path, target: Path, members_prefix: str | None, progress: bool) -> list[Path]:
+    """:func:`safe_extract`, under the lock of ``target``."""
     record = _read_marker(target) if target.is_dir() and not target.is_symlink() else None
     completed = _completed_files(archive, target, members_prefix, record)
     if completed is not None:
@@ -367,7 +380,11 @@ def _new_staging(target: Path) -> Path:
     prefix = f".{target.name}.partial-"
     target.parent.mkdir(parents=True, exist_ok=True)
     for leftover in target.parent.iterdir():
-        if leftover.name.startswith(prefix):
+        if not leftover.name.startswith(prefix):
+            continue
+        if leftover.is_symlink() or not leftover.is_dir():
+            leftover.unlink()  # a link is removed, never followed
+        else:
             shutil.rmtree(leftover)
     staging = Path(tempfile.mkdtemp(prefix=prefix, dir=target.parent))
     staging.chmod(default_mode(folder=True))  # mkdtemp makes 0700
@@ -449,9 +466,10 @@ def _write_or_explain(write: Callable[[], object], archive: Path, target: Path, 
                 f"{archive}: the disk filled up while extracting {name!r} into {target}; "
                 "what was written is removed. Free space (or extract elsewhere) and run again"
             ) from None
+        fix = OS_FIXES.get(exc.errno, f"{exc.strerror or exc}: fix the folder or extract elsewhere")
         raise ExtractError(
-            f"{archive}: cannot write member {name!r} under {target} ({exc.strerror or exc}); "
-            "what was written is removed. Fix the folder's permissions or extract elsewhere"
+            f"{archive}: cannot write member {name!r} under {target}; what was written is "
+            f"removed. {fix}"
         ) from None
 
 

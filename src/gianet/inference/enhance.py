@@ -42,6 +42,7 @@ from gianet.inference.image16 import RGB16_SUFFIXES, write_rgb16
 from gianet.inference.tiling import TILE_ALIGN, TILE_MARGIN, run_tiled, tiling_caveat
 from gianet.jobs.device import Device
 from gianet.models.checkpoint import load_model
+from gianet.models.finite import check_finite
 from gianet.training.recipe import recipe_of
 
 #: Smallest ``--tile``: its core (the window less a margin on each side) must be at least as
@@ -151,7 +152,11 @@ def is_out_of_memory(exc: RuntimeError) -> bool:
 
 @torch.inference_mode()
 def run_network(
-    model: torch.nn.Module, inputs: torch.Tensor, tile: int | None, device: str | torch.device
+    model: torch.nn.Module,
+    inputs: torch.Tensor,
+    tile: int | None,
+    device: str | torch.device,
+    what: str = "the network",
 ) -> torch.Tensor:
     """(1, C, h, w) amplified input -> (1, 3, u*h, u*w) float32 on the CPU, in [0, 1].
 
@@ -159,9 +164,11 @@ def run_network(
     bits, and TF32's 10-bit mantissa would move it by tens of steps of 1/65535, so a GPU
     would give another file than the CPU; in float32 they agree to about one step.
 
+    ``what`` names the run in a message (the checkpoint and the raw).
+
     Raises:
-        EnhanceError: the device ran out of memory (the message suggests ``--tile``), or the
-            network's output is not finite everywhere.
+        EnhanceError: the device ran out of memory (the message suggests ``--tile``).
+        gianet.models.finite.NonFiniteOutput: the network's output is not finite everywhere.
     """
     device = torch.device(device)
     model = model.to(device)
@@ -177,14 +184,12 @@ def run_network(
             f"out of {device} memory for the {where if tile is None else f'tile of {tile}'}; "
             "pass a (smaller) --tile, e.g. --tile 512"
         ) from None
-    finite = torch.isfinite(output)
-    if not bool(finite.all()):
-        share = 1 - finite.float().mean().item()
-        raise EnhanceError(
-            f"the network's output is not finite at {share:.1%} of its values (NaN or "
-            "infinity): the checkpoint's weights are broken or the input is out of range; "
-            "nothing was written. Use a checkpoint whose training finished with a finite loss"
-        )
+    check_finite(
+        output,
+        what,
+        "nothing was written",
+        "Use a checkpoint whose training finished with a finite loss",
+    )
     return output.clamp_(0, 1)
 
 
@@ -245,5 +250,6 @@ def enhance_file(
             f"{checkpoint}: tiled output differs from the whole frame: {caveat}", stacklevel=2
         )
     packed, scale = pack(mosaic)
-    output = run_network(model, amplify(packed, scale, gain, max_input)[None], tile, target)
+    inputs = amplify(packed, scale, gain, max_input)[None]
+    output = run_network(model, inputs, tile, target, f"{checkpoint} on {raw_path}")
     return write_rgb16(out_path, to_rgb16(output))

@@ -32,6 +32,7 @@ import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+from gianet.atomic import append_file
 from gianet.errors import GianetError
 
 #: Signals that ask a job to save what it can and stop.
@@ -75,8 +76,8 @@ def stop_raises(what: str) -> Iterator[None]:
 
     def interrupt(number: int, _frame: object) -> None:
         raise JobInterrupted(
-            f"{what}: signal {number} received; stopped, nothing was written. "
-            "Rerun to start it again."
+            f"{what}: signal {number} received; stopped before its results were written "
+            "(files it wrote on the way are replaced by the rerun). Rerun to start it again."
         )
 
     with _handling(interrupt):
@@ -122,13 +123,16 @@ def requeue_current_job(timeout: float = 60.0) -> str:
 def note(history: str | Path, message: str) -> None:
     """Append one timestamped line to a job's history file, a log that no rerun erases
     (Snakemake deletes a rule's log before running the job again; this file is no rule's
-    output). Lines name the SLURM job when there is one."""
+    output). Lines name the SLURM job when there is one.
+
+    Raises:
+        gianet.atomic.LinkRefused: ``history`` is a symbolic link or not a regular file
+            (nothing is written through it).
+    """
     job = slurm_job_id()
     where = f" [SLURM job {job}]" if job else ""
     line = f"{time.strftime('%Y-%m-%dT%H:%M:%S%z')}{where} {message}\n"
-    history = Path(history)
-    history.parent.mkdir(parents=True, exist_ok=True)
-    with open(history, "a", encoding="utf-8") as handle:
+    with append_file(history, text=True) as handle:
         handle.write(line)
         handle.flush()
         os.fsync(handle.fileno())

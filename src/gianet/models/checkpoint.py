@@ -7,6 +7,7 @@ A checkpoint is a plain dictionary of tensors, strings and numbers, so it loads 
 from __future__ import annotations
 
 import io
+import os
 import warnings
 from pathlib import Path
 
@@ -66,8 +67,12 @@ _TORCH_SIGNATURES = (b"PK\x03\x04", b"\x80")
 _FIX = "use a model.pt written by gianet train"
 
 
-def load_checkpoint(path: str | Path) -> dict:
+def load_checkpoint(path: str | Path, fix: str = _FIX) -> dict:
     """Load a checkpoint with ``weights_only=True`` and check that it is one of gianet's.
+
+    Args:
+        path: the file.
+        fix: what the messages advise.
 
     Raises:
         CheckpointError: naming the file and what is wrong with it: missing, a folder, not
@@ -77,13 +82,15 @@ def load_checkpoint(path: str | Path) -> dict:
     if not path.exists():
         raise CheckpointError(f"{path}: no such checkpoint; train the model first")
     if path.is_dir():
-        raise CheckpointError(f"{path}: is a folder, not a checkpoint; {_FIX}")
+        raise CheckpointError(f"{path}: is a folder, not a checkpoint; {fix}")
+    if not path.is_file():  # reading a FIFO would wait for a writer for ever
+        raise CheckpointError(f"{path}: not a regular file (a FIFO, device or socket); {fix}")
     with open(path, "rb") as handle:
         head = handle.read(16)
     if not head.startswith(_TORCH_SIGNATURES):
         raise CheckpointError(
             f"{path}: not a checkpoint (a torch file starts as a zip archive or a pickle; "
-            f"this one starts with {head!r}); {_FIX}"
+            f"this one starts with {head!r}); {fix}"
         )
     try:
         with warnings.catch_warnings():  # torch warns about pickle protocols of foreign files
@@ -98,7 +105,7 @@ def load_checkpoint(path: str | Path) -> dict:
             )
             raise CheckpointError(
                 f"{path}: refused: the file holds more than weights (it would run code when "
-                f"loaded: {one_line(reason)}). {_FIX[0].upper()}{_FIX[1:]}."
+                f"loaded: {one_line(reason)}). {fix[0].upper()}{fix[1:]}."
             ) from None
         first = detail.splitlines()[0] if detail else ""
         raise CheckpointError(
@@ -107,8 +114,25 @@ def load_checkpoint(path: str | Path) -> dict:
         ) from None
     problem = _checkpoint_problem(checkpoint)
     if problem:
-        raise CheckpointError(f"{path}: not a gianet checkpoint ({problem}); {_FIX}")
+        raise CheckpointError(f"{path}: not a gianet checkpoint ({problem}); {fix}")
     return checkpoint
+
+
+def load_training_state(path: str | Path) -> dict | None:
+    """The resumable training state at ``path`` (:func:`save_training_state`), or ``None``
+    when there is none.
+
+    Raises:
+        gianet.atomic.LinkRefused: a symbolic link, FIFO or folder sits there: a state is
+            resumed only from the file training itself wrote.
+        CheckpointError: the file is not a readable state; the message says to delete it.
+    """
+    path = Path(path)
+    if not (path.exists() or path.is_symlink()):
+        return None
+    os.close(atomic.open_no_follow(path, os.O_RDONLY))
+    fix = "delete it to train from the start (it is the resumable state training writes)"
+    return load_checkpoint(path, fix)
 
 
 def _checkpoint_problem(checkpoint: object) -> str | None:

@@ -125,6 +125,8 @@ def read_yaml(path: Path, allow_empty: bool = False) -> dict:
         raise ConfigError(
             f"{path}: not UTF-8 text (byte {exc.start} is invalid); save it as UTF-8"
         ) from None
+    except MemoryError:
+        raise _too_large(path) from None
     try:
         params = yaml.safe_load(text)
     except yaml.YAMLError as exc:
@@ -133,12 +135,21 @@ def read_yaml(path: Path, allow_empty: bool = False) -> dict:
         ) from None
     except RecursionError:
         raise ConfigError(f"{path}: nested too deeply to be a configuration") from None
+    except MemoryError:
+        raise _too_large(path) from None
     if params is None and allow_empty:
         return {}
     if not isinstance(params, dict):
         raise ConfigError(f"{path}: expected a mapping of keys to values at the top level")
     check_values(params, str(path))
     return params
+
+
+def _too_large(path: Path) -> ConfigError:
+    return ConfigError(
+        f"{path}: reading it ran out of memory; a params file is a few kilobytes, so this is "
+        "not one: check the path"
+    )
 
 
 def check_values(params: Any, source: str) -> None:

@@ -18,6 +18,7 @@ from torch.utils.data import DataLoader
 
 from gianet.data.dataset import EpochBatches, TrainPatches
 from gianet.data.tensors import to_network
+from gianet.jobs.cpus import bounded
 from gianet.jobs.device import Device
 from gianet.jobs.interrupt import STOP_SIGNALS
 
@@ -35,7 +36,9 @@ def ignore_stop_signals(_worker: int) -> None:
 def training_loader(
     patches: TrainPatches, batches: EpochBatches, workers: int, pin_memory: bool
 ) -> DataLoader:
-    """One loader for the whole run: ``batches`` says which items, in which order."""
+    """One loader for the whole run: ``batches`` says which items, in which order;
+    ``workers`` processes, at most the CPUs this job may use (:func:`gianet.jobs.cpus.bounded`)."""
+    workers = bounded(workers, "runtime.loader_workers", least=0)
     return DataLoader(
         patches,
         batch_sampler=batches,

@@ -5,7 +5,7 @@ The schedule is the paper's (section 4.2) with every value in the recipe
 ``lr_decay_epoch`` on, one random short exposure per scene per epoch (``train.shots``), flips
 and transpose (``train.flips``), the variant's crops and loss, the network initialised as
 ``train.init`` says and computed in ``train.precision`` (:mod:`gianet.jobs.device`). Curves
-(loss, lr, validation PSNR) go to dvclive, or to any logger passed in.
+(loss, lr, validation PSNR) go to a log in dvclive's format, or to any logger passed in.
 
 Long jobs survive clusters: a training state (weights, optimizer, epochs done) is written
 every ``runtime.checkpoint_every`` epochs and when SIGTERM or SIGUSR1 arrives (what SLURM sends
@@ -35,10 +35,11 @@ from gianet.data.dataset import EpochBatches, FullFrames, PackedPairs, TrainPatc
 from gianet.data.tensors import frame_to_network
 from gianet.errors import GianetError
 from gianet.evaluation.metrics import psnr
+from gianet.jobs.cpus import bounded
 from gianet.jobs.device import Device
 from gianet.jobs.interrupt import JobInterrupted, stop_requests
-from gianet.models import build_model, initialise
-from gianet.models.checkpoint import load_checkpoint, save_checkpoint, save_training_state
+from gianet.models import build_model, finite, initialise
+from gianet.models.checkpoint import load_training_state, save_checkpoint, save_training_state
 from gianet.paths import state_file
 from gianet.settings.sections import Runtime
 from gianet.training.curves_log import open_curves
@@ -69,7 +70,8 @@ class TrainResult:
 
 
 class Curves(Protocol):
-    """Where training curves go (dvclive's ``Live`` is one): used as a context manager."""
+    """Where training curves go (:class:`gianet.training.curves_log.CurveLog` is one): used as
+    a context manager."""
 
     def log_metric(self, name: str, value: float) -> Any: ...
 
@@ -82,13 +84,24 @@ class Curves(Protocol):
 
 @torch.no_grad()
 def validate(model: torch.nn.Module, pairs: PackedPairs, device: Device) -> float:
-    """Mean PSNR (dB) of clipped outputs on full validation frames."""
+    """Mean PSNR (dB) of clipped outputs on full validation frames.
+
+    Raises:
+        gianet.models.finite.NonFiniteOutput: an output is NaN or infinite somewhere (the
+            training's last saved state is kept).
+    """
     model.eval()
     scores = []
     for frame in FullFrames(pairs):
         inputs, target = frame_to_network(frame, device.device, pairs.max_input)
         with device.autocast():
             output = model(device.batch(inputs[None]))
+        finite.check_finite(
+            output,
+            f"validation on {pairs.pairs[int(frame['index'])].short}",
+            "training stopped, its last saved state is kept",
+            "Lower train.lr, or check the inputs, and train again",
+        )
         scores.append(psnr(output.float().clamp(0, 1), target[None]))
     model.train()
     return torch.stack(scores).mean().item()
@@ -126,9 +139,9 @@ def _build(recipe: Recipe, pairs: PackedPairs, camera: str, device: Device):
 def _resume(state: Path, meta: dict, model, optimizer) -> _Progress:
     """Load the training state an earlier run left, when it was made by this very recipe (a
     state saved under another one answers another question and is not resumed)."""
-    if not state.exists():
+    saved = load_training_state(state)
+    if saved is None:
         return _Progress()
-    saved = load_checkpoint(state)
     if saved.get("recipe") != meta["recipe"]:
         print(f"{state}: saved under another recipe; training from the start", flush=True)
         return _Progress()
@@ -169,7 +182,7 @@ def train_variant(
         runtime: threads, device, loader processes, CUDA graphs, checkpoint and validation
             cadence.
         curves: ``curves(log_dir, resume_epoch)`` opens the curve logger for a run starting
-            at that epoch (default: dvclive, continuous across resumes,
+            at that epoch (default: dvclive's files, continuous across resumes,
             :func:`gianet.training.curves_log.open_curves`).
 
     Raises:
@@ -177,7 +190,7 @@ def train_variant(
         TrainingInterrupted: SIGTERM/SIGUSR1 arrived (the state was saved just before).
     """
     torch.manual_seed(recipe.seed)
-    torch.set_num_threads(runtime.threads)
+    torch.set_num_threads(bounded(runtime.threads, "runtime.threads"))
     device = Device.choose(runtime, recipe.precision)
     model, loss_fn, optimizer, meta = _build(recipe, train_pairs, camera, device)
     model_path = Path(model_path)

@@ -1,0 +1,91 @@
+"""Small inputs for running whole stages (``gianet train``, ``evaluate``) in a test: a packed
+cache of 24 x 32 frames, a small SID-Net checkpoint (healthy or with broken weights), and
+the command lines a rule would give."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import torch
+import yaml
+
+from gianet.models import build_model
+from gianet.models.checkpoint import save_checkpoint
+from tests.conftest import (
+    REPO,
+    SMALL_CHECKPOINT_META,
+    noisy_clean_scenes,
+    recipe,
+    write_packed_cache,
+)
+
+
+def tiny_cache(folder: Path) -> Path:
+    """A cache with three training scenes and one validation and test scene, of 24 x 32
+    packed pixels; returns its manifest."""
+    scenes = noisy_clean_scenes(np.random.default_rng(1), 24, 32, shots=1, gt_suffix=".tif")
+    scenes["test"] = scenes["val"]
+    write_packed_cache(folder, scenes)
+    return folder / "manifest.json"
+
+
+def runtime_json(**changes: object) -> str:
+    """params.yaml's runtime section on the CPU, quiet, with ``changes``."""
+    runtime = yaml.safe_load((REPO / "params.yaml").read_text())["runtime"]
+    return json.dumps(runtime | {"progress": False, "device": "cpu"} | changes)
+
+
+def cache_files(manifest: Path) -> list[str]:
+    """The cache's verification record and its dataset record, as the rules hand them to
+    train and evaluate."""
+    return ["--verified", str(manifest.parent / "verified.json"),
+            "--record", str(manifest.parent / "record.tsv")]  # fmt: skip
+
+
+def train_argv(manifest: Path, out: Path, **changes: object) -> list[str]:
+    """``gianet train`` of sid_net on ``manifest`` for one epoch of 16-pixel patches, writing
+    under ``out``; ``changes`` go into the train section."""
+    trained = recipe("sid_net", **({"epochs": 1, "lr_decay_epoch": 0, "patch": 16} | changes))
+    settings = {
+        "camera": "Sony",
+        "recipe": json.loads(trained.model_dump_json()),
+        "validation": {"exposures": "all", "exclude_scenes": []},
+    }
+    return ["train", "--manifest", str(manifest), *cache_files(manifest),
+            "--model", str(out / "model.pt"), "--curves", str(out / "train" / "metrics.json"),
+            "--settings", json.dumps(settings), "--runtime", runtime_json(val_every=1)]  # fmt: skip
+
+
+def small_checkpoint(path: Path, poison: float | None = None) -> Path:
+    """A small Bayer SID-Net checkpoint; ``poison`` (NaN or an infinity) fills the bias of
+    its last convolution, so that every output pixel is that value."""
+    torch.manual_seed(0)
+    model = build_model("unet", in_channels=4, upscale=2, **SMALL_CHECKPOINT_META["arch_args"])
+    if poison is not None:
+        last = [m for m in model.modules() if isinstance(m, torch.nn.Conv2d)][-1]
+        with torch.no_grad():
+            last.bias.fill_(poison)
+    save_checkpoint(path, model, SMALL_CHECKPOINT_META)
+    return path
+
+
+def evaluate_argv(model: Path, manifest: Path, out: Path) -> list[str]:
+    """``gianet evaluate`` of ``model`` on ``manifest``'s test split, PSNR and SSIM, writing
+    under ``out`` (a weights status without LPIPS or PieAPP files is made there too)."""
+    status = out / "torch" / "status.json"
+    status.parent.mkdir(parents=True, exist_ok=True)
+    status.write_text('{"alexnet": null, "pieapp": null}')
+    settings = {
+        "dataset": "sid-synth",
+        "camera": "Sony",
+        "test": {"exposures": "all", "exclude_scenes": []},
+        "metrics": ["psnr", "ssim"],
+        "lpips_backbone": "alex",
+        "samples": 1,
+    }
+    return ["evaluate", "--model", str(model), "--manifest", str(manifest),
+            *cache_files(manifest), "--weights", str(status), "--csv", str(out / "metrics.csv"),
+            "--summary", str(out / "summary.json"), "--samples", str(out / "samples"),
+            "--settings", json.dumps(settings), "--runtime", runtime_json()]  # fmt: skip

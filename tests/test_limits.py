@@ -1,0 +1,206 @@
+"""Limits of the machine and of the data: a file-size limit (EFBIG) is one line in every stage
+that writes; a network whose output is NaN or infinite is refused by every stage that runs
+one; thread and process counts are bounded by the CPUs a job may use; training crops larger
+than the frames are refused at the stage."""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import resource
+import signal
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import torch
+from gianet.config import ConfigError, parse_section
+
+from gianet.cli import main
+from gianet.data.crops import CropPolicy, CropsTooLarge
+from gianet.data.dataset import PackedPairs, TrainPatches
+from gianet.jobs import cpus
+from gianet.jobs.device import Device
+from gianet.models.checkpoint import load_model
+from gianet.models.finite import NonFiniteOutput
+from gianet.paths import SPLITS
+from gianet.synth.generate import generate_dataset
+from gianet.training.train import validate
+from tests.stage_inputs import evaluate_argv, runtime_json, small_checkpoint, tiny_cache, train_argv
+
+
+@pytest.fixture(scope="module")
+def manifest(tmp_path_factory) -> Path:
+    return tiny_cache(tmp_path_factory.mktemp("cache"))
+
+
+@pytest.fixture(scope="module")
+def dataset(tmp_path_factory) -> Path:
+    """A sid-synth Sony dataset of one scene per split, 96 x 96 raw pixels."""
+    root = tmp_path_factory.mktemp("data")
+    scenes = {"train": 1, "val": 1, "test": 1}
+    generate_dataset(
+        root,
+        "Sony",
+        scenes=scenes,
+        height=96,
+        width=96,
+        ratios=(100,),
+        shorts_per_scene=1,
+        seed=0,
+        progress=False,
+    )
+    return root
+
+
+@contextlib.contextmanager
+def file_size_limit(limit: int) -> Iterator[None]:
+    """``ulimit -f`` for this process while the block runs (Python ignores SIGXFSZ, so a
+    write past the limit fails with EFBIG instead of killing the process)."""
+    assert signal.getsignal(signal.SIGXFSZ) == signal.SIG_IGN
+    soft, hard = resource.getrlimit(resource.RLIMIT_FSIZE)
+    resource.setrlimit(resource.RLIMIT_FSIZE, (limit, hard))
+    try:
+        yield
+    finally:
+        resource.setrlimit(resource.RLIMIT_FSIZE, (soft, hard))
+
+
+def run(argv: list[str], capsys, limit: int | None = None) -> tuple[int, str]:
+    capsys.readouterr()
+    with file_size_limit(limit) if limit else contextlib.nullcontext():
+        code = main(argv)
+    return code, capsys.readouterr().err
+
+
+def one_line_error(code: int, error: str, stage: str) -> str:
+    assert code == 2 and error.count("\n") == 1 and "Traceback" not in error, error
+    assert error.startswith(f"gianet {stage}: error: ")
+    return error
+
+
+# A file-size limit (EFBIG): one line naming the limit and the fix, in every stage that writes.
+
+
+def test_a_file_size_limit_stops_training_in_one_line(manifest, tmp_path, capsys) -> None:
+    out = tmp_path / "out"
+    code, error = run(train_argv(manifest, out), capsys, limit=64 << 10)
+    error = one_line_error(code, error, "train")
+    assert f"{out / 'model.pt'}: file too large" in error and "ulimit -f unlimited" in error
+    assert not (out / "model.pt").exists()
+    assert "stopped: " in (out / "train_history.log").read_text().splitlines()[-1]
+
+
+def test_a_file_size_limit_stops_evaluation_in_one_line(manifest, tmp_path, capsys) -> None:
+    model = small_checkpoint(tmp_path / "model.pt")
+    code, error = run(evaluate_argv(model, manifest, tmp_path / "out"), capsys, limit=2048)
+    assert "file too large" in one_line_error(code, error, "evaluate")
+    assert not (tmp_path / "out" / "summary.json").exists()
+
+
+def test_a_file_size_limit_stops_enhance_in_one_line(dataset, tmp_path, capsys) -> None:
+    model = small_checkpoint(tmp_path / "model.pt")
+    raw = next((dataset / "Sony" / "short").glob("*.dng"))
+    argv = ["enhance", str(raw), "--checkpoint", str(model), "--ratio", "100", "--out",
+            str(tmp_path / "out.png")]  # fmt: skip
+    code, error = run(argv, capsys, limit=4096)
+    assert "file too large" in one_line_error(code, error, "enhance")
+    assert not (tmp_path / "out.png").exists()
+
+
+def test_a_file_size_limit_stops_packing_in_one_line(dataset, tmp_path, capsys) -> None:
+    lists = [str(dataset / f"Sony_{split}_list.txt") for split in SPLITS]
+    cache = tmp_path / "cache"
+    argv = [
+        "pack",
+        "--camera",
+        "Sony",
+        "--lists",
+        *lists,
+        "--manifest",
+        str(cache / "manifest.json"),
+    ]
+    code, error = run(argv, capsys, limit=4096)
+    assert code == 2 and "Traceback" not in error and "file too large" in error, error
+    assert "requested and" not in error and not (cache / "manifest.json").exists()
+
+
+# A network whose output is NaN or infinite: refused by every stage that runs one.
+
+
+@pytest.mark.parametrize("poison", [math.nan, math.inf, -math.inf])
+def test_evaluation_refuses_a_network_whose_output_is_not_finite(
+    manifest, tmp_path, capsys, poison
+) -> None:
+    model = small_checkpoint(tmp_path / "model.pt", poison)
+    code, error = run(evaluate_argv(model, manifest, tmp_path / "out"), capsys)
+    error = one_line_error(code, error, "evaluate")
+    assert f"{model} on 20001_00_0.1s.dng: the network's output is not finite at 100.0%" in error
+    assert "no metrics were written" in error and "Retrain" in error
+    assert not (tmp_path / "out" / "metrics.csv").exists()
+    assert not (tmp_path / "out" / "summary.json").exists()
+
+
+@pytest.mark.parametrize("poison", [math.nan, math.inf])
+def test_validation_refuses_a_network_whose_output_is_not_finite(manifest, tmp_path, poison):
+    model, _ = load_model(small_checkpoint(tmp_path / "model.pt", poison))
+    pairs = PackedPairs(manifest.parent, "val")
+    with pytest.raises(NonFiniteOutput, match="validation on 20001_00_0.1s.dng: the network's"):
+        validate(model, pairs, Device(torch.device("cpu")))
+    healthy, _ = load_model(small_checkpoint(tmp_path / "healthy.pt"))
+    assert math.isfinite(validate(healthy, pairs, Device(torch.device("cpu"))))
+
+
+# Threads and processes: bounded by the CPUs a job may use.
+
+
+def test_counts_above_the_cpus_are_clamped_with_one_warning(monkeypatch, capsys) -> None:
+    monkeypatch.setattr(cpus, "usable_cpus", lambda: 3)
+    monkeypatch.setattr(cpus, "_WARNED", set())
+    assert cpus.bounded(100_000, "runtime.threads") == 3
+    assert cpus.bounded(100_000, "runtime.threads") == 3
+    assert cpus.bounded(2, "runtime.threads") == 2
+    assert cpus.bounded(0, "runtime.loader_workers", least=0) == 0
+    assert cpus.bounded(8, "runtime.loader_workers", least=0) == 3
+    warnings = capsys.readouterr().err.splitlines()
+    assert warnings == [
+        "gianet: warning: runtime.threads is 100000, but this job may use 3 CPU(s); using 3",
+        "gianet: warning: runtime.loader_workers is 8, but this job may use 3 CPU(s); using 3",
+    ]
+
+
+def test_the_schema_bounds_threads_and_loader_processes() -> None:
+    for key, value in (("threads", 100_000), ("loader_workers", 1000)):
+        with pytest.raises(ConfigError, match=key):
+            parse_section(runtime_json(**{key: value}), "runtime", flag="--runtime")
+    assert parse_section(runtime_json(threads=64), "runtime", flag="--runtime")["threads"] == 64
+
+
+def test_training_runs_with_its_threads_clamped(manifest, tmp_path, capsys) -> None:
+    before = torch.get_num_threads()
+    try:
+        code, error = run([*train_argv(manifest, tmp_path / "out"), "--threads", "100000"], capsys)
+        threads = torch.get_num_threads()
+    finally:
+        torch.set_num_threads(before)
+    assert code == 0, error
+    assert f"runtime.threads is 100000, but this job may use {cpus.usable_cpus()} CPU(s)" in error
+    assert threads == cpus.usable_cpus()
+
+
+# Training crops larger than the frames: refused at the stage, naming the key and the frames.
+
+
+def test_training_refuses_a_patch_larger_than_the_frames(manifest, tmp_path, capsys) -> None:
+    code, error = run(train_argv(manifest, tmp_path / "out", patch=512), capsys)
+    error = one_line_error(code, error, "train")
+    assert "train.patch: crops of up to 512 packed pixels, larger than the training frames" in error
+    assert "(the smallest is 24 x 32 packed pixels); make the crops at most 24" in error
+    assert not (tmp_path / "out" / "model.pt").exists()
+
+
+def test_multi_size_crops_larger_than_the_frames_are_refused(manifest) -> None:
+    pairs = PackedPairs(manifest.parent, "train")
+    TrainPatches(pairs, CropPolicy("multi-size", 0, a=4, b_low=4, b_high=6), seed=0)  # 24: fits
+    with pytest.raises(CropsTooLarge, match=r"train.multi_size_a x train.multi_size_b: .* 28"):
+        TrainPatches(pairs, CropPolicy("multi-size", 0, a=4, b_low=4, b_high=7), seed=0)
