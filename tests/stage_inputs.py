@@ -18,6 +18,7 @@ from tests.conftest import (
     SMALL_CHECKPOINT_META,
     noisy_clean_scenes,
     recipe,
+    repo_params,
     write_packed_cache,
 )
 
@@ -89,3 +90,40 @@ def evaluate_argv(model: Path, manifest: Path, out: Path) -> list[str]:
             *cache_files(manifest), "--weights", str(status), "--csv", str(out / "metrics.csv"),
             "--summary", str(out / "summary.json"), "--samples", str(out / "samples"),
             "--settings", json.dumps(settings), "--runtime", runtime_json()]  # fmt: skip
+
+
+def lists_of(root: Path, camera: str = "Sony") -> list[str]:
+    """A camera's three split lists in ``root``, as the rules hand them (SID's names)."""
+    return [str(root / f"{camera}_{split}_list.txt") for split in ("train", "val", "test")]
+
+
+def synth_argv(root: Path, camera: str = "Sony", **synth: object) -> list[str]:
+    """``gianet synth`` of params.yaml's synth section with ``synth`` changes, into ``root``."""
+    section = repo_params().synth.model_dump() | synth
+    settings = json.dumps({"camera": camera, "synth": section})
+    return ["synth", "--lists", *lists_of(root, camera), "--record",
+            str(root / f"{camera}_sources.tsv"), "--settings", settings,
+            "--runtime", runtime_json()]  # fmt: skip
+
+
+def pack_argv(root: Path, manifest: Path, camera: str = "Sony", levels: str = "sid") -> list[str]:
+    """``gianet pack`` of the dataset in ``root`` (its lists and record) into ``manifest``."""
+    settings = json.dumps({"camera": camera, "levels": levels})
+    return ["pack", "--lists", *lists_of(root, camera), "--record",
+            str(root / f"{camera}_sources.tsv"), "--manifest", str(manifest),
+            "--settings", settings, "--runtime", runtime_json()]  # fmt: skip
+
+
+def unpack_argv(root: Path, archive: Path | None, camera: str = "Sony") -> list[str]:
+    """``gianet sid-unpack`` of ``archive`` (None: the data is in ``root``) into ``root``."""
+    extracted = ["--archive", str(archive)] if archive is not None else []
+    return ["sid-unpack", *extracted, "--lists", *lists_of(root, camera), "--record",
+            str(root / f"{camera}_sources.tsv"), "--settings", json.dumps({"camera": camera}),
+            "--runtime", runtime_json()]  # fmt: skip
+
+
+def download_argv(url: str, out: Path, checksums: Path, **runtime: object) -> list[str]:
+    """``gianet sid-download`` of ``url`` into ``out``, as its rule writes it."""
+    settings = json.dumps({"camera": "Sony", "url": url, "sha256": None})
+    return ["sid-download", "--archive", str(out), "--checksums", str(checksums),
+            "--settings", settings, "--runtime", runtime_json(**runtime)]  # fmt: skip
