@@ -35,3 +35,8 @@ rule all:
     input:
         REPORT_OUTPUTS,
     default_target: True
+
+
+onsuccess:
+    # A plain `snakemake` run's outputs, recorded in DVC (gianet/stages/dvc.py).
+    print(record_outputs(Path.cwd(), PARAMS))

@@ -13,6 +13,7 @@ from gianet.data.lists import parse_list
 from gianet.data.manifest import CacheError, load_manifest
 from gianet.data.raw import pack, read_mosaic
 from gianet.data.sources import record_sources
+from gianet.data.verified import FINGERPRINTS, read_state
 from gianet.fetch.checksums import stat_fingerprint
 from tests.conftest import COLORCHART
 
@@ -57,10 +58,17 @@ def test_cache_holds_packed_inputs_and_ground_truth_memory_mapped(small_dataset,
     assert short["black"] == [2056.0] * 4 and short["white"] == 15000
     gt = open_array(cache, manifest["entries"]["Sony/long/00001_00_10s.dng"])
     assert gt.dtype == np.uint16 and gt.shape == (3, 1156, 1734)
-    # Each entry records its source's and its array's content and fingerprint.
+    # The manifest records each file's content; the fingerprints they were checked at are
+    # local state (verified.json), so packing again writes the same manifest.
     assert len(short["source_sha256"]) == 64 and len(short["array_sha256"]) == 64
-    assert short["array_fingerprint"] == stat_fingerprint(cache / short["array"], changes=True)
-    assert short["source_fingerprint"] == stat_fingerprint(small_dataset / short["source"])
+    assert not set(FINGERPRINTS) & set(short)
+    state = read_state(cache / "verified.json")
+    assert state["arrays"][short["array"]] == stat_fingerprint(cache / short["array"], changes=True)
+    assert state["sources"][short["source"]] == stat_fingerprint(small_dataset / short["source"])
+    before = (cache / "manifest.json").read_bytes()
+    (cache / "inputs" / "00001_00_0.1s.npy").unlink()
+    pack_into(small_dataset, cache)
+    assert (cache / "manifest.json").read_bytes() == before
 
 
 def test_fresh_entries_are_reused_and_changed_ones_rebuilt(small_dataset, tmp_path):

@@ -1,27 +1,30 @@
-"""The cache's integrity guarantee (gianet/data/verify.py): every array verified once after
-it is written and again whenever its file changes; a damaged array is rebuilt by the
-verify_cache job in the run that needs it, or named with the fix; a raw changed since packing
-is named; and building the DAG changes no file."""
+"""The cache's integrity guarantee (gianet/data/verify.py): every file a job reads is verified
+once after it is written and again whenever its file changes; a damaged or missing array is
+rebuilt by the job that reads it, or named with the fix; a raw changed since packing stops
+the job, named; and building the DAG changes no file."""
 
 from __future__ import annotations
 
-import json
+import multiprocessing
 import os
 import shutil
 import subprocess
 import sys
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import pytest
 import yaml
 
 from gianet.cli import main
+from gianet.data import verify
 from gianet.data.arrays import open_array
 from gianet.data.lists import Pair
 from gianet.data.manifest import CacheError, load_manifest
-from gianet.data.verify import check_cache, read_state, verify_cache
+from gianet.data.verified import read_state
+from gianet.data.verify import prepare_cache
 from gianet.paths import SPLITS
-from tests.conftest import repo_params
+from tests.conftest import repo_params, tiny_config
 
 REPO = Path(__file__).parents[1]
 
@@ -54,20 +57,17 @@ def packed(tmp_path_factory) -> tuple[Path, Path]:
 
 @pytest.fixture()
 def cache(packed, tmp_path) -> tuple[Path, Path]:
-    """A private copy of the packed cache (same dataset root), as pack left it."""
+    """A private copy of the packed cache (same dataset root): its arrays are new files, so
+    the verification state pack left names other fingerprints."""
     root, original = packed
     copy = tmp_path / "cache"
     shutil.copytree(original, copy)
-    manifest = json.loads((copy / "manifest.json").read_text())
-    for meta in manifest["entries"].values():  # the copy's arrays are new files
-        meta["array_fingerprint"] = list(stat(copy / meta["array"]))
-    (copy / "manifest.json").write_text(json.dumps(manifest))
     return root, copy
 
 
-def stat(path: Path) -> tuple[int, int, int, int]:
+def stat(path: Path) -> list[int]:
     info = path.stat()
-    return info.st_size, info.st_mtime_ns, info.st_ino, info.st_ctime_ns
+    return [info.st_size, info.st_mtime_ns, info.st_ino, info.st_ctime_ns]
 
 
 def gt_entry(cache_dir: Path) -> tuple[dict, Path]:
@@ -80,41 +80,110 @@ def every_pair(manifest: dict) -> list[Pair]:
     return [Pair(**p) for split in SPLITS for p in manifest["splits"][split]]
 
 
-def test_a_sound_cache_verifies_without_reading_an_array(cache):
-    root, cache_dir = cache
-    state = cache_dir / "verified.json"
-    assert verify_cache(cache_dir, state, record=root / "Sony_sources.tsv", progress=False) == []
+def prepare(root: Path, cache_dir: Path, pairs=None, **options) -> list[str]:
     manifest = load_manifest(cache_dir)
-    assert set(read_state(state)) == {meta["array"] for meta in manifest["entries"].values()}
-    check_cache(cache_dir, state, manifest, every_pair(manifest))
+    pairs = every_pair(manifest) if pairs is None else pairs
+    return prepare_cache(cache_dir, manifest, root / "Sony_sources.tsv", pairs, **options)
 
 
-def test_same_size_garbage_is_rebuilt_by_verification(cache):
+def test_a_sound_cache_is_verified_once_then_trusted_without_reading_an_array(cache, monkeypatch):
     root, cache_dir = cache
+    assert prepare(root, cache_dir) == []  # a copy: every array hashed once
+    manifest = load_manifest(cache_dir)
+    state = read_state(cache_dir / "verified.json")
+    assert state["arrays"] == {
+        meta["array"]: stat(cache_dir / meta["array"]) for meta in manifest["entries"].values()
+    }
+
+    def no_reading(*args, **kwargs):
+        raise AssertionError("an unchanged array was read again")
+
+    monkeypatch.setattr("gianet.data.verify.array_problem", no_reading)
+    monkeypatch.setattr("gianet.data.verify.sha256_of", no_reading)
+    assert prepare(root, cache_dir) == []
+
+
+def test_pack_leaves_its_arrays_verified(packed, monkeypatch):
+    root, cache_dir = packed
+    monkeypatch.setattr("gianet.data.verify.array_problem", lambda *a, **k: "read")
+    assert prepare(root, cache_dir) == []
+
+
+@pytest.mark.parametrize("damage", ["same size garbage", "mtime put back", "missing"])
+def test_a_damaged_or_missing_array_is_rebuilt_by_the_job_that_reads_it(cache, damage):
+    root, cache_dir = cache
+    prepare(root, cache_dir)
     meta, array = gt_entry(cache_dir)
     good = array.read_bytes()
-    array.write_bytes(good[:200] + bytes(len(good) - 200))  # same size, zeros
-    state = cache_dir / "verified.json"
-    rebuilt = verify_cache(cache_dir, state, record=root / "Sony_sources.tsv", progress=False)
-    assert len(rebuilt) == 1 and "its sha256" in rebuilt[0] and meta["source"] in rebuilt[0]
-    assert array.read_bytes() == good
-    assert read_state(state)[meta["array"]] == list(stat(array))
-
-
-def test_a_job_refuses_an_array_damaged_without_moving_its_time(cache):
-    root, cache_dir = cache
-    state = cache_dir / "verified.json"
-    verify_cache(cache_dir, state, record=root / "Sony_sources.tsv", progress=False)
-    _, array = gt_entry(cache_dir)
     times = array.stat()
-    data = bytearray(array.read_bytes())
-    data[5000] ^= 0xFF
-    array.write_bytes(bytes(data))
-    os.utime(array, ns=(times.st_atime_ns, times.st_mtime_ns))  # mtime put back
-    manifest = load_manifest(cache_dir)
-    with pytest.raises(CacheError) as error:
-        check_cache(cache_dir, state, manifest, every_pair(manifest))
-    assert str(array) in str(error.value) and "verify_cache" in str(error.value)
+    if damage == "missing":
+        array.unlink()
+    else:
+        data = bytearray(good)
+        data[5000] ^= 0xFF
+        array.write_bytes(bytes(data))
+    if damage == "mtime put back":  # the status-change time still moves
+        os.utime(array, ns=(times.st_atime_ns, times.st_mtime_ns))
+
+    rebuilt = prepare(root, cache_dir)
+
+    assert len(rebuilt) == 1 and str(array) in rebuilt[0] and meta["source"] in rebuilt[0]
+    assert array.read_bytes() == good
+    assert read_state(cache_dir / "verified.json")["arrays"][meta["array"]] == stat(array)
+
+
+def test_only_the_arrays_a_job_reads_are_rebuilt(cache):
+    """A clone holds the versioned manifest but no arrays: each job rebuilds what it reads."""
+    root, cache_dir = cache
+    shutil.rmtree(cache_dir / "inputs")
+    shutil.rmtree(cache_dir / "gt")
+    (cache_dir / "verified.json").unlink()
+    test = [Pair(**p) for p in load_manifest(cache_dir)["splits"]["test"]]
+
+    rebuilt = prepare(root, cache_dir, test)
+
+    assert len(rebuilt) == 2 * len(test)
+    assert sorted(p.name for p in (cache_dir / "gt").iterdir() if p.suffix == ".npy") == [
+        Path(pair.long).name.replace(".dng", ".npy") for pair in test
+    ]
+
+
+def test_a_raw_changed_since_packing_stops_the_job_naming_it(cache):
+    root, cache_dir = cache
+    meta, _ = gt_entry(cache_dir)
+    source = root / meta["source"]
+    original = source.read_bytes()
+    try:
+        source.write_bytes(original)  # rewritten, same content: hashed once, accepted
+        assert prepare(root, cache_dir) == []
+        source.write_bytes(original[:-1] + bytes([original[-1] ^ 1]))  # new content
+        with pytest.raises(CacheError) as error:
+            prepare(root, cache_dir)
+    finally:
+        source.write_bytes(original)
+    message = str(error.value)
+    assert meta["source"] in message and "record" in message and "\n" not in message
+
+
+def test_full_hashes_every_file_whatever_its_fingerprint(cache, monkeypatch):
+    root, cache_dir = cache
+    prepare(root, cache_dir)
+    hashed = []
+    real = verify.sha256_of
+    monkeypatch.setattr(verify, "sha256_of", lambda path: hashed.append(path) or real(path))
+    prepare(root, cache_dir, full=True)
+    assert len(hashed) == len(load_manifest(cache_dir)["entries"])  # every raw
+
+
+def test_two_jobs_at_once_repair_a_damaged_array_once(cache):
+    """The second job waits on the cache's lock and finds the array repaired."""
+    root, cache_dir = cache
+    prepare(root, cache_dir)
+    _, array = gt_entry(cache_dir)
+    array.write_bytes(bytes(array.stat().st_size))
+    with ProcessPoolExecutor(2, mp_context=multiprocessing.get_context("spawn")) as pool:
+        results = list(pool.map(prepare, [root, root], [cache_dir, cache_dir]))
+    assert sorted(len(lines) for lines in results) == [0, 1]
 
 
 def test_a_truncated_array_is_one_clear_error(cache):
@@ -127,21 +196,6 @@ def test_a_truncated_array_is_one_clear_error(cache):
     assert "\n" not in str(error.value)
 
 
-def test_a_raw_changed_since_packing_is_named_with_the_fix(cache):
-    root, cache_dir = cache
-    manifest = load_manifest(cache_dir)
-    meta, _ = gt_entry(cache_dir)
-    source = root / meta["source"]
-    original = source.read_bytes()
-    try:
-        source.write_bytes(original)  # rewritten: new fingerprint
-        with pytest.raises(CacheError) as error:
-            check_cache(cache_dir, cache_dir / "verified.json", manifest, every_pair(manifest))
-        assert str(source) in str(error.value) and "--forcerun pack" in str(error.value)
-    finally:
-        source.write_bytes(original)
-
-
 def test_a_damaged_entry_whose_source_is_gone_is_named_with_the_fix(cache):
     root, cache_dir = cache
     meta, array = gt_entry(cache_dir)
@@ -149,10 +203,12 @@ def test_a_damaged_entry_whose_source_is_gone_is_named_with_the_fix(cache):
     (root / meta["source"]).rename(root / "moved-away.dng")
     try:
         with pytest.raises(CacheError) as error:
-            verify_cache(cache_dir, cache_dir / "v.json", record=root / "Sony_sources.tsv")
+            prepare(root, cache_dir)
     finally:
         (root / "moved-away.dng").rename(root / meta["source"])
-    assert meta["source"] in str(error.value) and "cannot be rebuilt" in str(error.value)
+    message = str(error.value)
+    assert meta["source"] in message and "cannot be rebuilt" in message
+    assert "--forcerun pack" in message
 
 
 @pytest.mark.parametrize(
@@ -193,30 +249,38 @@ def snapshot(folder: Path) -> dict[str, tuple[bytes, int]]:
     }
 
 
+def measured_metrics(csv: Path) -> list[tuple[str, str, str]]:
+    """Each test image's PSNR and SSIM as written (its seconds aside)."""
+    rows = csv.read_text().splitlines()
+    columns = rows[0].split(",")
+    keep = [columns.index(name) for name in ("file", "psnr", "ssim")]
+    return [tuple(row.split(",")[i] for i in keep) for row in rows[1:]]
+
+
 @pytest.mark.slow
-def test_snakemake_repairs_a_damaged_cache_in_one_run_and_a_dry_run_changes_nothing(tmp_path):
-    config = {
-        "cameras": ["Sony"],
-        "variants": ["sid_net"],
-        "synth": {"height": 192, "width": 192, "scenes": {"train": 1, "val": 1, "test": 1}},
-        "train": {"patch": 64},
-        "report": {"figure_variants": ["sid_net"]},
-    }
+def test_the_run_that_reads_a_damaged_array_repairs_it_and_a_dry_run_changes_nothing(tmp_path):
+    config = tiny_config(cameras=["Sony"], variants=["sid_net"], train={"epochs": 1})
+    config["report"]["figure_variants"] = ["sid_net"]
     (tmp_path / "tiny.yaml").write_text(yaml.safe_dump(config))
-    target = "cache/sid-synth/Sony/verified.json"
-    assert snakemake(tmp_path, target).returncode == 0
-    _, array = gt_entry(tmp_path / "cache/sid-synth/Sony")
+    summary = "results/sid-synth/Sony/sid_net/seed0/summary.json"
+    metrics = tmp_path / summary.replace("summary.json", "metrics.csv")
+    first = snakemake(tmp_path, summary)
+    assert first.returncode == 0, first.stderr[-2000:]
+    measured = measured_metrics(metrics)
+    manifest = load_manifest(tmp_path / "cache/sid-synth/Sony")
+    test_gt = manifest["entries"][manifest["splits"]["test"][0]["long"]]
+    array = tmp_path / "cache/sid-synth/Sony" / test_gt["array"]
     good = array.read_bytes()
     array.write_bytes(good[:200] + bytes(len(good) - 200))  # same size, zeros
     before = snapshot(tmp_path)
 
-    dry = snakemake(tmp_path, "-n", target)
+    dry = snakemake(tmp_path, "-n", summary)
 
-    said = dry.stdout + dry.stderr
-    assert dry.returncode == 0 and "rule verify_cache:" in said and "rule synth:" not in said
+    assert dry.returncode == 0 and "Nothing to be done" in dry.stdout + dry.stderr
     assert snapshot(tmp_path) == before  # building the DAG wrote nothing
-    run = snakemake(tmp_path, target)
-    assert run.returncode == 0, run.stderr[-2000:]
+    again = snakemake(tmp_path, "--forcerun", "evaluate", summary)
+    assert again.returncode == 0, again.stderr[-2000:]
+    log = (tmp_path / "logs/sid-synth/evaluate_Sony_sid_net_seed0.log").read_text()
+    assert f"{array.relative_to(tmp_path)}:" in log and "rebuilt from" in log
     assert array.read_bytes() == good
-    again = snakemake(tmp_path, "-n", target)
-    assert "Nothing to be done" in again.stdout + again.stderr
+    assert measured_metrics(metrics) == measured  # evaluated on the bytes it was packed into

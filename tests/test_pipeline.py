@@ -153,10 +153,21 @@ def test_paper_configuration_dry_run_lists_every_job_without_network(tmp_path):
     # Each camera's protocol reaches its jobs: Sony drops SID's misaligned scenes, Fuji keeps
     # its 10172; both test every exposure, pack with SID's levels, LPIPS on VGG.
     commands = [line for line in dry.stdout.splitlines() if line.startswith("Shell command:")]
-    packs = {line.split("--camera ")[1].split()[0]: line for line in commands if " pack " in line}
-    assert "--exclude-scenes 10034 10045 10172 --test-exposures all --levels sid" in packs["Sony"]
-    assert "--exclude-scenes  --test-exposures all --levels sid" in packs["Fuji"]
-    evaluations = [line for line in commands if " evaluate " in line]
-    assert len(evaluations) == 28 and all("--lpips-backbone vgg" in e for e in evaluations)
-    assert any("--extra-convs-kernel 3" in line for line in commands)
-    assert any("--first-shot-tables" in line for line in commands)
+    jobs = [shell_settings(line) for line in commands if "--settings" in line]
+    packs = {job["camera"]: job for stage, job in jobs if stage == "pack"}
+    assert packs == {camera: {"camera": camera, "levels": "sid"} for camera in ("Sony", "Fuji")}
+    evaluations = [job for stage, job in jobs if stage == "evaluate"]
+    assert len(evaluations) == 28 and all(e["lpips_backbone"] == "vgg" for e in evaluations)
+    tests = {e["camera"]: e["test"] for e in evaluations}
+    assert tests["Sony"] == {"exposures": "all", "exclude_scenes": [10034, 10045, 10172]}
+    assert tests["Fuji"] == {"exposures": "all", "exclude_scenes": []}
+    assert [job["extra_convs_kernel"] for stage, job in jobs if stage == "cost"] == [3]
+    assert [job["report"]["first_shot_tables"] for stage, job in jobs if stage == "report"] == [
+        True
+    ]
+
+
+def shell_settings(line: str) -> tuple[str, dict]:
+    """(stage, its --settings JSON) of one ``Shell command:`` line of ``snakemake -n -p``."""
+    stage = line.split("gianet ", 1)[1].split()[0]
+    return stage, json.loads(line.split("--settings '", 1)[1].split("'", 1)[0])

@@ -130,8 +130,8 @@ def test_a_training_job_checks_its_variants_crops_before_any_work(capsys, tmp_pa
     job = json.loads(TrainJob.from_params(params, "Sony", "sid_net_msssim", 0).model_dump_json())
     job["recipe"]["crops"]["patch"] = 64  # as a params file with train.patch 64 would make it
     settings = json.dumps(job)
-    code = main(["train", "--manifest", str(tmp_path / "manifest.json"), "--verified",
-                 str(tmp_path / "verified.json"), "--record", str(tmp_path / "record.tsv"),
+    code = main(["train", "--manifest", str(tmp_path / "manifest.json"),
+                 "--record", str(tmp_path / "record.tsv"),
                  "--model", str(tmp_path / "model.pt"), "--curves",
                  str(tmp_path / "train" / "metrics.json"), "--settings", settings,
                  "--runtime", params.runtime.model_dump_json()])  # fmt: skip

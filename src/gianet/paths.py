@@ -8,7 +8,7 @@ Everything a run produces is keyed by dataset, camera and variant::
     data/sid-synth/Sony_train_list.txt                   the dataset (SID layout)
     data/sid-synth/Sony_sources.tsv                      its record (every file's sha256)
     cache/sid-synth/Sony/manifest.json                   packed arrays (+ inputs/, gt/)
-    cache/sid-synth/Sony/verified.json                   which arrays are verified
+    cache/sid-synth/Sony/verified.json                   what was verified, when (not versioned)
     models/sid-synth/Sony/gia_net/seed0/model.pt         weights (+ train_state.pt, history)
     results/sid-synth/Sony/gia_net/seed0/metrics.csv     one row per test image
     results/sid-synth/Sony/gia_net/seed0/summary.json    means of the run
@@ -143,11 +143,6 @@ def cache_dir(params: Params, camera: str) -> Path:
 
 def manifest(params: Params, camera: str) -> Path:
     return cache_dir(params, camera) / MANIFEST
-
-
-def verified(params: Params, camera: str) -> Path:
-    """The cache's verification record (:mod:`gianet.data.verify`)."""
-    return cache_dir(params, camera) / VERIFIED
 
 
 def run_name(variant: str, seed: int | str) -> str:

@@ -8,13 +8,17 @@ its shell command from the stage's declaration (``shell_command``). The ``runtim
 reaches jobs as a resource, which Snakemake never treats as a reason to rerun.
 
 What decides a rerun: a job runs when an output is missing or when its settings changed.
-Between rules, small files (the dataset record, summaries, curves, status files: under
-Snakemake's 1 MB checksum limit) are compared by content, and large ones (models, the cache)
-are taken as ``ancient``, the settings that made them being in the consumer's params: so
-outputs that DVC puts back in another order of modification times (``dvc pull``, ``dvc
-checkout``) cost nothing, while a changed dataset, setting or result reruns what depends on
-it. DVC versions Snakemake's record of what made each output (``.snakemake/metadata``) with
-the outputs, so a fresh clone judges them the same way (docs/architecture.md, section 5).
+Between rules every file is compared by content (the workflow profile raises Snakemake's
+checksum limit above the largest model): an input newer than an output whose content is the
+one the output was made from reruns nothing. So outputs that DVC puts back in another order
+of modification times (``dvc pull``, ``dvc checkout``) cost nothing, while a changed
+dataset, setting or result reruns everything downstream of it. DVC versions Snakemake's
+record of what made each output (``.snakemake/metadata``) with the outputs, so a fresh clone
+judges them the same way (docs/architecture.md, "Snakemake and DVC").
+
+The packed cache's arrays are not inputs of any rule: the jobs that read them check each one
+and rebuild a damaged or missing one first (gianet/data/verify.py), so a clone that has the
+cache's manifest (versioned) but not its arrays rebuilds them where they are read.
 
 Reading this file changes nothing: no job is run and no file written while the DAG is built.
 """
@@ -25,6 +29,7 @@ from gianet import paths
 from gianet.report.document import latex_engine
 from gianet.report.outputs import report_outputs
 from gianet.settings import validate_params
+from gianet.stages.dvc import record_outputs
 from gianet.stages.data import ArchiveJob, CameraJob, PackJob, SynthJob
 from gianet.stages.models import EvaluateJob, TrainJob, WeightsJob
 from gianet.stages.report import CostJob, ReportJob
@@ -40,7 +45,6 @@ SEEDS = PARAMS.train.seeds
 LISTS = [str(path) for path in paths.list_files(PARAMS, "{camera}")]
 RECORD = str(paths.record_file(PARAMS, "{camera}"))
 MANIFEST = str(paths.manifest(PARAMS, "{camera}"))
-VERIFIED = str(paths.verified(PARAMS, "{camera}"))
 MODEL = str(paths.model_file(PARAMS, "{camera}", "{variant}", "{seed}"))
 CURVES = str(paths.train_curves(PARAMS, "{camera}", "{variant}", "{seed}"))
 METRICS_CSV = str(paths.metrics_csv(PARAMS, "{camera}", "{variant}", "{seed}"))
@@ -115,35 +119,9 @@ def sid_sources(wildcards):
     return {"archive": sid_archive(wildcards)}
 
 
-def dataset_raws(wildcards):
-    """Every raw of the camera's dataset, as its record lists them, once the rule that makes
-    the dataset (a checkpoint) has run: a raw whose modification time moves past the cache's
-    makes pack run again, which checks it against the record."""
-    from gianet.data.sources import read_record
-
-    if DATASET == "sid-synth":
-        made = checkpoints.synth.get(camera=wildcards.camera)
-    else:
-        made = checkpoints.sid_unpack.get(camera=wildcards.camera)
-    root = paths.dataset_root(PARAMS)
-    return [str(root / name) for name in read_record(Path(made.output.record))]
-
-
 def root_raws(wildcards):
     """With sid.root, the raws SID's split lists name in that folder: a changed one is
     recorded again (and what used it retrains)."""
     from gianet.fetch.sid import packaged_files
 
     return [str(Path(PARAMS.sid.root) / name) for name in packaged_files(wildcards.camera)]
-
-
-def cached_arrays(wildcards):
-    """Every array of the camera's packed cache, once pack has written it (a checkpoint):
-    an array changed after it was verified makes verify_cache run again."""
-    import json
-
-    manifest = checkpoints.pack.get(camera=wildcards.camera).output.manifest
-    with open(manifest, encoding="utf-8") as handle:
-        entries = json.load(handle)["entries"].values()
-    cache = paths.cache_dir(PARAMS, wildcards.camera)
-    return [str(cache / entry["array"]) for entry in entries]

@@ -1,11 +1,11 @@
-"""Data: generate sid-synth or fetch real SID and record it, pack every raw once into the
-cache, and verify the cache."""
+"""Data: generate sid-synth or fetch real SID and record it, and pack every raw once into the
+cache. The jobs that read the cache check every file they read and rebuild a damaged array
+first (gianet/data/verify.py): no rule stands between pack and them."""
 
 
 if DATASET == "sid-synth":
 
-    # A checkpoint: pack's inputs are the raws its record lists.
-    checkpoint synth:
+    rule synth:
         output:
             lists=LISTS,
             record=RECORD,
@@ -45,8 +45,8 @@ else:
         shell:
             shell_command("sid-download")
 
-    # A checkpoint: pack's inputs are the raws its record lists.
-    checkpoint sid_unpack:
+    # With sid.root, the raws there are its inputs: a changed one is recorded again.
+    rule sid_unpack:
         input:
             unpack(sid_sources),
         output:
@@ -66,12 +66,12 @@ else:
             shell_command("sid-unpack")
 
 
-# A checkpoint: verify_cache's inputs are the arrays its manifest names.
-checkpoint pack:
+# The record names every raw with its size and sha256: a changed dataset changes the record
+# (compared by content), and pack runs again.
+rule pack:
     input:
         lists=LISTS,
         record=RECORD,
-        raws=dataset_raws,
     output:
         manifest=MANIFEST,
     params:
@@ -90,24 +90,3 @@ checkpoint pack:
         "../envs/gianet.yaml"
     shell:
         shell_command("pack")
-
-
-# Runs again when an array's modification time moves past the last verification's: it
-# hashes what changed and rebuilds what is damaged (gianet/data/verify.py).
-rule verify_cache:
-    input:
-        manifest=MANIFEST,
-        record=RECORD,
-        arrays=cached_arrays,
-    output:
-        state=VERIFIED,
-    resources:
-        runtime=240,
-        mem_mb=4000,
-        gianet_runtime=RUNTIME,
-    log:
-        f"{LOGS}/verify_cache_{{camera}}.log",
-    conda:
-        "../envs/gianet.yaml"
-    shell:
-        shell_command("verify-cache")

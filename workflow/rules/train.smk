@@ -21,8 +21,7 @@ SLURM_STOP_REQUEST = f"--signal=TERM@{STOP_NOTICE} --open-mode=append"
 
 rule train:
     input:
-        manifest=ancient(MANIFEST),
-        verified=ancient(VERIFIED),
+        manifest=MANIFEST,
         record=RECORD,
     output:
         model=MODEL,
@@ -48,10 +47,8 @@ rule train:
 
 rule evaluate:
     input:
-        # The model is taken by the settings that made it (params.trained), not its time.
-        model=ancient(MODEL),
-        manifest=ancient(MANIFEST),
-        verified=ancient(VERIFIED),
+        model=MODEL,
+        manifest=MANIFEST,
         record=RECORD,
         weights=WEIGHTS_STATUS,
     output:
@@ -59,7 +56,6 @@ rule evaluate:
         summary=SUMMARY,
     params:
         settings=settings_of(EvaluateJob, PARAMS),
-        trained=settings_of(TrainJob, PARAMS),
         # The figure's sample PNGs: the summary names them, so the folder is no output.
         samples=SAMPLES,
     threads: PARAMS.runtime.threads

@@ -8,8 +8,12 @@ Layout under ``CACHE/{dataset}/{camera}/``::
     gt/00001_00_10s.npy         (3, H, W) uint16 sRGB ground truth
     gt/00001_00_10s.json
     manifest.json               every entry and every pair of each split (written last)
-    verified.json               which arrays were verified at which fingerprint
-                                (:mod:`gianet.data.verify`)
+    verified.json               which files were verified at which fingerprint
+                                (:mod:`gianet.data.verified`; local, never versioned)
+
+The manifest records what the files hold, never where or when they were written (their
+fingerprints are in ``verified.json``): packing the same dataset again writes the same
+manifest, so nothing that read the cache is recomputed.
 
 Every pair of every split list is packed; which pairs a training validates on and an
 evaluation tests on is their own setting (``train.val_exposures``, ``evaluate.test_exposures``,
@@ -44,6 +48,7 @@ from gianet.data.lists import Pair
 from gianet.data.manifest import CacheError, array_file, pair_problem
 from gianet.data.raw import RawError, pack, read_ground_truth, read_mosaic, with_levels
 from gianet.data.sources import RecordError, check_against_record, read_record
+from gianet.data.verified import record_packed, without_fingerprints
 from gianet.data.xtrans import xtrans_phase
 from gianet.errors import explain, one_line
 from gianet.fetch.checksums import sha256_of, stat_fingerprint
@@ -233,11 +238,12 @@ def build_cache(
             f"{len(errors)} problem(s) while caching {root} ({len(entries)} files cached and "
             "kept):\n" + "\n".join(sorted(set(errors)))
         )
+    record_packed(cache_dir, entries)
     manifest = {
         "root": str(root),
         "record_sha256": sha256_of(Path(record)),
         "protocol": {"levels": levels},
-        "entries": entries,
+        "entries": {name: without_fingerprints(meta) for name, meta in entries.items()},
         "splits": {name: [asdict(p) for p in pairs] for name, pairs in splits.items()},
     }
     return atomic.write_json(cache_dir / MANIFEST, manifest)

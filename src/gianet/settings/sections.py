@@ -126,6 +126,7 @@ class Pipeline(Section):
 
     profile: Path
     configfile: Path
+    record_in_dvc: bool
 
 
 class Evaluate(Section):

@@ -114,7 +114,9 @@ def synth(*, lists: Outputs, record: Output, settings: SynthJob, runtime: Runtim
 def sid_download(
     *, archive: Output, checksums: Kept, settings: ArchiveJob, runtime: Runtime
 ) -> None:
-    """Download one camera's SID archive (resumable, sha256-verified).
+    """Download one camera's SID archive (resumable, sha256-verified) from its http(s) URL
+    (``sid.archives.<camera>.url``; other schemes are refused). An archive already on disk
+    is named by ``sid.archives.<camera>.path`` instead, and nothing is downloaded.
 
     Args:
         archive: where the archive goes.
@@ -204,16 +206,31 @@ def pack(
 
 
 @stage("verify-cache")
-def verify_cache(*, manifest: Input, record: Input, state: Output, runtime: Runtime) -> None:
-    """Verify every cached array whose file changed since it was last verified, and rebuild
-    the damaged ones from their sources.
+def verify_cache(
+    *,
+    manifest: Input,
+    record: Input,
+    runtime: Runtime,
+    full: Annotated[bool, Option] = False,
+) -> None:
+    """Check every file of a packed cache and rebuild what is missing or damaged (what a
+    training or an evaluation does, before it starts, for the files it reads).
 
     Args:
         manifest: the cache's index (``manifest.json``).
-        record: the dataset record; a rebuilt array's source is checked against it.
-        state: the verification record to write (``verified.json`` in the cache folder).
+        record: the dataset record the cache was packed from.
+        full: hash every raw and array, not only those whose file changed since they were
+            last verified.
     """
-    from gianet.data.verify import verify_cache as verify
+    from gianet.data.lists import Pair
+    from gianet.data.manifest import load_manifest
+    from gianet.data.verify import prepare_cache
 
-    for line in verify(manifest.parent, state, record=record, progress=runtime.progress):
+    loaded = load_manifest(manifest.parent)
+    pairs = [Pair(**pair) for split in loaded["splits"].values() for pair in split]
+    rebuilt = prepare_cache(
+        manifest.parent, loaded, record, pairs, full=full, progress=runtime.progress
+    )
+    for line in rebuilt:
         print(line)
+    print(f"{manifest.parent}: {len(rebuilt)} array(s) rebuilt, every other file verified")

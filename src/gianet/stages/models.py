@@ -88,11 +88,12 @@ class WeightsJob(JobSettings):
         return cls(metrics=params.evaluate.metrics, lpips_backbone=params.evaluate.lpips_backbone)
 
 
-def _ready_cache(manifest: Path, verified: Path, record: Path, pairs_of) -> dict:
-    """The cache's manifest, after checking that it was packed from ``record`` and that the
-    arrays and sources of the pairs ``pairs_of(manifest)`` returns are the verified ones."""
+def _ready_cache(manifest: Path, record: Path, pairs_of, runtime: Runtime) -> dict:
+    """The cache's manifest, after checking that it was packed from ``record`` and that every
+    file the pairs ``pairs_of(manifest)`` returns read is the verified one, damaged arrays
+    rebuilt (:func:`gianet.data.verify.prepare_cache`)."""
     from gianet.data.manifest import REBUILD, CacheError, load_manifest
-    from gianet.data.verify import check_cache
+    from gianet.data.verify import prepare_cache
     from gianet.fetch.checksums import sha256_of
 
     loaded = load_manifest(manifest.parent)
@@ -100,7 +101,10 @@ def _ready_cache(manifest: Path, verified: Path, record: Path, pairs_of) -> dict
         raise CacheError(
             f"{manifest}: packed from another version of the dataset than {record}; {REBUILD}"
         )
-    check_cache(manifest.parent, verified, loaded, pairs_of(loaded))
+    for line in prepare_cache(
+        manifest.parent, loaded, record, pairs_of(loaded), progress=runtime.progress
+    ):
+        print(line, flush=True)
     return loaded
 
 
@@ -108,7 +112,6 @@ def _ready_cache(manifest: Path, verified: Path, record: Path, pairs_of) -> dict
 def train(
     *,
     manifest: Input,
-    verified: Input,
     record: Input,
     model: Output,
     curves: Output,
@@ -118,8 +121,8 @@ def train(
     """Train one variant on one camera.
 
     Args:
-        manifest: the packed cache's index (``manifest.json``).
-        verified: the cache's verification record (``verified.json``).
+        manifest: the packed cache's index (``manifest.json``); damaged or missing arrays
+            the training reads are rebuilt first.
         record: the dataset record the cache was packed from.
         model: the final weights to write (``model.pt``); a resumable state is kept beside it.
         curves: dvclive's ``metrics.json`` inside the training's log folder.
@@ -137,7 +140,7 @@ def train(
         train = [Pair(**p) for p in loaded["splits"]["train"]]
         return train + settings.validation.apply([Pair(**p) for p in loaded["splits"]["val"]])
 
-    loaded = _ready_cache(manifest, verified, record, used)
+    loaded = _ready_cache(manifest, record, used, runtime)
     train_pairs = PackedPairs(manifest.parent, "train", recipe.max_input, loaded)
     val_pairs = PackedPairs(manifest.parent, "val", recipe.max_input, loaded, settings.validation)
     history = history_file(model)
@@ -164,7 +167,6 @@ def evaluate(
     *,
     model: Input,
     manifest: Input,
-    verified: Input,
     record: Input,
     weights: Input,
     csv: Output,
@@ -177,8 +179,8 @@ def evaluate(
 
     Args:
         model: the weights written by `gianet train`.
-        manifest: the packed cache's index (``manifest.json``).
-        verified: the cache's verification record (``verified.json``).
+        manifest: the packed cache's index (``manifest.json``); damaged or missing arrays
+            the evaluation reads are rebuilt first.
         record: the dataset record the cache was packed from.
         weights: the status file written by `gianet fetch-weights` (in the torch cache).
         csv: the per-image metrics to write.
@@ -192,9 +194,9 @@ def evaluate(
 
     loaded = _ready_cache(
         manifest,
-        verified,
         record,
         lambda m: settings.test.apply([Pair(**p) for p in m["splits"]["test"]]),
+        runtime,
     )
     with stop_raises(f"evaluating {model}"):
         result = evaluate_variant(
