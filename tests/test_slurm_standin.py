@@ -89,7 +89,10 @@ def cluster(tmp_path):
                 assert time.monotonic() < deadline, f"{line!r} never logged: {self.log()}"
                 time.sleep(0.1)
 
-    return Cluster()
+    cluster = Cluster()
+    yield cluster
+    for job in slurm_standin.submitted(tmp_path / "state"):  # leave nothing running
+        cluster("scancel", job["id"])
 
 
 def ended(job: dict) -> bool:
@@ -112,7 +115,9 @@ def test_requeue_of_a_running_job_ends_its_run_and_runs_it_again_with_the_same_i
     assert signals(job) == ["SIGCONT", "SIGTERM", "SIGKILL", "SIGKILL"]
     # (srun forwards the SIGTERM it gets too: the step may see it twice.)
     assert [line for line in cluster.log() if "signal" not in line] == [
-        "0 start", "1 start", "1 done"
+        "0 start",
+        "1 start",
+        "1 done",
     ]
     assert "0 signal SIGTERM" in cluster.log()
     assert "Restarts=1" in cluster("scontrol", "show", "job", job_id).stdout
@@ -157,8 +162,11 @@ def test_a_cancelled_job_that_requeues_itself_comes_back_unless_incomplete(clust
         ON_SIGNAL="requeue-incomplete", DONE_AT_RESTART="1", JOB_LOG="incomplete.log"
     )
     for job_id, log in ((plain, "plain.log"), (incomplete, "incomplete.log")):
-        while "0 start" not in (cluster.root / log).read_text() if (cluster.root / log).exists() \
-                else True:
+        while (
+            "0 start" not in (cluster.root / log).read_text()
+            if (cluster.root / log).exists()
+            else True
+        ):
             time.sleep(0.1)
         assert cluster("scancel", job_id).returncode == 0
     again = cluster.wait(plain, ended)
@@ -171,13 +179,18 @@ def test_a_cancelled_job_that_requeues_itself_comes_back_unless_incomplete(clust
 
 def test_a_time_limit_without_warning_shows_timeout_while_the_job_requeues_itself(cluster):
     job_id = cluster.submit(
-        ON_SIGNAL="requeue", BEFORE_REQUEUE="1", DONE_AT_RESTART="1", TRIGGER="limit",
-        STANDIN_TIME_LIMIT_AT="limit", STANDIN_KILL_WAIT="5",
+        ON_SIGNAL="requeue",
+        BEFORE_REQUEUE="1",
+        DONE_AT_RESTART="1",
+        TRIGGER="limit",
+        STANDIN_TIME_LIMIT_AT="limit",
+        STANDIN_KILL_WAIT="5",
     )
     seen = cluster.wait(job_id, lambda job: job["state"] == "TIMEOUT")
     assert seen["runs"] == 1
-    status = cluster("sacct", "-X", "--parsable2", "--noheader", "--format=JobIdRaw,State",
-                     "-j", job_id)
+    status = cluster(
+        "sacct", "-X", "--parsable2", "--noheader", "--format=JobIdRaw,State", "-j", job_id
+    )
     assert status.stdout.strip() in (f"{job_id}|TIMEOUT", f"{job_id}|PENDING")
     job = cluster.wait(job_id, ended)
     assert (job["state"], job["runs"], job["restarts"]) == ("COMPLETED", 2, 1)
@@ -185,7 +198,9 @@ def test_a_time_limit_without_warning_shows_timeout_while_the_job_requeues_itsel
 
 def test_incomplete_leaves_a_timed_out_job_timed_out(cluster):
     job_id = cluster.submit(
-        ON_SIGNAL="requeue-incomplete", DONE_AT_RESTART="1", TRIGGER="limit",
+        ON_SIGNAL="requeue-incomplete",
+        DONE_AT_RESTART="1",
+        TRIGGER="limit",
         STANDIN_TIME_LIMIT_AT="limit",
     )
     job = cluster.wait(job_id, ended)
@@ -194,16 +209,24 @@ def test_incomplete_leaves_a_timed_out_job_timed_out(cluster):
 
 def test_the_warning_goes_to_the_steps_once_per_run_and_the_limit_follows_if_ignored(cluster):
     job_id = cluster.submit(
-        "--signal=USR1@600", ON_SIGNAL="requeue-incomplete", TRIGGER="limit", DONE_AT_RESTART="3",
-        STANDIN_TIME_LIMIT_AT="limit", STANDIN_TIME_LIMITED_RUNS="3",
+        "--signal=USR1@600",
+        ON_SIGNAL="requeue-incomplete",
+        TRIGGER="limit",
+        DONE_AT_RESTART="3",
+        STANDIN_TIME_LIMIT_AT="limit",
+        STANDIN_TIME_LIMITED_RUNS="3",
     )
     job = cluster.wait(job_id, ended)
     assert (job["state"], job["runs"], job["restarts"]) == ("COMPLETED", 4, 3)
     warnings = [e for e in job["events"] if e["event"] == "signal" and e["signal"] == "SIGUSR1"]
     assert len(warnings) == 3 and all(e["steps"] and not e["batch"] for e in warnings)
     ignored = cluster.submit(
-        "--signal=USR1@600", ON_SIGNAL="ignore", TRIGGER="limit2", JOB_LOG="ignored.log",
-        STANDIN_TIME_LIMIT_AT="limit2", STANDIN_LIMIT_GRACE="1",
+        "--signal=USR1@600",
+        ON_SIGNAL="ignore",
+        TRIGGER="limit2",
+        JOB_LOG="ignored.log",
+        STANDIN_TIME_LIMIT_AT="limit2",
+        STANDIN_LIMIT_GRACE="1",
     )
     job = cluster.wait(ignored, ended)
     assert job["state"] == "TIMEOUT" and job["runs"] == 1
@@ -213,7 +236,9 @@ def test_the_warning_goes_to_the_steps_once_per_run_and_the_limit_follows_if_ign
 def test_a_batch_only_warning_reaches_the_shell_alone_which_dies_of_it(cluster):
     """``--signal=B:USR1``: the plugin's --wrap shell has no trap, so the job ends there."""
     job_id = cluster.submit(
-        "--signal=B:USR1@600", ON_SIGNAL="requeue-incomplete", TRIGGER="limit",
+        "--signal=B:USR1@600",
+        ON_SIGNAL="requeue-incomplete",
+        TRIGGER="limit",
         STANDIN_TIME_LIMIT_AT="limit",
     )
     job = cluster.wait(job_id, ended)

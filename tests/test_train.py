@@ -95,7 +95,7 @@ def test_interrupted_and_resumed_run_ends_with_identical_weights(cache, tmp_path
     run(cache, tmp_path / "straight", settings())
     with monkeypatch.context() as patch:
         stop_at_epoch(patch, 2)
-        with pytest.raises(TrainingInterrupted, match="Rerun the same command to resume"):
+        with pytest.raises(TrainingInterrupted, match="state saved to .* at epoch 2, step 0"):
             run(cache, tmp_path / "resumed", settings())
     state = load_checkpoint(state_file(tmp_path / "resumed" / "model.pt"))
     assert state["epochs_done"] == 2

@@ -197,7 +197,8 @@ def _manifest_path(manifest: str) -> Path:
 
 def _train(args: argparse.Namespace) -> None:
     from gianet.config import check_variant_crops, parse_section
-    from gianet.jobs.interrupt import note
+    from gianet.jobs.history import note
+    from gianet.jobs.training_run import begin_training, note_stop
     from gianet.training.train import train_variant
     from gianet.variants import get_variant, unused_train_settings
 
@@ -206,7 +207,7 @@ def _train(args: argparse.Namespace) -> None:
     check_variant_crops(settings, variant.name, args.camera, "--settings (train section)")
     runtime = _runtime(args)
     history = paths.history_file(args.model)
-    note(history, f"training {args.variant} on {args.camera}: started")
+    begin_training(history, f"training {args.variant} on {args.camera}")
     try:
         result = train_variant(
             variant,
@@ -216,9 +217,10 @@ def _train(args: argparse.Namespace) -> None:
             settings,
             camera=args.camera,
             runtime=runtime,
+            on_start=lambda where: note(history, where),
         )
     except GianetError as exc:
-        note(history, f"stopped: {exc}")
+        note_stop(history, exc)
         raise
     note(history, f"finished: {json.dumps(result.__dict__)}")
     print(json.dumps(result.__dict__))

@@ -4,6 +4,7 @@ and gianet call (the package docstring lists them with the documentation they fo
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import os
 import re
@@ -110,10 +111,8 @@ def srun(argv: list[str]) -> int:
         jobs.write_json(steps / f"{number}.json", {"pgid": step.pid, "argv": argv})
 
     def forward(sig: int, _frame: object) -> None:
-        try:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(step.pid, sig)
-        except (ProcessLookupError, PermissionError):
-            pass
 
     for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGUSR1, signal.SIGUSR2, signal.SIGHUP):
         signal.signal(sig, forward)
@@ -138,8 +137,10 @@ def scancel(argv: list[str]) -> int:
     for job_id in ids:
         if not jobs.exists(job_id):
             if sig_name:
-                print(f"scancel: error: Kill job error on job id {job_id}: Invalid job id "
-                      "specified", file=sys.stderr)
+                print(
+                    f"scancel: error: Kill job error on job id {job_id}: Invalid job id specified",
+                    file=sys.stderr,
+                )
                 status = 1
             continue  # terminating a job that is gone is no error (scancel.c)
         with jobs.locked(job_id) as record:
@@ -152,23 +153,28 @@ def scancel(argv: list[str]) -> int:
                 else:
                     jobs.send(job_id, record, sig, batch=full, steps=True)
             else:
-                print(f"scancel: error: Kill job error on job id {job_id}: Job/step already "
-                      "completing or completed", file=sys.stderr)
+                print(
+                    f"scancel: error: Kill job error on job id {job_id}: Job/step already "
+                    "completing or completed",
+                    file=sys.stderr,
+                )
                 status = 1
     return status
 
 
 def show_job(job_id: str) -> str:
     record = jobs.read(job_id)
-    return "\n   ".join([
-        f"JobId={job_id} JobName={record['name']}",
-        f"JobState={jobs.squeue_state(record)} Reason=None Dependency=(null)",
-        f"Requeue={int(record.get('requeueable', True))} Restarts={record.get('restarts', 0)} "
-        "BatchFlag=1 Reboot=0 ExitCode=0:0",
-        f"Partition={record['partition']} NumCPUs={record['cpus']}",
-        f"Comment={record['comment']}",
-        f"StdOut={record['output']}",
-    ])
+    return "\n   ".join(
+        [
+            f"JobId={job_id} JobName={record['name']}",
+            f"JobState={jobs.squeue_state(record)} Reason=None Dependency=(null)",
+            f"Requeue={int(record.get('requeueable', True))} Restarts={record.get('restarts', 0)} "
+            "BatchFlag=1 Reboot=0 ExitCode=0:0",
+            f"Partition={record['partition']} NumCPUs={record['cpus']}",
+            f"Comment={record['comment']}",
+            f"StdOut={record['output']}",
+        ]
+    )
 
 
 def scontrol(argv: list[str]) -> int:
@@ -205,8 +211,22 @@ def scontrol(argv: list[str]) -> int:
 
 # --- queries ---------------------------------------------------------------------------------
 
-SACCT_WITH_VALUE = {"-o", "--format", "--name", "--jobname", "-j", "--jobs", "-S", "--starttime",
-                    "-E", "--endtime", "-M", "--clusters", "-u", "--user"}
+SACCT_WITH_VALUE = {
+    "-o",
+    "--format",
+    "--name",
+    "--jobname",
+    "-j",
+    "--jobs",
+    "-S",
+    "--starttime",
+    "-E",
+    "--endtime",
+    "-M",
+    "--clusters",
+    "-u",
+    "--user",
+}
 
 
 def parse(argv: list[str], with_value: set[str]) -> tuple[dict[str, str], set[str]]:
@@ -242,10 +262,16 @@ def first(values: dict[str, str], *names: str) -> str | None:
 def sacct_field(record: dict, field: str) -> str:
     name = field.split("%")[0].lower()
     table = {
-        "jobidraw": record["id"], "jobid": record["id"], "state": jobs.sacct_state(record),
-        "jobname": record["name"], "comment": record["comment"], "reason": "None",
-        "nodelist": "standin-node", "account": "standin_account",
-        "partition": record["partition"], "exitcode": f"{record.get('exit_code') or 0}:0",
+        "jobidraw": record["id"],
+        "jobid": record["id"],
+        "state": jobs.sacct_state(record),
+        "jobname": record["name"],
+        "comment": record["comment"],
+        "reason": "None",
+        "nodelist": "standin-node",
+        "account": "standin_account",
+        "partition": record["partition"],
+        "exitcode": f"{record.get('exit_code') or 0}:0",
     }
     return table.get(name, "")
 
@@ -276,19 +302,43 @@ def sacct(argv: list[str]) -> int:
     return 0
 
 
-SQUEUE_WITH_VALUE = {"-u", "--user", "-j", "--jobs", "-n", "--name", "-t", "--states",
-                     "-o", "--format"}
-COMPACT = {"PENDING": "PD", "RUNNING": "R", "COMPLETING": "CG", "COMPLETED": "CD",
-           "FAILED": "F", "CANCELLED": "CA", "TIMEOUT": "TO"}
+SQUEUE_WITH_VALUE = {
+    "-u",
+    "--user",
+    "-j",
+    "--jobs",
+    "-n",
+    "--name",
+    "-t",
+    "--states",
+    "-o",
+    "--format",
+}
+COMPACT = {
+    "PENDING": "PD",
+    "RUNNING": "R",
+    "COMPLETING": "CG",
+    "COMPLETED": "CD",
+    "FAILED": "F",
+    "CANCELLED": "CA",
+    "TIMEOUT": "TO",
+}
 SHOWN_BY_DEFAULT = {"PENDING", "RUNNING", "COMPLETING"}
 
 
 def squeue_field(record: dict, code: str) -> str:
     state = jobs.squeue_state(record)
     table = {
-        "i": record["id"], "j": record["name"], "T": state, "t": COMPACT.get(state, state),
-        "k": record["comment"] or "(null)", "P": record["partition"], "C": record["cpus"],
-        "u": os.environ.get("USER", "user"), "D": "1", "M": "0:00",
+        "i": record["id"],
+        "j": record["name"],
+        "T": state,
+        "t": COMPACT.get(state, state),
+        "k": record["comment"] or "(null)",
+        "P": record["partition"],
+        "C": record["cpus"],
+        "u": os.environ.get("USER", "user"),
+        "D": "1",
+        "M": "0:00",
         "R": "standin-node" if state in ("RUNNING", "COMPLETING") else "(None)",
         "r": "None",
     }
@@ -314,9 +364,20 @@ def squeue(argv: list[str]) -> int:
             continue
         lines.append(pattern.sub(lambda m, r=record: squeue_field(r, m.group(1)), template))
     if "-h" not in flags and "--noheader" not in flags:
-        heads = {"i": "JOBID", "j": "NAME", "T": "STATE", "t": "ST", "k": "COMMENT",
-                 "P": "PARTITION", "C": "CPUS", "u": "USER", "D": "NODES", "M": "TIME",
-                 "R": "NODELIST(REASON)", "r": "REASON"}
+        heads = {
+            "i": "JOBID",
+            "j": "NAME",
+            "T": "STATE",
+            "t": "ST",
+            "k": "COMMENT",
+            "P": "PARTITION",
+            "C": "CPUS",
+            "u": "USER",
+            "D": "NODES",
+            "M": "TIME",
+            "R": "NODELIST(REASON)",
+            "r": "REASON",
+        }
         lines.insert(0, pattern.sub(lambda m: heads.get(m.group(1), ""), template))
     print("\n".join(lines))
     return 0

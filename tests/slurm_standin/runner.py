@@ -115,9 +115,12 @@ def watch(job_id: str, record: dict, batch: subprocess.Popen) -> bool:
             jobs.signal_batch_shell(job_id, record, warning["signal"])
         else:
             jobs.send(job_id, record, warning["signal"], batch=False, steps=True)
-    elif record.get("warned_at") is not None and warning:
-        if now - record["warned_at"] > jobs.setting("STANDIN_LIMIT_GRACE", 60):
-            jobs.end_run(job_id, record, TIMEOUT)
+    elif (
+        record.get("warned_at") is not None
+        and warning
+        and now - record["warned_at"] > jobs.setting("STANDIN_LIMIT_GRACE", 60)
+    ):
+        jobs.end_run(job_id, record, TIMEOUT)
     return False
 
 

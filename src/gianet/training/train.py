@@ -131,6 +131,7 @@ def train_variant(
     camera: str,
     runtime: Runtime = DEFAULT_RUNTIME,
     curves: Callable[[Path, int], Curves] = open_curves,
+    on_start: Callable[[str], None] | None = None,
 ) -> TrainResult:
     """Train ``variant`` on ``cache_dir``'s train split and save the weights to ``model_path``.
 
@@ -148,6 +149,8 @@ def train_variant(
         curves: ``curves(log_dir, resume_epoch)`` opens the curve logger for a run starting
             at that epoch (default: dvclive, continuous across resumes,
             :func:`gianet.training.curves_log.open_curves`).
+        on_start: told, in one sentence, where this run starts (the epoch and step it
+            resumes from, or epoch 0 and why); the sentence is printed too.
 
     Raises:
         CacheError: the cache's manifest is missing or damaged, or lacks the train or val
@@ -191,6 +194,7 @@ def train_variant(
     start_epoch, partial = 0, {"steps": 0, "loss_sum": 0.0}
     # A state saved under other settings is not resumed: its weights answer another question.
     meta["settings"] = json.dumps({"train": train, "variant": asdict(variant)}, sort_keys=True)
+    where = f"no saved state ({resume}): training from epoch 0"
     if resume.exists():
         state = load_checkpoint(resume)
         if state.get("settings") == meta["settings"]:
@@ -198,13 +202,15 @@ def train_variant(
             load_optimizer_state(optimizer, state["optimizer"])
             start_epoch = int(state["epochs_done"])
             partial = {"steps": int(state["steps"]), "loss_sum": float(state["loss_sum"])}
-            print(
+            where = (
                 f"{resume}: resuming {variant.name} on {camera} at epoch {start_epoch}, "
-                f"step {partial['steps']}",
-                flush=True,
+                f"step {partial['steps']}"
             )
         else:
-            print(f"{resume}: saved under other settings; training from the start")
+            where = f"{resume}: saved under other settings; training from epoch 0"
+    print(where, flush=True)
+    if on_start is not None:
+        on_start(where)
 
     def save_state(epochs_done: int, within: dict | None = None) -> None:
         """Save after ``epochs_done`` whole epochs plus ``within`` (steps into the next)."""
@@ -271,8 +277,7 @@ def train_variant(
                     save_state(epoch, {"steps": number, "loss_sum": loss_sum})
                     raise TrainingInterrupted(
                         f"{variant.name} on {camera}: signal {stops[0]} received; state "
-                        f"saved to {resume} at epoch {epoch}, step {number}. Rerun the same "
-                        "command to resume."
+                        f"saved to {resume} at epoch {epoch}, step {number}."
                     )
                 run_step(*next(feed))
                 steps_run += 1

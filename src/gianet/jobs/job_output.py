@@ -1,0 +1,98 @@
+"""The output of every run of a requeued SLURM job, so that the rule's log shows them all.
+
+A rule's log is written by the rule's shell (``gianet ... 2>&1 | tee -a <log>``), but when
+SLURM starts a requeued job again, Snakemake's job runner inside the job (the jobstep
+plugin's ``srun snakemake``, executing the job locally) deletes the job's log before it runs
+the job (``Job.prepare``: ``remove_existing_output`` removes the logs too). Each run would
+leave only its own output there. So a command that may be requeued keeps a copy of what it
+prints, per SLURM job (:func:`record_job_output`): a requeued run first prints the earlier
+runs' copy (into the fresh log, through ``tee``), then adds its own. The copy goes when the
+job ends for good; outside SLURM nothing is kept (a rerun is a new job, and its log starts
+afresh).
+"""
+
+from __future__ import annotations
+
+import atexit
+import contextlib
+import sys
+from pathlib import Path
+from typing import IO, TextIO
+
+from gianet.jobs.interrupt import requeue_decided, restart_count, slurm_job_id
+
+#: The copy's name, beside the training history.
+JOB_OUTPUT = "slurm_job_output.log"
+
+
+def job_output_file(history: str | Path) -> Path:
+    """Where the runs' output of the current SLURM job is kept: beside ``history``."""
+    return Path(history).with_name(JOB_OUTPUT)
+
+
+class _Tee:
+    """A text stream that also appends everything written to it to ``copy``."""
+
+    def __init__(self, stream: TextIO, copy: IO[str]) -> None:
+        self._stream = stream
+        self._copy = copy
+
+    def write(self, text: str) -> int:
+        written = self._stream.write(text)
+        with contextlib.suppress(OSError, ValueError):
+            self._copy.write(text)
+            self._copy.flush()
+        return written
+
+    def flush(self) -> None:
+        self._stream.flush()
+        with contextlib.suppress(OSError, ValueError):
+            self._copy.flush()
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self._stream, name)
+
+
+def _header(job: str) -> str:
+    return f"# output of SLURM job {job}, run by run (gianet keeps it until the job ends)\n"
+
+
+def record_job_output(path: str | Path) -> None:
+    """Inside a SLURM job: print the earlier runs' output of this job (a requeued run), then
+    copy everything this process prints to stdout and stderr into ``path``, until it exits.
+
+    At exit the copy is removed unless SLURM requeued the job (the next run replays it); a run
+    killed outright leaves it for the next run. Does nothing outside SLURM.
+    """
+    job = slurm_job_id()
+    if job is None:
+        return
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    header, restart = _header(job), restart_count()
+    earlier = path.read_text(encoding="utf-8", errors="replace") if path.exists() else ""
+    if restart and earlier.startswith(header):
+        sys.stdout.write(
+            f"==== output of the earlier runs of SLURM job {job}, kept by gianet (Snakemake "
+            "empties this log whenever SLURM starts the job again) ====\n"
+        )
+        sys.stdout.write(earlier[len(header) :])
+        sys.stdout.flush()
+    else:
+        path.write_text(header, encoding="utf-8")
+    copy = open(path, "a", encoding="utf-8")  # noqa: SIM115 (closed at exit)
+    streams = sys.stdout, sys.stderr
+    sys.stdout, sys.stderr = _Tee(sys.stdout, copy), _Tee(sys.stderr, copy)
+    print(f"---- run {restart + 1} of SLURM job {job} ----", flush=True)
+
+    def finish() -> None:
+        with contextlib.suppress(OSError, ValueError):
+            sys.stdout.flush()
+            sys.stderr.flush()
+        sys.stdout, sys.stderr = streams
+        copy.close()
+        decided = requeue_decided()
+        if decided is None or decided.requeued is False:
+            path.unlink(missing_ok=True)
+
+    atexit.register(finish)
