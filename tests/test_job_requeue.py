@@ -83,13 +83,15 @@ def test_a_cancelled_job_is_not_requeued_and_stays_cancelled(slurm, tmp_path):
     assert job["runs"] == 1 and job["restarts"] == 0
 
 
-def test_a_run_killed_outright_is_noted_at_the_next_start(tmp_path):
+def test_a_run_killed_outright_is_noted_at_the_next_start(tmp_path, monkeypatch):
     log = tmp_path / "train_history.log"
+    monkeypatch.setenv("SLURM_JOB_ID", "41")
     history.begin_run(log, "training sid_net on Sony")
     history.note(log, "finished: {}")
+    monkeypatch.setenv("SLURM_JOB_ID", "42")
     history.begin_run(log, "training sid_net on Sony")  # this run is then killed: no end line
     assert history.unfinished_start(log) is not None
-    history.begin_run(log, "training sid_net on Sony", restart=1)
+    history.begin_run(log, "training sid_net on Sony")  # SLURM runs job 42 again
     lines = log.read_text().splitlines()
     assert len(lines) == 5 and history.NO_STOP_LINE in lines[3]
     assert lines[4].endswith("training sid_net on Sony (run 2 of the SLURM job): started")
@@ -111,31 +113,27 @@ if sys.argv[3] == "requeued":
 def test_a_requeued_run_prints_the_earlier_runs_before_its_own(tmp_path):
     copy = tmp_path / JOB_OUTPUT
     env = os.environ | {"SLURM_JOB_ID": "7"}
-    env.pop("SLURM_RESTART_COUNT", None)
 
-    def run(number: int, outcome: str, restart: str | None) -> str:
-        extra = {"SLURM_RESTART_COUNT": restart} if restart else {}
+    def run(number: int, outcome: str, job: str = "7") -> str:
         done = subprocess.run(
             [sys.executable, "-c", RUN, str(copy), str(number), outcome],
-            env=env | extra,
-            capture_output=True,
-            text=True,
-            check=True,
-        )
+            env=env | {"SLURM_JOB_ID": job}, capture_output=True, text=True, check=True,
+        )  # fmt: skip
         return done.stdout + done.stderr
 
-    first = run(1, "requeued", None)
+    first = run(1, "requeued")
     assert "---- run 1 of SLURM job 7 ----" in first and "output of run 1" in first
     assert copy.exists()  # requeued: kept for the next run
-    second = run(2, "finished", "1")
+    second = run(2, "finished")
     assert "output of the earlier runs of SLURM job 7" in second
     assert second.index("output of run 1") < second.index("---- run 2 of SLURM job 7 ----")
     assert second.index("---- run 2") < second.index("output of run 2")
     assert second.count("a warning") == 2  # stderr is copied as well
     assert not copy.exists()  # the job ended: nothing more to replay
-    # A first run of another job starts afresh, whatever an earlier job left.
-    run(1, "requeued", None)
-    assert "output of run 2" not in run(1, "finished", None)
+    # A run of another job starts afresh, whatever an earlier job left.
+    run(1, "requeued")
+    fresh = run(1, "finished", job="8")
+    assert "earlier runs" not in fresh and "---- run 1 of SLURM job 8 ----" in fresh
 
 
 HOLD = """

@@ -246,11 +246,18 @@ def test_a_batch_only_warning_reaches_the_shell_alone_which_dies_of_it(cluster):
     assert "0 signal SIGUSR1" not in cluster.log()  # the step never saw it
 
 
-def test_squeue_shows_id_state_and_comment(cluster):
-    job_id = cluster.submit("--comment", "rule_train_wildcards_Sony_sid_net", DURATION="5")
+def test_squeue_shows_id_state_name_and_comment(cluster):
+    job_id = cluster.submit(
+        "--job-name", "gianet_1f2e", "--comment", "rule_train_wildcards_Sony_sid_net",
+        DURATION="5",
+    )  # fmt: skip
     cluster.wait_log("0 start")
-    shown = cluster("squeue", "-h", "-o", "%i %T %k").stdout.split()
-    assert shown == [job_id, "RUNNING", "rule_train_wildcards_Sony_sid_net"]
+    # The README's command.
+    shown = cluster("squeue", "-u", os.environ.get("USER", "me"), "-o", "%i %T %j %k").stdout
+    assert shown.splitlines() == [
+        "JOBID STATE NAME COMMENT",
+        f"{job_id} RUNNING gianet_1f2e rule_train_wildcards_Sony_sid_net",
+    ]
     cluster("scancel", job_id)
     cluster.wait(job_id, ended)
     assert cluster("squeue", "-h", "-o", "%i").stdout.strip() == ""  # ended: not listed

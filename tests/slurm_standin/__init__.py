@@ -21,7 +21,11 @@ The behaviour follows SLURM's documentation (slurm.schedmd.com man pages) and sl
 - ``sbatch --requeue``: "the batch script is initiated from its beginning with the same job
   ID"; "The JobRequeue configuration parameter controls the default" (1: requeueable) —
   ``--no-requeue`` makes a job refuse ``scontrol requeue``. ``SLURM_RESTART_COUNT``: "the
-  number of times the job has been restarted", set in requeued runs only.
+  number of times the job has been restarted", set in the batch step of requeued runs only
+  (slurmd's ``setup_env`` sets it when the restart count is not 0); a step started by
+  ``srun`` gets the environment of srun's caller, and the jobstep plugin removes every
+  ``SLURM_*`` variable but the job's id and a few others before its ``srun``, so a rule never
+  sees it.
 - ``sbatch --signal=[{R|B}:]<sig_num>[@sig_time]``: "When a job is within sig_time seconds of
   its end time, send it the signal sig_num [...] Use the "B:" option to signal only the batch
   shell, none of the other processes will be signaled. By default all job steps will be

@@ -64,9 +64,23 @@ def unfinished_start(history: str | Path) -> str | None:
     return start
 
 
-def begin_run(history: str | Path, what: str, restart: int = 0) -> None:
-    """Note that a run of ``what`` starts (run ``restart + 1`` of its SLURM job); first, if
-    the previous run left no end line, note that it was killed."""
+def runs_of_this_job(history: str | Path) -> int:
+    """How many runs of this process's SLURM job the history has seen start (0 outside
+    SLURM): a requeued job's earlier runs."""
+    where, path = _where(), Path(history)
+    if not where or not path.exists():
+        return 0
+    lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
+    return sum(
+        parsed is not None and parsed["where"] == where and parsed["message"].endswith(STARTED)
+        for parsed in map(_LINE.match, lines)
+    )
+
+
+def begin_run(history: str | Path, what: str) -> None:
+    """Note that a run of ``what`` starts (saying which run of its SLURM job, from the
+    second on); first, if the previous run left no end line, note that it was killed."""
+    earlier = runs_of_this_job(history)
     previous = unfinished_start(history)
     if previous is not None:
         note(
@@ -74,5 +88,5 @@ def begin_run(history: str | Path, what: str, restart: int = 0) -> None:
             f"{NO_STOP_LINE} (started {previous}): it was killed (SIGKILL after a cancel or a "
             "time limit, out of memory, or its node failed); what it saved last is resumed",
         )
-    run = f" (run {restart + 1} of the SLURM job)" if restart else ""
+    run = f" (run {earlier + 1} of the SLURM job)" if earlier else ""
     note(history, f"{what}{run}{STARTED}")

@@ -56,6 +56,7 @@ __all__ = [
     "Requeue",
     "note",
     "requeue_current_job",
+    "requeue_decided",
     "slurm_job_id",
     "stop_raises",
     "stop_requests",
@@ -115,13 +116,6 @@ def slurm_job_id() -> str | None:
     return os.environ.get("SLURM_JOB_ID") or os.environ.get("SLURM_JOBID") or None
 
 
-def restart_count() -> int:
-    """How often SLURM restarted this job before this run (``SLURM_RESTART_COUNT``, set in
-    requeued runs only; 0 in a first run or outside SLURM)."""
-    value = os.environ.get("SLURM_RESTART_COUNT", "")
-    return int(value) if value.isdigit() else 0
-
-
 @dataclass(frozen=True)
 class Requeue:
     """What :func:`requeue_current_job` achieved.
@@ -161,9 +155,17 @@ def _scontrol(arguments: list[str], timeout: float) -> tuple[int, str]:
     return done.returncode, output
 
 
+def _show_job(job: str, timeout: float) -> dict[str, str]:
+    """``scontrol show job``'s ``Key=value`` fields (empty when it fails)."""
+    code, shown = _scontrol(["show", "job", job], timeout)
+    return dict(re.findall(r"\b(\w+)=(\S*)", shown)) if code == 0 else {}
+
+
 def requeue_current_job(timeout: float = 60.0) -> Requeue:
     """Ask SLURM to put this job back in the queue if it is still running (``scontrol requeue
-    Incomplete``), then read back whether it did (``scontrol show job``'s ``Restarts=``).
+    Incomplete``), and read back whether it did: ``scontrol show job``'s ``Restarts=`` before
+    and after (SLURM counts every requeue; ``SLURM_RESTART_COUNT`` is no help in a rule, as
+    the jobstep plugin removes it from the step's environment).
 
     SLURM then ends this run (SIGTERM, later SIGKILL) and starts the same job again when
     resources allow; ``sbatch --requeue`` (the profile's ``slurm-requeue``) must allow it.
@@ -181,28 +183,28 @@ def _requeue(timeout: float) -> Requeue:
     if job is None:
         return Requeue(False, f"not in a SLURM job: {rerun}")
     try:
+        before = _show_job(job, timeout)
         code, answer = _scontrol(["requeue", "Incomplete", job], timeout)
         if code != 0:
             reason = answer.splitlines()[-1] if answer else "no reason given"
             return Requeue(False, f"SLURM job {job}: scontrol requeue refused ({reason}); {rerun}")
-        code, shown = _scontrol(["show", "job", job], timeout)
+        after = _show_job(job, timeout)
     except FileNotFoundError:
         return Requeue(False, f"SLURM job {job}: no scontrol on PATH to requeue it; {rerun}")
-    restarts = re.search(r"\bRestarts=(\d+)", shown) if code == 0 else None
-    state = re.search(r"\bJobState=(\S+)", shown) if code == 0 else None
-    if restarts is None:
+    restarts = after.get("Restarts")
+    if not restarts or not before.get("Restarts"):
         return Requeue(
             None,
             f"SLURM job {job}: requeue asked (only a running job is requeued), its state could "
-            f"not be read back ({shown or 'no answer'}); if it does not come back, {rerun}",
+            f"not be read back; if it does not come back, {rerun}",
         )
-    if int(restarts.group(1)) > restart_count():
+    if int(restarts) > int(before["Restarts"]):
         return Requeue(
             True,
-            f"SLURM job {job} requeued (restart {restarts.group(1)}): it runs again by itself "
+            f"SLURM job {job} requeued (restart {restarts}): it runs again by itself "
             "and resumes from the saved state; nothing to do",
         )
-    now = f"JobState={state.group(1)}" if state else "no state shown"
+    now = f"JobState={after.get('JobState', '?')}"
     return Requeue(
         False,
         f"SLURM job {job} not requeued: it is no longer running ({now}: cancelled, or past its "

@@ -19,7 +19,7 @@ import sys
 from pathlib import Path
 from typing import IO, TextIO
 
-from gianet.jobs.interrupt import requeue_decided, restart_count, slurm_job_id
+from gianet.jobs.interrupt import requeue_decided, slurm_job_id
 
 #: The copy's name, beside the training history.
 JOB_OUTPUT = "slurm_job_output.log"
@@ -53,6 +53,17 @@ class _Tee:
         return getattr(self._stream, name)
 
 
+def _run_line(job: str, run: int | str) -> str:
+    """The line that opens the output of run ``run`` of ``job``."""
+    return f"---- run {run} of SLURM job {job} ----"
+
+
+def _opens_a_run(line: str, job: str) -> bool:
+    """Whether ``line`` is a :func:`_run_line` of ``job``."""
+    head, tail = "---- run ", f" of SLURM job {job} ----"
+    return line.startswith(head) and line.endswith(tail) and line[len(head) : -len(tail)].isdigit()
+
+
 def _header(job: str) -> str:
     return f"# output of SLURM job {job}, run by run (gianet keeps it until the job ends)\n"
 
@@ -61,17 +72,22 @@ def record_job_output(path: str | Path) -> None:
     """Inside a SLURM job: print the earlier runs' output of this job (a requeued run), then
     copy everything this process prints to stdout and stderr into ``path``, until it exits.
 
-    At exit the copy is removed unless SLURM requeued the job (the next run replays it); a run
-    killed outright leaves it for the next run. Does nothing outside SLURM.
+    A later run of the job is one that finds this job's copy (``SLURM_RESTART_COUNT`` cannot
+    tell: the jobstep plugin removes it from the rule's environment). At exit the copy is
+    removed unless SLURM requeued the job (the next run replays it); a run killed outright
+    leaves it for the next run. Does nothing outside SLURM.
     """
     job = slurm_job_id()
     if job is None:
         return
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    header, restart = _header(job), restart_count()
+    header = _header(job)
     earlier = path.read_text(encoding="utf-8", errors="replace") if path.exists() else ""
-    if restart and earlier.startswith(header):
+    # A copy of this very job: a later run (job ids are not reused while a copy can last).
+    later = earlier.startswith(header)
+    run = 1 + sum(_opens_a_run(line, job) for line in earlier.splitlines()) if later else 1
+    if later:
         sys.stdout.write(
             f"==== output of the earlier runs of SLURM job {job}, kept by gianet (Snakemake "
             "empties this log whenever SLURM starts the job again) ====\n"
@@ -83,7 +99,7 @@ def record_job_output(path: str | Path) -> None:
     copy = open(path, "a", encoding="utf-8")  # noqa: SIM115 (closed at exit)
     streams = sys.stdout, sys.stderr
     sys.stdout, sys.stderr = _Tee(sys.stdout, copy), _Tee(sys.stderr, copy)
-    print(f"---- run {restart + 1} of SLURM job {job} ----", flush=True)
+    print(_run_line(job, run), flush=True)
 
     def finish() -> None:
         with contextlib.suppress(OSError, ValueError):

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from gianet.jobs.exclusive import hold_training_lock
 from gianet.jobs.history import begin_run, note
-from gianet.jobs.interrupt import JobInterrupted, requeue_current_job, restart_count
+from gianet.jobs.interrupt import JobInterrupted, requeue_current_job
 from gianet.jobs.job_output import job_output_file, record_job_output
 
 
@@ -19,7 +19,7 @@ def begin_training(history: str | Path, what: str) -> None:
     lock (waiting for an ending run), and note the start in ``history``."""
     record_job_output(job_output_file(history))
     hold_training_lock(history)
-    begin_run(history, what, restart_count())
+    begin_run(history, what)
 
 
 def note_stop(history: str | Path, error: Exception) -> None:
