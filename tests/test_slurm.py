@@ -231,6 +231,14 @@ def test_each_epoch_is_trained_once_in_order(cluster):
     with open(cluster["workdir"] / LOSS, newline="") as handle:
         steps = [int(row["step"]) for row in csv.DictReader(handle, delimiter="\t")]
     assert steps == list(range(EPOCHS))
+    # The README's progress command says the same.
+    summary = subprocess.run(
+        snakemake_command("--profile", PROFILE, "--configfile", "tiny.yaml", "--summary"),
+        cwd=cluster["workdir"], env=cluster["env"], capture_output=True, text=True,
+    )  # fmt: skip
+    assert summary.returncode == 0, summary.stderr[-2000:]
+    (model,) = [line for line in summary.stdout.splitlines() if f"{MODEL_DIR}/model.pt" in line]
+    assert "ok" in model.split("\t")
 
 
 def shell_command_of(slurm_log: str) -> list[str]:
