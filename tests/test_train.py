@@ -107,6 +107,40 @@ def test_interrupted_and_resumed_run_ends_with_identical_weights(cache, tmp_path
     assert curves["step"] == 3 and "psnr" in curves["val"]
 
 
+def test_a_stop_after_the_last_step_keeps_the_state_and_the_next_run_writes_the_weights(
+    cache, tmp_path, monkeypatch
+):
+    """SLURM's warning may land during the last validation or save: the job runner got it too
+    and fails that run whatever happens, so the state is kept for the next run."""
+    torch.set_num_threads(1)
+    straight = run(cache, tmp_path / "straight", settings())
+    original = train_module.validate
+    calls = []
+
+    def validate(*args):
+        calls.append(1)
+        if len(calls) == 2:  # the last epoch's validation (val_every 2, 4 epochs)
+            os.kill(os.getpid(), signal.SIGTERM)
+        return original(*args)
+
+    with monkeypatch.context() as patch:
+        patch.setattr(train_module, "validate", validate)
+        with pytest.raises(TrainingInterrupted, match="after the last epoch"):
+            run(cache, tmp_path / "late", settings())
+    assert not (tmp_path / "late" / "model.pt").exists()
+    assert load_checkpoint(state_file(tmp_path / "late" / "model.pt"))["epochs_done"] == 4
+    said = []
+    late = train_variant(
+        get_variant("sid_net"), cache, tmp_path / "late" / "model.pt", tmp_path / "late" / "log",
+        settings(), camera="Sony", runtime=RUNTIME, on_start=said.append,
+    )  # fmt: skip
+    assert "resuming sid_net on Sony at epoch 4, step 0" in said[0]
+    assert (late.resumed_from, late.steps) == (4, 0)
+    assert (late.final_loss, late.val_psnr) == (straight.final_loss, straight.val_psnr)
+    assert same_weights(tmp_path / "straight/model.pt", tmp_path / "late/model.pt")
+    assert not state_file(tmp_path / "late" / "model.pt").exists()
+
+
 def test_loader_processes_change_nothing_even_across_a_mid_epoch_resume(
     cache, tmp_path, monkeypatch
 ):

@@ -195,6 +195,7 @@ def train_variant(
     # A state saved under other settings is not resumed: its weights answer another question.
     meta["settings"] = json.dumps({"train": train, "variant": asdict(variant)}, sort_keys=True)
     where = f"no saved state ({resume}): training from epoch 0"
+    ended: dict = {}
     if resume.exists():
         state = load_checkpoint(resume)
         if state.get("settings") == meta["settings"]:
@@ -202,6 +203,7 @@ def train_variant(
             load_optimizer_state(optimizer, state["optimizer"])
             start_epoch = int(state["epochs_done"])
             partial = {"steps": int(state["steps"]), "loss_sum": float(state["loss_sum"])}
+            ended = {k: state[k] for k in ("last_loss", "last_val_psnr") if k in state}
             where = (
                 f"{resume}: resuming {variant.name} on {camera} at epoch {start_epoch}, "
                 f"step {partial['steps']}"
@@ -214,7 +216,7 @@ def train_variant(
 
     def save_state(epochs_done: int, within: dict | None = None) -> None:
         """Save after ``epochs_done`` whole epochs plus ``within`` (steps into the next)."""
-        progress_in_epoch = within or {"steps": 0, "loss_sum": 0.0}
+        progress_in_epoch = {"steps": 0, "loss_sum": 0.0} | (within or {})
         save_training_state(resume, model, optimizer, epochs_done, meta | progress_in_epoch)
 
     def check_finite(epoch: int) -> float:
@@ -252,8 +254,9 @@ def train_variant(
         compile=runtime.compile,
     )
     start = time.perf_counter()
-    val_psnr = None
-    epoch_loss = float("nan")
+    # A run resumed after all epochs (stopped at the very end) reports the last one's values.
+    val_psnr = ended.get("last_val_psnr")
+    epoch_loss = float(ended.get("last_loss", float("nan")))
     steps_run = 0
     with (
         device.math(),
@@ -293,6 +296,14 @@ def train_variant(
             if runtime.checkpoint_every and (epoch + 1) % runtime.checkpoint_every == 0:
                 save_state(epoch + 1)
             bar.set_postfix(loss=f"{epoch_loss:.4f}", val_psnr=val_psnr)
+        if stops:
+            # After the last step: on SLURM the job runner inside the job got the signal too
+            # and fails the job however this run ends; keep the state for the next run.
+            save_state(train["epochs"], {"last_loss": epoch_loss, "last_val_psnr": val_psnr})
+            raise TrainingInterrupted(
+                f"{variant.name} on {camera}: signal {stops[0]} received after the last "
+                f"epoch; state saved to {resume}, the next run only writes the weights."
+            )
     save_checkpoint(model_path, model, meta | {"epochs": train["epochs"]})
     resume.unlink(missing_ok=True)
     return TrainResult(
