@@ -60,9 +60,14 @@ The behaviour follows SLURM's documentation (slurm.schedmd.com man pages) and sl
   SIGTERM and, after KillWait, SIGKILL), then PENDING, then the batch script runs again with
   the same id; ``restart_cnt`` (``scontrol show job``'s ``Restarts=``) grows by one in every
   requeue. The stand-in starts a requeued job again ``STANDIN_REQUEUE_DELAY`` seconds after its
-  old run is gone.
+  old run is gone. ``scontrol show job <id>`` prints ``JobState=`` (COMPLETING while processes
+  end), ``Restarts=``, ``Requeue=``, ``Comment=`` and ``StdOut=`` among SLURM's fields.
 - ``srun``: "Signals sent to the srun command are automatically forwarded to the tasks it is
   controlling"; the step's processes form a process group the controller signals as a step.
+- The jobstep plugin's job runner (Snakemake, the step's first process) on SIGTERM "Will exit
+  after finishing currently running jobs" and then exits with an error even when the job
+  succeeded; the outer Snakemake then fails the job and removes its outputs. This is the real
+  Snakemake and plugin at work here, not the stand-in.
 - ``squeue``: by default jobs PENDING, RUNNING or COMPLETING; ``--states=all`` every job;
   ``-o`` codes ``%i`` (job id), ``%j`` (name), ``%T``/``%t`` (state), ``%k`` ("Comment
   associated with the job"), ``%P``, ``%C``, ``%u``, ``%M``, ``%D``, ``%R``; a job whose

@@ -14,11 +14,11 @@ gianet's SLURM rules also ask SLURM for SIGTERM some minutes *before* the limit 
   is RUNNING: SLURM requeues it, the same job id runs again and the very same rule resumes
   from the saved state, however many time limits that takes; Snakemake sees the job pending
   or running throughout, so no retry is spent. After a cancel the job is already CANCELLED,
-  after the hard limit TIMEOUT: SLURM leaves it alone (scontrol(1): Incomplete "requeues only
-  jobs in CONFIGURING, RUNNING, STOPPED or SUSPENDED" states; slurmctld's ``_job_requeue_op``
-  returns success doing nothing), so a cancel stops the job for good. A plain ``scontrol
-  requeue`` would requeue the cancelled job too, since SLURM "supports requeue of
-  done/exit/exiting jobs".
+  after the hard limit TIMEOUT: SLURM leaves it alone (scontrol(1), Incomplete: "only jobs in
+  the following states will be requeued: CONFIGURING, RUNNING, STOPPED or SUSPENDED";
+  slurmctld's ``_job_requeue_op`` then returns success doing nothing), so a cancel stops the
+  job for good. A plain ``scontrol requeue`` would requeue the cancelled job too (the same
+  function: "we support requeue of done/exit/exiting jobs").
 - Whether SLURM requeued is read back (``scontrol show job``: ``Restarts=`` grew), and the
   message says what happens next: the job resumes by itself, or a rerun of the workflow
   resumes it. Outside SLURM the job exits with :data:`EXIT_INTERRUPTED`.
@@ -29,7 +29,10 @@ process is Snakemake's job runner (the plugin's ``srun ... snakemake``): SIGUSR1
 would kill it on the spot, taking the training with it, while it waits for its running job on
 SIGTERM. The batch shell is the plugin's ``--wrap`` script, which traps nothing: ``B:USR1``
 would end the whole job. So the warning and a cancel both arrive as SIGTERM, and SLURM's own
-state (RUNNING or not), which ``Incomplete`` consults, tells them apart. The rule's shell
+state (RUNNING or not), which ``Incomplete`` consults, tells them apart. Once signalled, the
+job runner fails its job however the job ends (it exits after it with an error, and the plugin
+then removes the job's outputs), so training keeps its state even when the signal comes after
+its last step, and the next run writes the weights. The rule's shell
 ignores both signals (``trap '' TERM USR1``) so that it, and the ``tee`` writing the log,
 outlive the job they wrap and the interruption message reaches the log. (A cluster's
 ``RequeueExit`` could requeue on exit status 75 too, but it is an administrator's setting.)
