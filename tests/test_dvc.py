@@ -79,7 +79,7 @@ def project(tmp_path_factory):
 @pytest.mark.slow
 def test_plain_run_is_recorded_and_an_experiment_on_top_reuses_it(project):
     work, env = project["work"], project["env"]
-    run = sh([sys.executable, "-m", "snakemake"], work, env)
+    run = sh([sys.executable, "-m", "snakemake", "--cores", "all"], work, env)
     assert "DVC record: dvc.lock now describes the outputs" in run.stdout + run.stderr
     model = work / "models/sid-synth/Sony/sid_net/model.pt"
     assert model.stat().st_nlink == 2  # linked into DVC's cache, not copied

@@ -43,7 +43,7 @@ def weights(path):
     return load_checkpoint(path)["state_dict"]
 
 
-def run(cache, out, trained: Recipe, runtime=RUNTIME):
+def run(cache, out, trained: Recipe, runtime=RUNTIME, on_start=None):
     return train_variant(
         trained,
         PackedPairs(cache, "train", trained.max_input),
@@ -52,6 +52,7 @@ def run(cache, out, trained: Recipe, runtime=RUNTIME):
         out / "log",
         camera="Sony",
         runtime=runtime,
+        on_start=on_start,
     )
 
 
@@ -102,6 +103,37 @@ def test_interrupted_and_resumed_run_ends_with_identical_weights(cache, tmp_path
     assert not state_file(tmp_path / "resumed" / "model.pt").exists()  # done: state removed
     curves = json.loads((tmp_path / "resumed" / "log" / "metrics.json").read_text())
     assert curves["step"] == 3 and "psnr" in curves["val"]
+
+
+def test_a_stop_after_the_last_step_keeps_the_state_and_the_next_run_writes_the_weights(
+    cache, tmp_path, monkeypatch
+):
+    """SLURM's warning may land during the last validation or save: the job runner got it too
+    and fails that run whatever happens, so the state is kept for the next run."""
+    torch.set_num_threads(1)
+    straight = run(cache, tmp_path / "straight", settings())
+    original = train_module.validate
+    calls = []
+
+    def validate(*args):
+        calls.append(1)
+        if len(calls) == 2:  # the last epoch's validation (val_every 2, 4 epochs)
+            os.kill(os.getpid(), signal.SIGTERM)
+        return original(*args)
+
+    with monkeypatch.context() as patch:
+        patch.setattr(train_module, "validate", validate)
+        with pytest.raises(TrainingInterrupted, match="after the last epoch"):
+            run(cache, tmp_path / "late", settings())
+    assert not (tmp_path / "late" / "model.pt").exists()
+    assert load_checkpoint(state_file(tmp_path / "late" / "model.pt"))["epochs_done"] == 4
+    said = []
+    late = run(cache, tmp_path / "late", settings(), on_start=said.append)
+    assert "resuming sid_net on Sony at epoch 4, step 0" in said[0]
+    assert (late.resumed_from, late.steps) == (4, 0)
+    assert (late.final_loss, late.val_psnr) == (straight.final_loss, straight.val_psnr)
+    assert same_weights(tmp_path / "straight/model.pt", tmp_path / "late/model.pt")
+    assert not state_file(tmp_path / "late" / "model.pt").exists()
 
 
 def test_loader_processes_change_nothing_even_across_a_mid_epoch_resume(

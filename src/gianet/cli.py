@@ -211,7 +211,8 @@ def _run(args: argparse.Namespace) -> None:
         outputs += [Path(path) for path in (value if isinstance(value, list) else [value]) if path]
     for path in outputs:
         check_output_path(path)
-    with output_locks(outputs, command=" ".join(["gianet", *args.argv])):
+    command = " ".join(["gianet", *args.argv])
+    with output_locks(outputs, command=command, wait=stage.wait_for_outputs):
         stage.function(**arguments)
 
 

@@ -12,9 +12,11 @@ unavailable. Once the weights are in place (fetched or copied by hand), `snakema
 fetch_weights` reevaluates with them.
 """
 
-# Seconds before a SLURM time limit at which a GPU job is told to stop (sbatch --signal);
-# SLURM delivers it up to a minute late. `--open-mode=append` keeps the SLURM log of every run
-# of a requeued job.
+# Seconds before a SLURM time limit at which a GPU job is told to stop (sbatch --signal; SLURM
+# may send it up to 60 s earlier): the step in flight and the state save take seconds, the
+# largest model's 3 s, RIDNet's CPU step 33 s (benchmarks/bench_state_save.py). SIGTERM, as a
+# cancel: the job requeues itself only while SLURM still has it running (gianet/jobs/
+# interrupt.py). `--open-mode=append` keeps the SLURM log of every run of a requeued job.
 STOP_NOTICE = 600
 SLURM_STOP_REQUEST = f"--signal=TERM@{STOP_NOTICE} --open-mode=append"
 

@@ -7,7 +7,10 @@ it stops at once with one line naming the holder (:class:`OutputBusy`), because 
 would only make it redo the same work after the first run (a second training would start
 again from the first one's finished model) and a hung holder would make it wait silently.
 A short critical section shared by several outputs (the record of checksums that both
-cameras' downloads update) waits instead (``wait=True``).
+cameras' downloads update) waits instead (``wait=True``). A training waits a bounded time
+(``wait=`` seconds, :func:`gianet.stages.declaration.stage`'s ``wait_for_outputs``): on a
+cluster a cancelled run of the same model may still be saving its state (SLURM's KillWait)
+when the next one starts, and the next one resumes from what it saves.
 
 The kernel drops the lock when its holder exits, however it exits (a crash, SIGKILL, a node
 that reboots), so a lock is never stale; the lock file is removed on release (a file left by
@@ -78,7 +81,7 @@ def holder_record(command: str | None = None) -> dict:
 
 @contextlib.contextmanager
 def output_lock(
-    output: str | Path, *, command: str | None = None, wait: bool = False
+    output: str | Path, *, command: str | None = None, wait: bool | float = False
 ) -> Iterator[None]:
     """Hold the lock of ``output`` while the block runs.
 
@@ -86,11 +89,13 @@ def output_lock(
         output: the file or folder a run makes; its folder is created if missing.
         command: what the lock records as the holder's command (default: this process's
             command line).
-        wait: wait for the holder to finish instead of refusing (for short critical
-            sections shared by several runs; it waits as long as the holder holds it).
+        wait: ``True``: wait for the holder to finish instead of refusing (for short
+            critical sections shared by several runs; it waits as long as the holder holds
+            it); a number: wait at most that many seconds (saying once for whom), then refuse.
 
     Raises:
-        OutputBusy: another process holds it (not with ``wait``); names the holder.
+        OutputBusy: another process holds it (still, after ``wait`` seconds); names the
+            holder.
     """
     key = str(lock_file(output))
     if key in _HELD:
@@ -115,8 +120,11 @@ def output_lock(
 
 
 @contextlib.contextmanager
-def output_locks(outputs: Iterable[str | Path], *, command: str | None = None) -> Iterator[None]:
-    """Hold the locks of every output (in one order, so two runs cannot deadlock).
+def output_locks(
+    outputs: Iterable[str | Path], *, command: str | None = None, wait: float = 0
+) -> Iterator[None]:
+    """Hold the locks of every output (in one order, so two runs cannot deadlock), waiting
+    at most ``wait`` seconds for each.
 
     Raises:
         OutputBusy: another process holds one of them; those taken are released.
@@ -124,14 +132,16 @@ def output_locks(outputs: Iterable[str | Path], *, command: str | None = None) -
     ordered = sorted({str(lock_file(output)): Path(output) for output in outputs}.items())
     with contextlib.ExitStack() as stack:
         for _, output in ordered:
-            stack.enter_context(output_lock(output, command=command))
+            stack.enter_context(output_lock(output, command=command, wait=wait or False))
         yield
 
 
-def _acquire(output: Path, path: Path, command: str | None, wait: bool) -> int:
+def _acquire(output: Path, path: Path, command: str | None, wait: bool | float) -> int:
     """Take the lock file ``path`` of ``output``; returns its descriptor (-1: unlocked)."""
     if fcntl is None:
         return -1
+    deadline = None if wait is True else time.monotonic() + float(wait)
+    announced = False
     while True:
         path.parent.mkdir(parents=True, exist_ok=True)  # again, if a holder removed it
         descriptor = atomic.open_no_follow(path, os.O_RDWR | os.O_CREAT)
@@ -140,10 +150,13 @@ def _acquire(output: Path, path: Path, command: str | None, wait: bool) -> int:
         except BlockingIOError:
             holder = _read_holder(descriptor)
             os.close(descriptor)
-            if wait:
+            if deadline is None or time.monotonic() < deadline:
+                if not announced and deadline is not None:
+                    _say(f"{output}: waiting up to {wait:.0f} s for {_who(path, holder)}")
+                    announced = True
                 time.sleep(_POLL)
                 continue
-            raise _busy(output, path, holder) from None
+            raise _busy(output, path, holder, wait) from None
         except OSError as exc:
             os.close(descriptor)
             if exc.errno not in _NO_LOCKS:
@@ -212,21 +225,32 @@ def _read_holder(descriptor: int) -> dict | None:
     return holder if isinstance(holder, dict) else None
 
 
-def _busy(output: Path, path: Path, holder: dict | None) -> OutputBusy:
+def _who(path: Path, holder: dict | None) -> str:
     if holder is None:
-        who = f"another process holds {path} (it has not said who yet)"
+        return f"another process holding {path} (it has not said who yet)"
+    return (
+        f"pid {holder.get('pid')} on {holder.get('host')} since {holder.get('started')} "
+        f"({one_line(holder.get('command'), 160)})"
+    )
+
+
+def _busy(output: Path, path: Path, holder: dict | None, waited: float = 0) -> OutputBusy:
+    if holder is None:
         stop = "wait for it to finish or stop it"
     else:
-        who = (
-            f"pid {holder.get('pid')} on {holder.get('host')} since {holder.get('started')} "
-            f"({one_line(holder.get('command'), 160)})"
-        )
         stop = (
             f"wait for it to finish, or stop it (kill {holder.get('pid')} on {holder.get('host')})"
         )
+    after = f" (still, after {waited:.0f} s)" if waited else ""
     return OutputBusy(
-        f"{output}: another run is making it: {who}; {stop}, then run again. Nothing was changed"
+        f"{output}: another run is making it{after}: {_who(path, holder)}; {stop}, then run "
+        "again. Nothing was changed"
     )
+
+
+def _say(message: str) -> None:
+    with contextlib.suppress(OSError):
+        print(message, file=sys.stderr, flush=True)
 
 
 def _warn_unlocked(path: Path, exc: OSError) -> None:

@@ -29,6 +29,7 @@ the same view from the configuration. No setting has a default anywhere else.
 
 from __future__ import annotations
 
+import dataclasses
 import enum
 import inspect
 import re
@@ -107,6 +108,9 @@ class Stage:
     parameters: tuple[Parameter, ...]
     settings: type[JobSettings] | None
     runtime: bool
+    #: Seconds a run waits for another run making the same outputs before it refuses
+    #: (:func:`gianet.jobs.locks.output_locks`).
+    wait_for_outputs: float = 0
 
     def parameters_with(self, *roles: Role) -> list[Parameter]:
         return [p for p in self.parameters if p.role in roles]
@@ -120,13 +124,18 @@ class Stage:
 STAGES: dict[str, Stage] = {}
 
 
-def stage(name: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
-    """Declare ``function`` as the stage ``name`` (see the module docstring)."""
+def stage(
+    name: str, *, wait_for_outputs: float = 0
+) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Declare ``function`` as the stage ``name`` (see the module docstring); a run finding
+    another one making its outputs waits ``wait_for_outputs`` seconds before it refuses."""
 
     def declare(function: Callable[..., Any]) -> Callable[..., Any]:
         if name in STAGES:
             raise ValueError(f"stage {name!r} declared twice")
-        STAGES[name] = _describe(name, function)
+        STAGES[name] = dataclasses.replace(
+            _describe(name, function), wait_for_outputs=wait_for_outputs
+        )
         return function
 
     return declare

@@ -69,9 +69,7 @@ def record_outputs(workdir: str | Path, params: Params, timeout: float = 3600) -
     start = time.monotonic()
     command = ["dvc", "commit", "--force", "--quiet", STAGE]
     try:
-        done = subprocess.run(
-            command, cwd=workdir, capture_output=True, text=True, timeout=timeout
-        )
+        done = subprocess.run(command, cwd=workdir, capture_output=True, text=True, timeout=timeout)
     except (OSError, subprocess.TimeoutExpired) as exc:
         return f"DVC record failed ({one_line(exc)}); run `{' '.join(command)}` by hand"
     if done.returncode != 0:

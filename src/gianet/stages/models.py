@@ -108,7 +108,14 @@ def _ready_cache(manifest: Path, record: Path, pairs_of, runtime: Runtime) -> di
     return loaded
 
 
-@stage("train")
+#: How long a training waits for an earlier run of the same model that is still saving its
+#: state (a cancelled SLURM job gets SIGTERM, and SIGKILL only KillWait seconds later:
+#: slurm.conf's KillWait, 30 s by default; the largest state saves in under a second,
+#: benchmarks/README.md), before it refuses naming that run.
+ENDING_RUN_WAIT = 300
+
+
+@stage("train", wait_for_outputs=ENDING_RUN_WAIT)
 def train(
     *,
     manifest: Input,
@@ -130,7 +137,8 @@ def train(
     from gianet.data.dataset import PackedPairs
     from gianet.data.lists import Pair
     from gianet.errors import GianetError
-    from gianet.jobs.interrupt import note
+    from gianet.jobs.history import note
+    from gianet.jobs.training_run import begin_training, note_stop
     from gianet.paths import history_file, log_dir_of_curves
     from gianet.training.train import train_variant
 
@@ -140,12 +148,13 @@ def train(
         train = [Pair(**p) for p in loaded["splits"]["train"]]
         return train + settings.validation.apply([Pair(**p) for p in loaded["splits"]["val"]])
 
-    loaded = _ready_cache(manifest, record, used, runtime)
-    train_pairs = PackedPairs(manifest.parent, "train", recipe.max_input, loaded)
-    val_pairs = PackedPairs(manifest.parent, "val", recipe.max_input, loaded, settings.validation)
     history = history_file(model)
-    note(history, f"training {recipe.variant} seed {recipe.seed} on {settings.camera}: started")
+    begin_training(history, f"training {recipe.variant} seed {recipe.seed} on {settings.camera}")
     try:
+        loaded = _ready_cache(manifest, record, used, runtime)
+        train_pairs = PackedPairs(manifest.parent, "train", recipe.max_input, loaded)
+        validation = settings.validation
+        val_pairs = PackedPairs(manifest.parent, "val", recipe.max_input, loaded, validation)
         result = train_variant(
             recipe,
             train_pairs,
@@ -154,9 +163,10 @@ def train(
             log_dir_of_curves(curves),
             camera=settings.camera,
             runtime=runtime,
+            on_start=lambda where: note(history, where),
         )
     except GianetError as exc:
-        note(history, f"stopped: {exc}")
+        note_stop(history, exc)
         raise
     note(history, f"finished: {json.dumps(result.__dict__)}")
     print(json.dumps(result.__dict__))

@@ -109,11 +109,15 @@ def validate(model: torch.nn.Module, pairs: PackedPairs, device: Device) -> floa
 
 @dataclass
 class _Progress:
-    """Where a run stands: whole epochs done, and steps (with their loss sum) into the next."""
+    """Where a run stands: whole epochs done, and steps (with their loss sum) into the next;
+    for a state saved after the last epoch, that epoch's loss and validation PSNR."""
 
     epoch: int = 0
     steps: int = 0
     loss_sum: float = 0.0
+    where: str = ""
+    last_loss: float = float("nan")
+    last_val_psnr: float | None = None
 
 
 def _build(recipe: Recipe, pairs: PackedPairs, camera: str, device: Device):
@@ -141,17 +145,17 @@ def _resume(state: Path, meta: dict, model, optimizer) -> _Progress:
     state saved under another one answers another question and is not resumed)."""
     saved = load_training_state(state)
     if saved is None:
-        return _Progress()
+        return _Progress(where=f"no saved state ({state}): training from epoch 0")
     if saved.get("recipe") != meta["recipe"]:
-        print(f"{state}: saved under another recipe; training from the start", flush=True)
-        return _Progress()
+        return _Progress(where=f"{state}: saved under another recipe; training from epoch 0")
     model.load_state_dict(saved["state_dict"])
     load_optimizer_state(optimizer, saved["optimizer"])
     progress = _Progress(int(saved["epochs_done"]), int(saved["steps"]), float(saved["loss_sum"]))
-    print(
+    progress.last_loss = float(saved.get("last_loss", float("nan")))
+    progress.last_val_psnr = saved.get("last_val_psnr")
+    progress.where = (
         f"{state}: resuming {meta['variant']} on {meta['camera']} at epoch {progress.epoch}, "
-        f"step {progress.steps}",
-        flush=True,
+        f"step {progress.steps}"
     )
     return progress
 
@@ -166,6 +170,7 @@ def train_variant(
     camera: str,
     runtime: Runtime,
     curves: Callable[[Path, int], Curves] = open_curves,
+    on_start: Callable[[str], None] | None = None,
 ) -> TrainResult:
     """Train as ``recipe`` says and save the weights to ``model_path``.
 
@@ -184,6 +189,8 @@ def train_variant(
         curves: ``curves(log_dir, resume_epoch)`` opens the curve logger for a run starting
             at that epoch (default: dvclive's files, continuous across resumes,
             :func:`gianet.training.curves_log.open_curves`).
+        on_start: told, in one sentence, where this run starts (the epoch and step it
+            resumes from, or epoch 0 and why); the sentence is printed too.
 
     Raises:
         TrainingDiverged: the loss became NaN or infinite (the last saved state is kept).
@@ -197,6 +204,9 @@ def train_variant(
     model_path.parent.mkdir(parents=True, exist_ok=True)
     state = state_file(model_path)
     progress = _resume(state, meta, model, optimizer)
+    print(progress.where, flush=True)
+    if on_start is not None:
+        on_start(progress.where)
     patches = TrainPatches(
         train_pairs, recipe.crops, recipe.seed, shots=recipe.shots, flips=recipe.flips
     )
@@ -213,6 +223,8 @@ def train_variant(
         model, loss_fn, optimizer, device, cuda_graphs=runtime.cuda_graphs, compile=runtime.compile
     )
     run = _Run(recipe, camera, model, optimizer, step, state, meta)
+    # A run resumed after all epochs (stopped at the very end) reports the last one's values.
+    run.epoch_loss, run.val_psnr = progress.last_loss, progress.last_val_psnr
     start = time.perf_counter()
     with (
         device.math(),
@@ -230,6 +242,7 @@ def train_variant(
             loss_sum = progress.loss_sum if epoch == progress.epoch else 0.0
             run.epoch(epoch, first, loss_sum, batches.steps_per_epoch, feed, run_step, stops)
             run.log(live, epoch, batches.steps_per_epoch, runtime, val_pairs, device)
+        run.stop_after_the_last_epoch(stops)
     save_checkpoint(model_path, model, meta | {"epochs": recipe.epochs})
     state.unlink(missing_ok=True)
     return TrainResult(
@@ -293,6 +306,23 @@ class _Run:
             run_step(*next(feed))
             self.steps_run += 1
         self.epoch_loss = self.finite_loss_sum(epoch) / steps_per_epoch
+
+    def stop_after_the_last_epoch(self, stops) -> None:
+        """A stop signal that arrived after the last step: on SLURM the job runner inside the
+        job got it too and fails the job however this run ends (its outputs are then
+        removed), so keep the state, with the last epoch's values, for the next run, which
+        only writes the weights."""
+        if not stops:
+            return
+        done = {"steps": 0, "loss_sum": 0.0, "last_loss": self.epoch_loss}
+        done["last_val_psnr"] = self.val_psnr
+        save_training_state(
+            self.state, self.model, self.optimizer, self.recipe.epochs, self.meta | done
+        )
+        raise TrainingInterrupted(
+            f"{self.recipe.variant} on {self.camera}: signal {stops[0]} received after the last "
+            f"epoch; state saved to {self.state}, the next run only writes the weights"
+        )
 
     def log(self, live, epoch, steps_per_epoch, runtime, val_pairs, device) -> None:
         """The epoch's curves, validation and saved state, at the runtime's cadences."""
