@@ -15,6 +15,7 @@ import pytest
 import yaml
 
 from gianet.data.lists import parse_list
+from gianet.report.document import latex_engine
 from tests.conftest import TINY_CONFIG
 
 REPO = Path(__file__).parents[1]
@@ -52,18 +53,19 @@ def finished_run(tmp_path_factory):
 def test_dag_produces_every_output_from_real_network_outputs(finished_run):
     for camera, variant in itertools.product(("Sony", "Fuji"), ("sid_net", "gia_net")):
         results = finished_run / "results" / "sid-synth" / camera
-        rows = pd.read_csv(results / variant / "metrics.csv")
+        run_dir = {v: results / v / "seed0" for v in ("sid_net", "gia_net")}
+        rows = pd.read_csv(run_dir[variant] / "metrics.csv")
         # Test exposures all: every pair of the test list, each of its scenes' two shots.
         listed = parse_list(finished_run / "data" / "sid-synth" / f"{camera}_test_list.txt")
         assert list(rows["file"]) == [pair.short for pair in listed] and len(rows) == 4
         assert sorted(rows["shot"]) == [0, 0, 1, 1]
         # Two epochs on two scenes: finite, positive PSNRs, not good ones.
         assert (rows["psnr"] > 0).all() and rows["ssim"].between(-1, 1).all()
-        summary = json.loads((results / variant / "summary.json").read_text())
+        summary = json.loads((run_dir[variant] / "summary.json").read_text())
         assert summary["psnr"] == pytest.approx(rows["psnr"].mean())
         assert summary["protocol"]["test_exposures"] == "all"
         assert summary["protocol"]["training"]["shots"] == "first"
-        assert (results / variant / "train" / "metrics.json").exists()
+        assert (run_dir[variant] / "train" / "metrics.json").exists()
     report = finished_run / "report" / "sid-synth"
     tables = (report / "tables.tex").read_text()
     assert "\\toprule" in tables and "synthetic" in tables.lower()
@@ -108,29 +110,75 @@ def scheduled(dry: subprocess.CompletedProcess) -> dict[str, int]:
     return counts
 
 
+#: The report's jobs: the report and, where a LaTeX engine is installed, its PDF.
+REPORT_JOBS = {"report": 1, "all": 1} | ({"report_pdf": 1} if latex_engine() else {})
+
+
+def planned(workdir: Path, **changes) -> dict[str, int]:
+    """The jobs a run of TINY with ``changes`` merged in would run (``snakemake -n``)."""
+    from gianet.settings import deep_merge
+
+    (workdir / "changed.yaml").write_text(yaml.safe_dump(deep_merge(TINY, changes)))
+    dry = snakemake(workdir, "-n", "--quiet", "rules", config="changed.yaml")
+    assert dry.returncode == 0, dry.stdout[-2000:] + dry.stderr[-2000:]
+    counts = scheduled(dry)
+    counts.pop("total", None)
+    return counts
+
+
+# What a change of each kind of setting reruns, and nothing else: (changes, rules planned).
+CHANGES = [
+    # How jobs run, never what they compute: nothing.
+    (
+        {
+            "runtime": {
+                "threads": 1,
+                "loader_workers": 3,
+                "device": "cpu",
+                "checkpoint_every": 7,
+                "val_every": 4,
+                "progress": False,
+                "channels_last": False,
+            }
+        },
+        {},
+    ),
+    # What every training depends on: every training onwards.
+    ({"train": {"lr": 3e-4}}, {"train": 4, "evaluate": 4} | REPORT_JOBS),
+    # A setting only the MS-SSIM variants use: gia_net's trainings onwards, not sid_net's.
+    ({"train": {"msssim_exponents": "wang"}}, {"train": 2, "evaluate": 2} | REPORT_JOBS),
+    # The validation split is the training's own choice: trainings onwards.
+    ({"train": {"val_exposures": {"Sony": "first"}}}, {"train": 2, "evaluate": 2} | REPORT_JOBS),
+    # The test protocol changes what is evaluated, never what was trained.
+    ({"evaluate": {"test_exposures": {"Fuji": "first"}}}, {"evaluate": 2} | REPORT_JOBS),
+    # How the report presents the results: the report alone.
+    ({"report": {"crops_per_image": 2}}, REPORT_JOBS),
+    # What the cache holds: packing, and what read it.
+    ({"sid": {"levels": "file"}}, {"pack": 2, "train": 4, "evaluate": 4} | REPORT_JOBS),
+    # A second seed: its own runs, the first seed's are kept.
+    ({"train": {"seeds": [0, 1]}}, {"train": 4, "evaluate": 4} | REPORT_JOBS),
+]
+
+
 @pytest.mark.slow
-def test_runtime_settings_rerun_nothing_and_lr_reruns_training_onwards(finished_run):
-    runtime = {
-        "threads": 2,
-        "loader_workers": 3,
-        "device": "cpu",
-        "channels_last": False,
-        "checkpoint_every": 7,
-        "val_every": 4,
-        "progress": False,
-    }
-    (finished_run / "runtime.yaml").write_text(yaml.safe_dump(TINY | {"runtime": runtime}))
-    dry = snakemake(finished_run, "-n", config="runtime.yaml")
-    assert dry.returncode == 0 and "Nothing to be done" in dry.stdout + dry.stderr
-    changed = TINY | {"train": TINY["train"] | {"lr": 3e-4}}
-    (finished_run / "lr.yaml").write_text(yaml.safe_dump(changed))
-    dry = snakemake(finished_run, "-n", "--quiet", "rules", config="lr.yaml")
-    assert scheduled(dry) == {"train": 4, "evaluate": 4, "report": 1, "all": 1, "total": 10}
-    # A setting only MS-SSIM variants use retrains gia_net, not sid_net.
-    exponents = TINY | {"train": TINY["train"] | {"msssim_exponents": "wang"}}
-    (finished_run / "exponents.yaml").write_text(yaml.safe_dump(exponents))
-    dry = snakemake(finished_run, "-n", "--quiet", "rules", config="exponents.yaml")
-    assert scheduled(dry) == {"train": 2, "evaluate": 2, "report": 1, "all": 1, "total": 6}
+@pytest.mark.parametrize(("changes", "expected"), CHANGES, ids=lambda v: json.dumps(v)[:60])
+def test_a_changed_setting_reruns_exactly_what_depends_on_it(finished_run, changes, expected):
+    assert planned(finished_run, **changes) == expected
+
+
+@pytest.mark.slow
+def test_a_dry_run_and_the_linter_change_no_file(finished_run):
+    def files() -> dict[str, tuple[int, int]]:
+        return {
+            str(path): (path.stat().st_size, path.stat().st_mtime_ns)
+            for path in finished_run.rglob("*")
+            if path.is_file() and ".snakemake" not in path.parts
+        }
+
+    before = files()
+    for args in (("-n",), ("--lint",), ("-n", "--forceall")):
+        assert snakemake(finished_run, *args).returncode == 0, args
+    assert files() == before
 
 
 @pytest.mark.slow
@@ -139,7 +187,7 @@ def test_bad_configuration_stops_before_any_work_naming_the_key(finished_run, tm
     run = snakemake(tmp_path, "-n")
     assert run.returncode != 0
     said = run.stdout + run.stderr  # Snakemake 9 prints workflow errors on stdout
-    assert "train.lr: 'fast' is not of type 'number'" in said
+    assert "train.lr: Input should be a valid number, got 'fast'" in said
     assert "unknown key train.epoch" in said
 
 
