@@ -1,12 +1,12 @@
 """Threads and processes bounded by the CPUs a job may use.
 
-``runtime.threads``, ``runtime.loader_workers`` and ``pack --workers`` say how many threads or
-processes a job starts. More than the CPUs the job may run on buys no speed and, far beyond
-it, exhausts the machine's process ids (``runtime.threads: 100000`` made other jobs on the
-machine fail to start). These settings change how fast a job runs, never what it computes,
+``runtime.threads``, ``runtime.loader_workers`` and pack's decoding workers say how many
+threads or processes a job starts. More than the CPUs the job may run on buys no speed and, far
+beyond it, exhausts the machine's process ids (``runtime.threads: 100000`` made other jobs on
+the machine fail to start). These settings change how fast a job runs, never what it computes,
 so a value above the machine's CPUs is clamped to them with one warning line rather than
-refused: a params.yaml written for a 64-core node then still runs on a laptop.
-params.schema.json also bounds them (``runtime.threads`` at most 1024,
+refused: a params.yaml written for a 64-core node then still runs on a laptop. The settings
+also bound them (``gianet.settings.sections.Runtime``: ``runtime.threads`` at most 1024,
 ``runtime.loader_workers`` at most 64) so that an absurd value is refused with the key's name
 before any job starts.
 """
