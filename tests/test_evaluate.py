@@ -11,7 +11,7 @@ import torchvision
 from gianet.data.dataset import FullFrames, PackedPairs
 from gianet.data.lists import Selection
 from gianet.data.manifest import load_manifest
-from gianet.data.tensors import frame_to_network
+from gianet.data.tensors import frame_to_network, preview_input
 from gianet.evaluation.evaluate import evaluate_variant
 from gianet.evaluation.metrics import psnr
 from gianet.fetch.weights import WEIGHTS
@@ -92,8 +92,12 @@ def test_offline_perceptual_metrics_are_unavailable_and_the_rest_completes(train
     with torch.no_grad():
         expected = psnr(model(inputs[None]).clamp(0, 1), target[None]).item()
     assert rows["psnr"][0] == pytest.approx(expected, rel=1e-5)
+    # Beside it, the baseline every figure tile prints: the input brightened by its ratio.
+    brightened = psnr(preview_input(inputs, "bayer")[None], target[None]).item()
+    assert rows["input_psnr"][0] == pytest.approx(brightened, rel=1e-5)
     saved = json.loads((tmp_path / "out" / "summary.json").read_text())
     assert saved["psnr"] == pytest.approx(rows["psnr"].mean())
+    assert saved["input_psnr"] == pytest.approx(rows["input_psnr"].mean())
     assert (tmp_path / "out" / "samples" / "10001_00_0.1s_output.png").exists()
     assert list(rows["shot"]) == [0, 0] and list(rows["scene"]) == [10001, 10002]
     # What the numbers follow: the test protocol, pack's levels, the backbone, the readings.

@@ -122,7 +122,7 @@ def preview_input(inputs: torch.Tensor, cfa: str) -> torch.Tensor:
     Returns:
         (3, u*h, u*w) float32 sRGB in [0, 1].
     """
-    colours = torch.tensor(CFAS[cfa].channel_colours)
+    colours = torch.tensor(CFAS[cfa].channel_colours, device=inputs.device)
     rgb = torch.stack([inputs[colours == c].mean(0) for c in range(3)]).clamp(0, 1)
     means = rgb.mean(dim=(1, 2), keepdim=True).clamp_min(1e-6)
     rgb = (rgb * means[1] / means).clamp(0, 1)

@@ -39,6 +39,7 @@ from gianet.data.dataset import FullFrames, PackedPairs
 from gianet.data.lists import Selection
 from gianet.data.tensors import frame_to_network, ground_truth_tensor, preview_input
 from gianet.domain.metrics import METRICS
+from gianet.evaluation.metrics import psnr
 from gianet.fetch.weights import MissingWeights
 from gianet.jobs.cpus import bounded
 from gianet.jobs.device import Device
@@ -146,10 +147,12 @@ def evaluate_variant(
 
     Returns:
         The summary: ``{"dataset", "camera", "variant", "seed", "n_images", <each metric>,
-        "seconds_per_image", "unavailable", "samples", "samples_dir", "protocol"}`` with
-        ``None`` for metrics not computed, in ``unavailable`` why a requested one could not
-        be, the saved images' stems in ``samples`` (folder relative to the summary), and in
-        ``protocol`` what the numbers follow (:func:`protocol_of`).
+        "input_psnr", "seconds_per_image", "unavailable", "samples", "samples_dir",
+        "protocol"}`` with ``None`` for metrics not computed, in ``input_psnr`` the mean PSNR
+        of the input brightened by its ratio (the baseline every figure tile prints), in
+        ``unavailable`` why a requested one could not be, the saved images' stems in
+        ``samples`` (folder relative to the summary), and in ``protocol`` what the numbers
+        follow (:func:`protocol_of`).
     """
     torch.set_num_threads(bounded(runtime.threads, "runtime.threads"))
     device = Device.choose(runtime, "float32")
@@ -196,6 +199,9 @@ def evaluate_variant(
                 "iso": pair.iso,
             }
             row |= {name: float(measure(output, truth[None])) for name, measure in measures.items()}
+            # The baseline every figure tile prints: the input brightened by its ratio.
+            brightened = preview_input(inputs, pairs.cfa)[None]
+            row["input_psnr"] = float(psnr(brightened, truth[None]))
             rows.append(row | {"seconds": seconds})
             if index < samples:
                 stem = Path(pair.short).name.rsplit(".", 1)[0]
@@ -214,6 +220,7 @@ def evaluate_variant(
         "n_images": len(rows),
         "seed": recipe.seed,
         **{m: (float(table[m].mean()) if m in table else None) for m in METRICS},
+        "input_psnr": float(table["input_psnr"].mean()),
         "seconds_per_image": float(table["seconds"].mean()),
         "unavailable": unavailable,
         # The figure's PNGs: stems, in the folder given relative to this summary.
