@@ -15,15 +15,26 @@ import resource
 import shutil
 import signal
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
+import pytest
 import torch
 
 from gianet.models.checkpoint import load_checkpoint
-from gianet.paths import SPLITS
-from tests.fuzz_support import Case, Seeds
+from gianet.paths import VERIFIED
+from gianet.stages import STAGES
+from tests.fuzz_support import CACHE_UPDATES, Case, Seeds, arrays_read, hold_their_bytes
 from tests.http_server import NAME, PAYLOAD, ServerState
 from tests.lock_holder import hold_lock
+from tests.stage_inputs import (
+    download_argv,
+    evaluate_argv,
+    lists_of,
+    pack_argv,
+    train_argv,
+    unpack_argv,
+)
 
 #: What a victim outside the run holds; it must hold it after every case.
 VICTIM_TEXT = "the victim's own line\n"
@@ -31,30 +42,39 @@ VICTIM_TEXT = "the victim's own line\n"
 
 def _stage(seeds: Seeds, rng: random.Random, folder: Path) -> tuple[Case, list[Path]]:
     """A healthy run of a stage chosen at random, and the paths it writes, appends to or
-    resumes (its declared outputs and the files beside them)."""
+    resumes (its declared outputs and the files beside them; for train and evaluate, also the
+    cache's verification record and the arrays they read, which they check and rebuild)."""
     inputs, out = folder / "in", folder / "out"
-    kind = rng.choice(["train", "evaluate", "enhance", "pack", "sid-unpack"])
+    # sid-unpack extracts and hashes the 2928 files SID's lists name (seconds): drawn less often.
+    kind = rng.choices(["train", "evaluate", "enhance", "pack", "sid-unpack"], [2, 2, 2, 2, 1])[0]
+    if kind in ("train", "evaluate"):
+        cache = inputs / "cache"
+        shutil.copytree(seeds.cache, cache)
+        manifest = cache / "manifest.json"
+        arrays = arrays_read(manifest, "train" if kind == "train" else "test")
+        updated = [cache / VERIFIED, *arrays]
     if kind == "train":
         model, curves = out / "model.pt", out / "train" / "metrics.json"
-        argv = ["train", "--camera", "Sony", "--variant", "sid_net", "--manifest",
-                str(seeds.cache / "manifest.json"), "--model", str(model), "--curves",
-                str(curves), "--settings", seeds.train, "--runtime", seeds.runtime]  # fmt: skip
+        argv = train_argv(manifest, out)
         paths = [model, curves, out / "train_history.log", out / "train_state.pt",
                  out / "train" / "plots" / "metrics" / "train" / "loss.tsv"]  # fmt: skip
-        return Case(folder, kind, argv, lambda: _is_checkpoint(model)), paths
+
+        def trained() -> None:
+            _is_checkpoint(model)
+            hold_their_bytes(manifest, arrays)
+
+        return Case(folder, kind, argv, trained, kept=CACHE_UPDATES), [*paths, *updated]
     if kind == "evaluate":
-        status = inputs / "torch" / "status.json"
-        status.parent.mkdir()
-        status.write_text('{"alexnet": null, "pieapp": null}')
         (inputs / "model.pt").write_bytes(seeds.checkpoint)
+        argv = evaluate_argv(inputs / "model.pt", manifest, out)
         summary = out / "summary.json"
-        argv = ["evaluate", "--model", str(inputs / "model.pt"), "--manifest",
-                str(seeds.cache / "manifest.json"), "--weights", str(status), "--csv",
-                str(out / "metrics.csv"), "--summary", str(summary), "--samples-dir",
-                str(out / "samples"), "--dataset", "sid-synth", "--samples", "1",
-                "--runtime", seeds.runtime]  # fmt: skip
-        return Case(folder, kind, argv, lambda: _is_summary(summary)), [
-            out / "metrics.csv", summary]  # fmt: skip
+
+        def evaluated() -> None:
+            _is_summary(summary)
+            hold_their_bytes(manifest, arrays)
+
+        paths = [out / "metrics.csv", summary, out / "samples"]
+        return Case(folder, kind, argv, evaluated, kept=CACHE_UPDATES), [*paths, *updated]
     if kind == "enhance":
         (inputs / "shot.dng").write_bytes(seeds.raw)
         (inputs / "model.pt").write_bytes(seeds.checkpoint)
@@ -64,18 +84,25 @@ def _stage(seeds: Seeds, rng: random.Random, folder: Path) -> tuple[Case, list[P
         return Case(folder, kind, argv, lambda: _is_png(image)), [image]
     if kind == "pack":
         manifest = out / "cache" / "manifest.json"
-        lists = [str(seeds.dataset / f"Sony_{split}_list.txt") for split in SPLITS]
-        argv = ["pack", "--camera", "Sony", "--lists", *lists, "--manifest", str(manifest)]
-        arrays = [manifest.parent / "inputs" / f"{p.stem}.npy" for p in _raws(seeds)]
-        return Case(folder, kind, argv, lambda: _is_json(manifest)), [manifest, *arrays]
+        stems = [p.stem for p in _raws(seeds)]
+        beside = [manifest.parent / "inputs" / f"{stem}{suffix}"
+                  for stem in stems for suffix in (".npy", ".json")]  # fmt: skip
+        argv = pack_argv(seeds.dataset, manifest)
+        paths = [manifest, manifest.parent / VERIFIED, *beside]
+        return Case(folder, kind, argv, lambda: _is_json(manifest)), paths
     archive = inputs / "Sony.zip"
-    archive.write_bytes(seeds.archives[".zip"])
+    archive.write_bytes(seeds.sid_archive)
     root = out / "data"
-    lists = [root / f"Sony_{split}_list.txt" for split in SPLITS]
-    argv = ["sid-unpack", "--camera", "Sony", "--lists", *map(str, lists), "--archive",
-            str(archive)]  # fmt: skip
+    record = root / "Sony_sources.tsv"
     marker = root / "Sony" / ".extracted.json"
-    return Case(folder, kind, argv, lambda: _is_json(marker)), [*lists, root / "Sony"]
+
+    def unpacked() -> None:
+        _is_json(marker)
+        assert not record.is_symlink() and record.read_text().count("\n") > 2000
+
+    argv = unpack_argv(root, archive)
+    paths = [*map(Path, lists_of(root)), record, root / "Sony"]
+    return Case(folder, kind, argv, unpacked), paths
 
 
 def _raws(seeds: Seeds) -> list[Path]:
@@ -106,7 +133,11 @@ def links_case(seeds: Seeds, rng: random.Random, folder: Path) -> Case:
     victim.write_text(VICTIM_TEXT)
     target = rng.choice(paths)
     target.parent.mkdir(parents=True, exist_ok=True)
+    if target.is_file():  # an input the run updates (the cache's)
+        target.unlink()
     planted = rng.choice(["link", "dangling", "fifo", "folder"])
+    if planted == "fifo" and _waits_on_a_fifo(target):
+        planted = "folder"
     if planted == "link":
         target.symlink_to(victim)
     elif planted == "dangling":
@@ -116,6 +147,15 @@ def links_case(seeds: Seeds, rng: random.Random, folder: Path) -> Case:
     else:
         target.mkdir()
     return case
+
+
+def _waits_on_a_fifo(path: Path) -> bool:
+    """Paths where a FIFO stops the run for ever, known defects with their own strict xfail
+    tests (tests/test_links.py); remove this when they pass: a cache's verification state, its
+    entry files, and the arrays of a cache a training or an evaluation checks (``in/cache``)."""
+    in_cache = path.parent.name in ("inputs", "gt")
+    checked = in_cache and path.suffix == ".npy" and path.parents[2].name == "in"
+    return path.name == VERIFIED or (in_cache and path.suffix == ".json") or checked
 
 
 def concurrent_case(seeds: Seeds, rng: random.Random, folder: Path) -> Case:
@@ -137,11 +177,15 @@ def concurrent_case(seeds: Seeds, rng: random.Random, folder: Path) -> Case:
 
     @contextlib.contextmanager
     def live_holder() -> Iterator[None]:
-        with hold_lock(output, f"gianet {case.stage} (the other run)"):
-            yield
+        # A training waits a bounded time for an ending run of its model (minutes): 0.2 s.
+        waiting = replace(STAGES["train"], wait_for_outputs=0.2)
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setitem(STAGES, "train", waiting)
+            with hold_lock(output, f"gianet {case.stage} (the other run)"):
+                yield
 
     case.during = live_holder
-    case.expect_error = "another run is making it: pid "
+    case.expect_error = f"{output}: another run is making it"
     return case
 
 
@@ -222,9 +266,8 @@ def stalling_case(
     else:
         state.drop, state.no_length = rng.randint(1, 3), rng.random() < 0.5
     out = folder / "out" / NAME
-    runtime = json.loads(seeds.runtime) | {"download_timeout": 0.2, "download_retries": 2}
-    argv = ["sid-download", "--url", url, "--out", str(out), "--checksums",
-            str(folder / "out" / "sid.sha256"), "--runtime", json.dumps(runtime)]  # fmt: skip
+    argv = download_argv(url, out, folder / "out" / "sid.sha256", download_timeout=0.2,
+                         download_retries=2)  # fmt: skip
 
     def downloaded() -> None:
         assert hashlib.sha256(out.read_bytes()).digest() == hashlib.sha256(PAYLOAD).digest()

@@ -6,7 +6,9 @@ and the outputs it promises), and no file outside the run's own outputs changed.
 from __future__ import annotations
 
 import contextlib
+import fnmatch
 import hashlib
+import json
 import random
 import signal
 from collections.abc import Callable, Iterator
@@ -14,10 +16,16 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from gianet.cli import main
+from gianet.data.arrays import array_problem
 
 #: Seconds one case may take before it counts as a hang.
 CASE_SECONDS = 20.0
 INTERESTING = [None, True, -1, 0, 1, 2**63, 1e308, -1e-308, "", "../../x", [], {}, "Sony", 3.5]
+
+#: What a training or an evaluation may update in a cache copied to ``in/cache``
+#: (:mod:`gianet.data.verify`): its verification record, and the arrays it rebuilds with
+#: their entries.
+CACHE_UPDATES = ("in/cache/verified.json", "in/cache/inputs/*", "in/cache/gt/*")
 
 
 class CaseTimeout(BaseException):
@@ -103,8 +111,28 @@ class Seeds:
     cache: Path
     archives: dict[str, bytes]
     params: str
+    #: ``gianet train``'s settings and a runtime (JSON), as the workflow passes them.
     train: str
     runtime: str
+    #: A zip of every file SID's Sony lists name (empty files): ``sid-unpack`` of it succeeds.
+    sid_archive: bytes
+
+
+def arrays_read(manifest: Path, split: str) -> list[Path]:
+    """The arrays of a split's pairs (which a training, ``train``, or an evaluation,
+    ``test``, reads and so checks and rebuilds)."""
+    loaded = json.loads(manifest.read_text())
+    names = {name for pair in loaded["splits"][split] for name in (pair["short"], pair["long"])}
+    return [manifest.parent / loaded["entries"][name]["array"] for name in sorted(names)]
+
+
+def hold_their_bytes(manifest: Path, arrays: list[Path]) -> None:
+    """Each of ``arrays`` is a regular file holding the bytes its manifest entry records."""
+    entries = json.loads(manifest.read_text())["entries"].values()
+    for meta in entries:
+        if manifest.parent / meta["array"] in arrays:
+            assert not (manifest.parent / meta["array"]).is_symlink()
+            assert array_problem(manifest.parent, meta, full=True) is None
 
 
 # One case: inputs under in/, the run's outputs under out/.
@@ -112,9 +140,12 @@ class Seeds:
 
 @dataclass
 class Case:
-    """One run of ``gianet`` on ``argv``; ``check_result`` judges an exit 0; ``during`` is
-    held around the run (another process holding a lock, a resource limit); ``expect_error``,
-    when set, must be in the error line (the run may not succeed)."""
+    """One run of ``gianet`` on ``argv``; ``check_result`` judges an exit 0, ``check_error``
+    (when set) the error of an exit 2 (all of stderr); ``during`` is held around the run
+    (another process holding a lock, a resource limit); ``expect_error``, when set, must be in
+    the error line (the run may not succeed). ``kept`` are patterns (:mod:`fnmatch`, relative
+    to ``folder``) of input files the run may update although they are no declared output: a
+    cache's verification record and the arrays it rebuilds (:mod:`gianet.data.verify`)."""
 
     folder: Path
     stage: str
@@ -122,18 +153,23 @@ class Case:
     check_result: Callable[[], None]
     during: Callable[[], contextlib.AbstractContextManager] = contextlib.nullcontext
     expect_error: str | None = None
+    check_error: Callable[[str], None] | None = None
+    kept: tuple[str, ...] = ()
 
     @property
     def inputs(self) -> Path:
         return self.folder / "in"
 
 
-def snapshot(folder: Path) -> dict[str, str]:
-    """Every file and folder under ``folder`` except ``out/``, with a digest of each file."""
+def snapshot(folder: Path, kept: tuple[str, ...] = ()) -> dict[str, str]:
+    """Every file and folder under ``folder`` except ``out/`` and those matching ``kept``,
+    with a digest of each file."""
     found = {}
     for path in sorted(folder.rglob("*")):
         relative = path.relative_to(folder).as_posix()
         if relative == "out" or relative.startswith("out/"):
+            continue
+        if any(fnmatch.fnmatchcase(relative, pattern) for pattern in kept):
             continue
         found[relative] = hashlib.sha256(path.read_bytes()).hexdigest() if path.is_file() else "/"
     return found
@@ -141,7 +177,7 @@ def snapshot(folder: Path) -> dict[str, str]:
 
 def run_case(case: Case, capsys) -> tuple[int, str]:
     """Run one case and check its outcome; returns the exit status and the error line."""
-    before = snapshot(case.folder)
+    before = snapshot(case.folder, case.kept)
     capsys.readouterr()
     try:
         with time_bound(CASE_SECONDS), case.during():
@@ -155,8 +191,10 @@ def run_case(case: Case, capsys) -> tuple[int, str]:
     if code == 2:
         assert errors and errors[0].startswith(f"gianet {case.stage}: error: "), stderr
         assert case.expect_error is None or case.expect_error in errors[0], errors[0]
+        if case.check_error is not None:
+            case.check_error(stderr)
     else:
         assert case.expect_error is None, f"expected an error with {case.expect_error!r}"
         case.check_result()
-    assert snapshot(case.folder) == before, "a file outside the run's outputs changed"
+    assert snapshot(case.folder, case.kept) == before, "a file outside the run's outputs changed"
     return code, errors[0] if errors else ""

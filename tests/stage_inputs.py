@@ -4,6 +4,7 @@ the command lines a rule would give."""
 
 from __future__ import annotations
 
+import functools
 import json
 from pathlib import Path
 
@@ -32,31 +33,44 @@ def tiny_cache(folder: Path) -> Path:
     return folder / "manifest.json"
 
 
+@functools.cache
+def _params_runtime() -> dict:
+    """params.yaml's runtime section, read once (fuzz tests build hundreds of command lines)."""
+    return yaml.safe_load((REPO / "params.yaml").read_text())["runtime"]
+
+
 def runtime_json(**changes: object) -> str:
     """params.yaml's runtime section on the CPU, quiet, with ``changes``."""
-    runtime = yaml.safe_load((REPO / "params.yaml").read_text())["runtime"]
-    return json.dumps(runtime | {"progress": False, "device": "cpu"} | changes)
+    return json.dumps(_params_runtime() | {"progress": False, "device": "cpu"} | changes)
 
 
 def cache_files(manifest: Path) -> list[str]:
-    """The cache's verification record and its dataset record, as the rules hand them to
-    train and evaluate."""
-    return ["--verified", str(manifest.parent / "verified.json"),
-            "--record", str(manifest.parent / "record.tsv")]  # fmt: skip
+    """The cache's dataset record (``record.tsv`` beside the manifest in these tests), as the
+    rules hand it to train and evaluate."""
+    return ["--record", str(manifest.parent / "record.tsv")]
 
 
-def train_argv(manifest: Path, out: Path, **changes: object) -> list[str]:
-    """``gianet train`` of sid_net on ``manifest`` for one epoch of 16-pixel patches, writing
-    under ``out``; ``changes`` go into the train section."""
+def train_settings(**changes: object) -> str:
+    """``gianet train``'s settings (JSON) for sid_net on Sony: params.yaml's train section for
+    one epoch of 16-pixel patches, with ``changes`` to it; validation on every exposure."""
     trained = recipe("sid_net", **({"epochs": 1, "lr_decay_epoch": 0, "patch": 16} | changes))
     settings = {
         "camera": "Sony",
         "recipe": json.loads(trained.model_dump_json()),
         "validation": {"exposures": "all", "exclude_scenes": []},
     }
+    return json.dumps(settings)
+
+
+def train_argv(
+    manifest: Path, out: Path, *, runtime: dict[str, object] | None = None, **changes: object
+) -> list[str]:
+    """``gianet train`` of sid_net on ``manifest`` for one epoch of 16-pixel patches, writing
+    under ``out``; ``changes`` go into the train section, ``runtime`` into the runtime."""
     return ["train", "--manifest", str(manifest), *cache_files(manifest),
             "--model", str(out / "model.pt"), "--curves", str(out / "train" / "metrics.json"),
-            "--settings", json.dumps(settings), "--runtime", runtime_json(val_every=1)]  # fmt: skip
+            "--settings", train_settings(**changes),
+            "--runtime", runtime_json(**({"val_every": 1} | (runtime or {})))]  # fmt: skip
 
 
 def small_checkpoint(path: Path, poison: float | None = None) -> Path:
@@ -127,3 +141,33 @@ def download_argv(url: str, out: Path, checksums: Path, **runtime: object) -> li
     settings = json.dumps({"camera": "Sony", "url": url, "sha256": None})
     return ["sid-download", "--archive", str(out), "--checksums", str(checksums),
             "--settings", settings, "--runtime", runtime_json(**runtime)]  # fmt: skip
+
+
+def verify_argv(manifest: Path, record: Path, *, full: bool = False) -> list[str]:
+    """``gianet verify-cache`` of the cache of ``manifest``, packed from ``record`` (it writes
+    ``verified.json`` beside the manifest); ``full`` hashes every file."""
+    return ["verify-cache", "--manifest", str(manifest), "--record", str(record),
+            *(["--full"] if full else []), "--runtime", runtime_json()]  # fmt: skip
+
+
+def cost_argv(out: Path) -> list[str]:
+    """``gianet cost`` of params.yaml's cameras into ``out``."""
+    from gianet.stages.report import CostJob
+
+    settings = CostJob.from_params(repo_params()).model_dump_json()
+    return ["cost", "--out", str(out), "--settings", settings]
+
+
+def sid_archive(path: Path, size: int = 0, camera: str = "Sony") -> Path:
+    """A zip at ``path`` holding every file SID's published ``camera`` lists name, each of
+    ``size`` random bytes (stand-ins for raws: ``sid-unpack`` extracts, lists and records
+    them, and decodes none), so that ``sid-unpack`` of it succeeds."""
+    import os
+    import zipfile
+
+    from gianet.fetch.sid import packaged_files
+
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_STORED) as bundle:
+        for name in packaged_files(camera):
+            bundle.writestr(name, os.urandom(size))
+    return path

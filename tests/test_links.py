@@ -5,6 +5,7 @@ to. The victim outside the run never changes."""
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
@@ -14,7 +15,15 @@ from gianet import atomic
 from gianet.cli import main
 from gianet.jobs.interrupt import note
 from gianet.training.curves_log import open_curves
-from tests.stage_inputs import tiny_cache, train_argv
+from tests.fuzz_support import CaseTimeout, time_bound
+from tests.stage_inputs import (
+    evaluate_argv,
+    pack_argv,
+    small_checkpoint,
+    synth_argv,
+    tiny_cache,
+    train_argv,
+)
 
 
 @pytest.fixture
@@ -157,3 +166,119 @@ def test_training_resumes_only_from_the_state_it_wrote(tmp_path, victim, capsys)
     assert code == 2 and error.count("\n") == 1 and "train_state.pt: not a checkpoint" in error
     assert "delete it to train from the start" in error and "model.pt written by" not in error
     assert victim.read_text() == "the victim's own line\n"
+
+
+@pytest.mark.xfail(
+    strict=True,
+    raises=AssertionError,
+    reason="gianet.evaluation.evaluate.evaluate_variant makes the samples folder with "
+    "mkdir(exist_ok=True) and writes the sample images through a symbolic link there",
+)
+def test_evaluation_never_writes_its_samples_through_a_link(tmp_path, victim, capsys) -> None:
+    manifest = tiny_cache(tmp_path / "cache")
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "samples").symlink_to(victim.parent)
+    argv = evaluate_argv(small_checkpoint(tmp_path / "model.pt"), manifest, out)
+
+    code = main(argv)
+
+    error = capsys.readouterr().err
+    assert [p.name for p in victim.parent.iterdir()] == ["victim.txt"]
+    if code == 0:
+        assert (out / "samples").is_dir() and not (out / "samples").is_symlink()
+    else:
+        assert code == 2 and error.count("\n") == 1 and "samples: is a symbolic link" in error
+
+
+# The cache's files: pack reads each entry it may reuse, and every job reads the verification
+# state, before writing them again; a FIFO planted there must not stop the job for ever.
+
+
+@pytest.fixture(scope="module")
+def dataset(tmp_path_factory) -> Path:
+    """A sid-synth Sony dataset of one scene per split, 96 x 96 raw pixels, as ``gianet
+    synth`` makes it (lists and record)."""
+    root = tmp_path_factory.mktemp("data")
+    argv = synth_argv(root, height=96, width=96, scenes={"train": 1, "val": 1, "test": 1},
+                      ratios=[100], shorts_per_scene=1, seed=0)  # fmt: skip
+    assert main(argv) == 0
+    return root
+
+
+def _pack_with_a_fifo_at(dataset: Path, cache: Path, name: str, capsys) -> None:
+    """Pack into ``cache`` with a FIFO planted at ``cache/name``: the run ends, in a result
+    (the FIFO replaced by a file) or in one line naming it, within 4 s."""
+    planted = cache / name
+    planted.parent.mkdir(parents=True)
+    os.mkfifo(planted)
+    capsys.readouterr()
+    with time_bound(4.0):
+        code = main(pack_argv(dataset, cache / "manifest.json"))
+    error = capsys.readouterr().err
+    if code == 0:
+        assert planted.is_file() and (cache / "manifest.json").is_file()
+    else:
+        assert code == 2 and error.count("\n") == 1 and str(planted) in error, error
+
+
+@pytest.mark.xfail(
+    strict=True,
+    raises=CaseTimeout,
+    reason="gianet.data.cache.reusable_entry reads an entry with Path.read_text, which waits "
+    "for a writer on a FIFO",
+)
+def test_pack_never_waits_on_a_fifo_at_an_entry(dataset, tmp_path, capsys) -> None:
+    _pack_with_a_fifo_at(dataset, tmp_path / "cache", "inputs/00001_00_0.1s.json", capsys)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    raises=CaseTimeout,
+    reason="gianet.data.verified.read_state reads the state with Path.read_text, which waits "
+    "for a writer on a FIFO",
+)
+def test_pack_never_waits_on_a_fifo_at_the_verification_state(dataset, tmp_path, capsys):
+    _pack_with_a_fifo_at(dataset, tmp_path / "cache", "verified.json", capsys)
+
+
+def _evaluate_with_a_fifo_at(tmp_path: Path, planted_at, capsys) -> None:
+    """Evaluate a small cache with a FIFO planted at ``planted_at(manifest)``: the run ends,
+    in a result (the FIFO replaced by a file) or in one line naming it, within 4 s."""
+    manifest = tiny_cache(tmp_path / "cache")
+    planted = planted_at(manifest)
+    planted.unlink(missing_ok=True)
+    os.mkfifo(planted)
+    argv = evaluate_argv(small_checkpoint(tmp_path / "model.pt"), manifest, tmp_path / "out")
+    capsys.readouterr()
+    with time_bound(4.0):
+        code = main(argv)
+    error = capsys.readouterr().err
+    if code == 0:
+        assert planted.is_file() and (tmp_path / "out" / "summary.json").is_file()
+    else:
+        assert code == 2 and error.count("\n") == 1 and str(planted) in error, error
+
+
+@pytest.mark.xfail(
+    strict=True,
+    raises=CaseTimeout,
+    reason="gianet.data.verified.read_state reads the state with Path.read_text, which waits "
+    "for a writer on a FIFO",
+)
+def test_evaluation_never_waits_on_a_fifo_at_the_verification_state(tmp_path, capsys):
+    _evaluate_with_a_fifo_at(tmp_path, lambda manifest: manifest.parent / "verified.json", capsys)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    raises=CaseTimeout,
+    reason="gianet.data.arrays.npy_layout opens an array to check it with open(), which waits "
+    "for a writer on a FIFO",
+)
+def test_evaluation_never_waits_on_a_fifo_at_a_cached_array(tmp_path, capsys):
+    def test_input(manifest: Path) -> Path:
+        loaded = json.loads(manifest.read_text())
+        return manifest.parent / loaded["entries"][loaded["splits"]["test"][0]["short"]]["array"]
+
+    _evaluate_with_a_fifo_at(tmp_path, test_input, capsys)

@@ -14,16 +14,21 @@ import sys
 import threading
 import time
 import zipfile
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
 from gianet.cli import main
+from gianet.data.sources import read_record
+from gianet.fetch.sid import packaged_files
 from gianet.jobs import locks
 from gianet.jobs.locks import OutputBusy, lock_file, output_lock, output_locks
 from gianet.paths import SPLITS
 from gianet.report import costs
+from gianet.stages import STAGES
 from tests.lock_holder import SRC, hold_lock
+from tests.stage_inputs import cost_argv, sid_archive, train_argv, unpack_argv
 
 
 def test_a_second_run_is_refused_naming_the_holder(tmp_path: Path) -> None:
@@ -109,7 +114,7 @@ def test_a_stage_whose_output_is_being_made_is_refused_in_one_line(tmp_path, mon
     monkeypatch.setattr(costs, "write_costs", never)
     out = tmp_path / "cost.json"
     with hold_lock(out, "gianet cost --out cost.json") as holder:
-        code = main(["cost", "--out", str(out)])
+        code = main(cost_argv(out))
     error = capsys.readouterr().err
     assert code == 2 and error.count("\n") == 1 and "Traceback" not in error
     assert error.startswith(
@@ -117,15 +122,22 @@ def test_a_stage_whose_output_is_being_made_is_refused_in_one_line(tmp_path, mon
     )
 
 
-def test_two_trainings_of_one_model_do_not_interleave(tmp_path: Path, capsys) -> None:
+def test_two_trainings_of_one_model_do_not_interleave(tmp_path: Path, capsys, monkeypatch) -> None:
+    # A training waits a bounded time for an ending run of its model (the train stage's
+    # wait_for_outputs, minutes); here 1 s.
+    monkeypatch.setitem(STAGES, "train", replace(STAGES["train"], wait_for_outputs=1.0))
     model = tmp_path / "models" / "model.pt"
-    argv = ["train", "--camera", "Sony", "--variant", "sid_net", "--manifest",
-            str(tmp_path / "cache" / "manifest.json"), "--model", str(model), "--curves",
-            str(tmp_path / "train" / "metrics.json"), "--settings", "{}"]  # fmt: skip
-    with hold_lock(model):
-        code = main(argv)
+    with hold_lock(model, "gianet train (the other run)") as holder:
+        code = main(train_argv(tmp_path / "cache" / "manifest.json", model.parent))
     error = capsys.readouterr().err
-    assert code == 2 and "another run is making it" in error
+    assert code == 2 and "Traceback" not in error
+    waited, refused = error.splitlines()
+    assert waited.startswith(f"{model}: waiting up to 1 s for pid {holder.pid}")
+    assert refused.startswith(
+        f"gianet train: error: {model}: another run is making it (still, after 1 s): "
+        f"pid {holder.pid}"
+    )
+    assert "(gianet train (the other run))" in refused
     assert not (tmp_path / "models" / "train_history.log").exists()  # nothing was noted
 
 
@@ -137,15 +149,14 @@ def _archive(path: Path, files: int, size: int) -> Path:
 
 
 def _unpack(archive: Path, root: Path) -> subprocess.Popen:
-    lists = [str(root / f"Sony_{split}_list.txt") for split in SPLITS]
     env = dict(os.environ, PYTHONPATH=str(SRC))
-    argv = [sys.executable, "-m", "gianet.cli", "sid-unpack", "--camera", "Sony", "--lists",
-            *lists, "--archive", str(archive)]  # fmt: skip
+    argv = [sys.executable, "-m", "gianet.cli", *unpack_argv(root, archive)]
     return subprocess.Popen(argv, env=env, stderr=subprocess.PIPE, text=True)
 
 
 def test_two_unpacks_into_one_target_leave_a_complete_extraction(tmp_path: Path) -> None:
-    archive = _archive(tmp_path / "Sony.zip", files=30, size=400_000)
+    size = 4096  # every file SID's Sony lists name: 2928 files, 12 MB
+    archive = sid_archive(tmp_path / "Sony.zip", size)
     root = tmp_path / "data"
     runs = [_unpack(archive, root) for _ in range(2)]
     outcomes = [(run.wait(timeout=120), run.stderr.read()) for run in runs]
@@ -155,10 +166,13 @@ def test_two_unpacks_into_one_target_leave_a_complete_extraction(tmp_path: Path)
     assert 0 in [code for code, _ in outcomes]
     for code, error in outcomes:
         assert code == 0 or (code == 2 and "another run is making it" in error), error
-    _assert_complete(root / "Sony", 30, 400_000)
+    _assert_complete(root / "Sony", len(packaged_files("Sony")), size)
     assert sorted(p.name for p in root.iterdir()) == sorted(
-        ["Sony", *(f"Sony_{split}_list.txt" for split in SPLITS)]
+        ["Sony", "Sony_sources.tsv", *(f"Sony_{split}_list.txt" for split in SPLITS)]
     )
+    recorded = read_record(root / "Sony_sources.tsv")
+    assert sorted(recorded) == packaged_files("Sony")
+    assert all(size == bytes_ for bytes_, _ in recorded.values())
 
 
 def _assert_complete(target: Path, files: int, size: int) -> None:
@@ -275,5 +289,6 @@ def test_pack_starts_its_workers_tied_to_it(tmp_path: Path, monkeypatch) -> None
     monkeypatch.setattr(cache, "ProcessPoolExecutor", Pool)
     monkeypatch.setattr(cache, "bounded", lambda workers, key: workers)
     with pytest.raises(RuntimeError, match="stop here"):
-        cache.build_cache(tmp_path, {"train": []}, tmp_path / "cache", workers=2, progress=False)
+        cache.build_cache(tmp_path, {"train": []}, tmp_path / "cache", record=tmp_path / "record",
+                          levels="sid", workers=2, progress=False)  # fmt: skip
     assert made["initializer"] is die_with_parent and made["initargs"] == (os.getpid(),)

@@ -16,12 +16,15 @@ import pytest
 
 from gianet import atomic
 from gianet.cli import main
-from gianet.data.cache import CacheError, build_cache
+from gianet.data.cache import build_cache
 from gianet.data.lists import parse_list
+from gianet.data.manifest import CacheError
+from gianet.data.sources import record_sources
 from gianet.errors import OS_FIXES, explain
 from gianet.fetch import extract
 from gianet.fetch.extract import ExtractError, safe_extract
 from gianet.jobs.interrupt import JobInterrupted, stop_raises
+from gianet.paths import SPLITS
 from gianet.synth.generate import generate_dataset
 
 
@@ -35,24 +38,43 @@ class FullDisk(io.FileIO):
         raise OSError(self.number, os.strerror(self.number))
 
 
-def test_a_full_disk_while_packing_says_so(tmp_path, monkeypatch) -> None:
+def _pack_on_a_full_disk(tmp_path: Path, monkeypatch) -> tuple[Path, list[str]]:
+    """Pack one training pair while every new file's write fails with ENOSPC; returns the
+    cache folder and the lines of the error after its first."""
     root = tmp_path / "data"
-    generate_dataset(root, "Sony", scenes={"train": 1}, height=48, width=48, ratios=(100,),
-                     shorts_per_scene=1, seed=0, progress=False)  # fmt: skip
+    generate_dataset(root, "Sony", scenes=dict.fromkeys(SPLITS, 1), height=48, width=48,
+                     ratios=(100,), shorts_per_scene=1, seed=0, progress=False)  # fmt: skip
     splits = {"train": parse_list(root / "Sony_train_list.txt", root)}
+    record = record_sources(root, "Sony", root / "Sony_sources.tsv", progress=False)
     opened = io.open
 
     def full_open(path, mode="r", **options):
         return FullDisk(path, "x") if "x" in mode else opened(path, mode, **options)
 
     monkeypatch.setattr(atomic, "open", full_open, raising=False)
+    cache = tmp_path / "cache"
     with pytest.raises(CacheError) as raised:
-        build_cache(root, splits, tmp_path / "cache", progress=False)
-
-    lines = str(raised.value).splitlines()[1:]
-    assert len(lines) == 2 and all(".npy: cannot be written: " in line for line in lines)
-    assert all("no space left on the device: free some space" in line for line in lines)
+        build_cache(root, splits, cache, record=record, levels="sid", progress=False)
     assert "requested" not in str(raised.value)
+    return cache, str(raised.value).splitlines()[1:]
+
+
+def test_a_full_disk_while_packing_says_so(tmp_path, monkeypatch) -> None:
+    cache, lines = _pack_on_a_full_disk(tmp_path, monkeypatch)
+    arrays = [cache / "gt" / "00001_00_10s.npy", cache / "inputs" / "00001_00_0.1s.npy"]
+    assert [line.split(": ", 1)[0] for line in lines] == [str(path) for path in arrays]
+    assert all("no space left on the device: free some space" in line for line in lines)
+    assert not any(path.exists() for path in arrays)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="gianet.data.cache.pack_one puts the file's name before explain()'s message, which "
+    "already starts with it",
+)
+def test_a_full_disk_while_packing_names_each_file_once(tmp_path, monkeypatch) -> None:
+    _, lines = _pack_on_a_full_disk(tmp_path, monkeypatch)
+    assert len(lines) == 2 and all(line.count(".npy") == 1 for line in lines)
 
 
 @pytest.mark.parametrize(
