@@ -28,7 +28,9 @@ from gianet.data.crops import FixedCrops
 from gianet.data.dataset import PackedPairs, TrainPatches
 from gianet.data.lists import Pair
 from gianet.data.raw import pack, read_ground_truth, read_mosaic
+from gianet.data.sources import record_sources
 from gianet.data.tensors import to_network
+from gianet.paths import SPLITS, list_name, record_name
 
 #: The optional real raws of tests/data/README.md live in the folder this variable names.
 REALRAW_VARIABLE = "GIANET_REALRAW"
@@ -55,11 +57,25 @@ def main() -> None:
         for name in (short, long):
             (root / name).symlink_to(args.raw.resolve())
         pair = Pair(short, long, scene=1, shot=0, ratio=100.0, iso=100)
-        build_cache(root, {"train": [pair]}, Path(folder) / "cache", progress=False)
+        # The dataset's record, as the workflow writes it from the split lists (each list
+        # names the one pair); packed at the file's own levels, as the decode side reads it.
+        for split in SPLITS:
+            (root / list_name("Sony", split)).write_text(f"{short} {long} ISO100\n")
+        record = record_sources(root, "Sony", root / record_name("Sony"), progress=False)
+        build_cache(
+            root,
+            {"train": [pair]},
+            Path(folder) / "cache",
+            record=record,
+            levels="file",
+            progress=False,
+        )
         patches = TrainPatches(
-            PackedPairs(Path(folder) / "cache", "train"),
+            PackedPairs(Path(folder) / "cache", "train", 1.0),
             FixedCrops(kind="fixed", patch=512),
             seed=0,
+            shots="all",
+            flips="sid",
         )
         epochs = iter(range(10**6))
 

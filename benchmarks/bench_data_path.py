@@ -28,7 +28,7 @@ import torch
 from synth_cache import packed_synth_cache
 from torch.utils.data import default_collate
 
-from gianet.data.crops import FixedCrops, MultiSizeCrops
+from gianet.data.crops import FixedCrops, MultiSizeCrops, crop_side
 from gianet.data.dataset import PackedPairs, TrainPatches
 from gianet.data.tensors import GT_MAX, to_network
 
@@ -42,7 +42,7 @@ def former_sample(patches: TrainPatches, epoch: int, index: int) -> tuple[torch.
     packed, scale, (dy, dx) = patches.pairs.input_array(pair)
     gt = patches.pairs.gt_array(pair)
     _, height, width = packed.shape
-    side = patches.crops.side(side_rng)
+    side = crop_side(patches.crops, side_rng)
     ph, pw = min(side, height), min(side, width)
     y = int(rng.integers(0, height - ph + 1))
     x = int(rng.integers(0, width - pw + 1))

@@ -18,31 +18,52 @@ import sys
 import tempfile
 from pathlib import Path
 
-import yaml
 from synth_cache import packed_synth_cache
 
 REPO = Path(__file__).parents[1]
 
+#: The training process: SID-Net on the cache's training split for one epoch, params.yaml's
+#: train and runtime settings with the changes passed in, then its peak RSS in KiB. Two
+#: threads on the CPU, no loader process, no validation and no checkpoint.
 CHILD = """
-import json, resource, sys, yaml
-from gianet.jobs.runtime import Runtime
+import json, resource, sys
+from gianet.data.dataset import PackedPairs
+from gianet.data.lists import Selection
+from gianet.settings import load_params
+from gianet.settings.sections import Train
+from gianet.training.recipe import Recipe
 from gianet.training.train import train_variant
 from gianet.variants import get_variant
-train = json.loads(sys.argv[1])
-runtime = Runtime(threads=2, device="cpu", progress=False)
-train_variant(get_variant("sid_net"), sys.argv[2], sys.argv[3] + "/model.pt",
-              sys.argv[3] + "/log", train, camera="Sony", runtime=runtime)
+params_file, changes, cache, out = sys.argv[1], json.loads(sys.argv[2]), sys.argv[3], sys.argv[4]
+params = load_params(params_file)
+train = Train.model_validate(params.train.model_dump() | changes)
+recipe = Recipe.for_variant(get_variant("sid_net"), train, train.seeds[0])
+runtime = params.runtime.model_copy(update=dict(
+    threads=2, device="cpu", progress=False, loader_workers=0, checkpoint_every=0, val_every=0))
+validation = Selection(exposures=train.val_exposures["Sony"], exclude_scenes=[])
+train_variant(recipe, PackedPairs(cache, "train", recipe.max_input),
+              PackedPairs(cache, "val", recipe.max_input, selection=validation),
+              out + "/model.pt", out + "/log", camera="Sony", runtime=runtime)
 print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
 """
 
 
-def peak_rss_mb(cache: Path, out: Path, train: dict) -> float:
+def peak_rss_mb(cache: Path, out: Path, changes: dict) -> float:
     run = subprocess.run(
-        [sys.executable, "-c", CHILD, json.dumps(train), str(cache), str(out)],
+        [
+            sys.executable,
+            "-c",
+            CHILD,
+            str(REPO / "params.yaml"),
+            json.dumps(changes),
+            str(cache),
+            str(out),
+        ],
         capture_output=True,
         text=True,
-        check=True,
     )
+    if run.returncode:
+        sys.exit(f"the training process failed:\n{run.stderr}")
     return int(run.stdout.split()[-1]) / 1024
 
 
@@ -54,8 +75,7 @@ def main() -> None:
     parser.add_argument("--width", type=int, default=4256)
     parser.add_argument("--patch", type=int, default=512)
     args = parser.parse_args()
-    train = yaml.safe_load((REPO / "params.yaml").read_text())["train"]
-    train.update(epochs=1, patch=args.patch)
+    changes = {"epochs": 1, "patch": args.patch}
     print(f"frames {args.height} x {args.width}, patch {args.patch}, SID-Net, 1 epoch, CPU")
     figures = {}
     with tempfile.TemporaryDirectory() as folder:
@@ -63,7 +83,7 @@ def main() -> None:
             work = Path(folder) / f"scenes{scenes}"
             cache = packed_synth_cache(work, scenes, args.height, args.width, workers=2)
             size = sum(f.stat().st_size for f in cache.rglob("*.npy")) / 2**30
-            figures[scenes] = peak_rss_mb(cache, work / "run", train)
+            figures[scenes] = peak_rss_mb(cache, work / "run", changes)
             print(
                 f"{scenes:4d} training scenes, cache {size:6.2f} GiB: "
                 f"peak RSS {figures[scenes]:7.0f} MiB"

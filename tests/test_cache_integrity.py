@@ -217,8 +217,16 @@ def test_a_damaged_entry_whose_source_is_gone_is_named_with_the_fix(cache):
         (b"", "cannot read the cache manifest"),
         (b"\xff\xfe{}", "cannot read the cache manifest"),
         (b"[]", "not a JSON object"),
-        (b'{"entries": {}, "splits": {"test": []}}', "split 'test' is not a non-empty list"),
-        (b'{"entries": {"a": {"array": "../../x.npy", "shape": [1, 1, 1]}}, "splits": {}}', None),
+        (b'{"entries": {}, "splits": {}}', "no 'root' naming the dataset's folder"),
+        (
+            b'{"root": "d", "entries": {}, "splits": {"test": []}}',
+            "split 'test' is not a non-empty",
+        ),
+        (
+            b'{"root": "d", "entries": {"a": {"array": "../x.npy", "shape": [1, 1, 1]}},'
+            b' "splits": {}}',
+            None,
+        ),
     ],
 )
 def test_a_damaged_manifest_is_named_with_the_fix(tmp_path, content, problem):

@@ -214,6 +214,29 @@ def open_no_follow(path: str | Path, flags: int, mode: int = 0o666) -> int:
     return descriptor
 
 
+def open_regular(path: str | Path, *, text: bool = False) -> IO:
+    """Open ``path`` for reading only if it is a regular file (:func:`open_no_follow`): a
+    link, a FIFO or a device planted where a job expects one of its own files is refused
+    (:class:`LinkRefused`, an ``OSError``) instead of followed or waited on."""
+    descriptor = open_no_follow(path, os.O_RDONLY)
+    if text:
+        return os.fdopen(descriptor, "r", encoding="utf-8")
+    return os.fdopen(descriptor, "rb")
+
+
+def own_folder(path: str | Path) -> Path:
+    """Make the folder ``path`` (and its parents) a job writes files into, refusing a symbolic
+    link or anything but a folder already there (:class:`LinkRefused`): files are never
+    written through a link a job did not make."""
+    path = Path(path)
+    if path.is_symlink():
+        raise _link_refused(path, "a symbolic link")
+    if path.exists() and not path.is_dir():
+        raise _link_refused(path, "not a folder")
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
 def _link_refused(path: Path, what: str) -> LinkRefused:
     target = f" (to {os.readlink(path)})" if path.is_symlink() else ""
     return LinkRefused(

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
+from gianet import atomic
 from gianet.data.manifest import REBUILD, CacheError, array_file
 from gianet.errors import one_line
 from gianet.fetch.checksums import sha256_of, stat_fingerprint
@@ -29,7 +30,7 @@ def npy_layout(path: Path) -> tuple[tuple[int, ...], np.dtype, int]:
         (1, 0): np.lib.format.read_array_header_1_0,
         (2, 0): np.lib.format.read_array_header_2_0,
     }
-    with open(path, "rb") as handle:
+    with atomic.open_regular(path) as handle:  # a FIFO planted there is refused, not read
         version = np.lib.format.read_magic(handle)
         if version not in readers:
             raise ValueError(f".npy format version {version} is not one numpy.save writes here")

@@ -78,7 +78,8 @@ def reusable_entry(
     changed but whose content is the recorded one gets its new fingerprint recorded."""
     array_path, entry_path = entry_paths(cache_dir, kind, name)
     try:
-        meta = json.loads(entry_path.read_text(encoding="utf-8"))
+        with atomic.open_regular(entry_path, text=True) as handle:  # never a FIFO or a link
+            meta = json.loads(handle.read())
         fingerprint = stat_fingerprint(source)
     except (OSError, ValueError):
         return None
@@ -160,7 +161,7 @@ def pack_one(
     except (RawError, RecordError) as exc:
         return name, None, str(exc)
     except OSError as exc:
-        return name, None, f"{exc.filename or name}: {explain(exc) or one_line(exc)}"
+        return name, None, explain(exc) or f"{exc.filename or name}: {one_line(exc)}"
     return name, meta, None
 
 

@@ -63,6 +63,8 @@ def _manifest_problem(manifest: object) -> str | None:
     entries, splits = manifest.get("entries"), manifest.get("splits")
     if not isinstance(entries, dict) or not isinstance(splits, dict):
         return "no 'entries' and 'splits' objects"
+    if not isinstance(manifest.get("root"), str) or not manifest["root"]:
+        return "no 'root' naming the dataset's folder"
     if not isinstance(manifest.get("protocol", {}), dict):
         return "its 'protocol' is not an object"
     for source, meta in entries.items():

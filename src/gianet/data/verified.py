@@ -34,12 +34,27 @@ def read_state(path: Path) -> dict[str, dict[str, list[int]]]:
     """``{"sources": {name: fingerprint}, "arrays": {array: fingerprint}}``; empty when the
     state is missing or unreadable (everything is then checked again)."""
     try:
-        value = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+        with atomic.open_regular(path, text=True) as handle:  # never a FIFO or a link
+            value = json.loads(handle.read())
+    except (OSError, ValueError, RecursionError):
         value = None
     if not isinstance(value, dict) or value.get("format") != FORMAT:
         return {"sources": {}, "arrays": {}}
-    return {key: dict(value.get(key) or {}) for key in ("sources", "arrays")}
+    return {key: _fingerprints(value.get(key)) for key in ("sources", "arrays")}
+
+
+def _fingerprints(value: object) -> dict[str, list[int]]:
+    """The entries of a state's section that are fingerprints (a name and a list of
+    integers); anything else in a damaged or foreign state is dropped, so checked again."""
+    if not isinstance(value, dict):
+        return {}
+    return {
+        name: fingerprint
+        for name, fingerprint in value.items()
+        if isinstance(name, str)
+        and isinstance(fingerprint, list)
+        and all(type(number) is int for number in fingerprint)
+    }
 
 
 def write_state(path: Path, state: dict[str, dict[str, list[int]]]) -> None:

@@ -30,6 +30,7 @@ bytes it was trained on.
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -78,13 +79,15 @@ def prepare_cache(
     names = sorted({name for pair in pairs for name in (pair.short, pair.long)})
     with output_lock(state_path, wait=True):
         state = read_state(state_path)
+        before = copy.deepcopy(state)
         checker = _Checker(cache_dir, manifest, Path(record), state, full)
         rebuilt = [
             line
             for name in tqdm(names, desc=f"checking {cache_dir}", disable=not progress)
             if (line := checker.check(name))
         ]
-        write_state(state_path, state)
+        if state != before:  # the fast path writes nothing (a durable write is most of it)
+            write_state(state_path, state)
     return rebuilt
 
 

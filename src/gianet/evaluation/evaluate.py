@@ -165,8 +165,7 @@ def evaluate_variant(
     measures, unavailable = build_metrics(metrics, Path(torch_home), device.device, lpips_backbone)
     for name, reason in unavailable.items():
         print(f"{name.upper()} unavailable: {reason}", file=sys.stderr)
-    sample_dir = Path(samples_dir)
-    sample_dir.mkdir(parents=True, exist_ok=True)
+    sample_dir = atomic.own_folder(samples_dir)  # never written through a planted link
     frames = FullFrames(pairs)
     workers = bounded(runtime.loader_workers, "runtime.loader_workers", least=0)
     loader = DataLoader(

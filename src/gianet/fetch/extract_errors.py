@@ -3,6 +3,7 @@ name the archive, the member and the fix."""
 
 from __future__ import annotations
 
+import gzip
 import tarfile
 import zipfile
 import zlib
@@ -11,8 +12,15 @@ from pathlib import Path
 from gianet.errors import GianetError
 
 #: What reading a truncated or corrupt archive raises (zipfile checks each CRC, tarfile each
-#: member's length).
-CORRUPT = (zipfile.BadZipFile, tarfile.TarError, EOFError, zlib.error, NotImplementedError)
+#: member's length, gzip its trailer's CRC and size).
+CORRUPT = (
+    zipfile.BadZipFile,
+    tarfile.TarError,
+    gzip.BadGzipFile,
+    EOFError,
+    zlib.error,
+    NotImplementedError,
+)
 
 
 class ExtractError(GianetError, RuntimeError):

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from gianet.errors import explain, one_line
 from gianet.jobs.history import begin_run, note
 from gianet.jobs.interrupt import JobInterrupted, requeue_current_job
 from gianet.jobs.job_output import job_output_file, record_job_output
@@ -28,4 +29,4 @@ def note_stop(history: str | Path, error: Exception) -> None:
     if isinstance(error, JobInterrupted):
         note(history, f"stopped: {error} {requeue_current_job()}")
     else:
-        note(history, f"stopped: {error}")
+        note(history, f"stopped: {one_line(explain(error, 'train') or error, 1000)}")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 from pathlib import Path
 
@@ -88,15 +89,17 @@ class WeightsJob(JobSettings):
         return cls(metrics=params.evaluate.metrics, lpips_backbone=params.evaluate.lpips_backbone)
 
 
-def _ready_cache(manifest: Path, record: Path, pairs_of, runtime: Runtime) -> dict:
-    """The cache's manifest, after checking that it was packed from ``record`` and that every
-    file the pairs ``pairs_of(manifest)`` returns read is the verified one, damaged arrays
-    rebuilt (:func:`gianet.data.verify.prepare_cache`)."""
+def _ready_cache(
+    manifest: Path, record: Path, splits: tuple[str, ...], pairs_of, runtime: Runtime
+) -> dict:
+    """The cache's manifest, after checking that it holds the ``splits`` the job reads, that it
+    was packed from ``record`` and that every file the pairs ``pairs_of(manifest)`` returns
+    read is the verified one, damaged arrays rebuilt (:func:`gianet.data.verify.prepare_cache`)."""
     from gianet.data.manifest import REBUILD, CacheError, load_manifest
     from gianet.data.verify import prepare_cache
     from gianet.fetch.checksums import sha256_of
 
-    loaded = load_manifest(manifest.parent)
+    loaded = load_manifest(manifest.parent, splits)
     if loaded.get("record_sha256") != sha256_of(record):
         raise CacheError(
             f"{manifest}: packed from another version of the dataset than {record}; {REBUILD}"
@@ -136,7 +139,7 @@ def train(
     """
     from gianet.data.dataset import PackedPairs
     from gianet.data.lists import Pair
-    from gianet.errors import GianetError
+    from gianet.errors import explain
     from gianet.jobs.history import note
     from gianet.jobs.training_run import begin_training, note_stop
     from gianet.paths import history_file, log_dir_of_curves
@@ -151,7 +154,7 @@ def train(
     history = history_file(model)
     begin_training(history, f"training {recipe.variant} seed {recipe.seed} on {settings.camera}")
     try:
-        loaded = _ready_cache(manifest, record, used, runtime)
+        loaded = _ready_cache(manifest, record, ("train", "val"), used, runtime)
         train_pairs = PackedPairs(manifest.parent, "train", recipe.max_input, loaded)
         validation = settings.validation
         val_pairs = PackedPairs(manifest.parent, "val", recipe.max_input, loaded, validation)
@@ -165,8 +168,12 @@ def train(
             runtime=runtime,
             on_start=lambda where: note(history, where),
         )
-    except GianetError as exc:
-        note_stop(history, exc)
+    except Exception as exc:
+        # Every stop a user can act on is noted (a full disk, a file-size limit ...), if the
+        # history can still be written; the error itself reaches the command line unchanged.
+        if explain(exc, "train") is not None:
+            with contextlib.suppress(OSError):
+                note_stop(history, exc)
         raise
     note(history, f"finished: {json.dumps(result.__dict__)}")
     print(json.dumps(result.__dict__))
@@ -205,6 +212,7 @@ def evaluate(
     loaded = _ready_cache(
         manifest,
         record,
+        ("test",),
         lambda m: settings.test.apply([Pair(**p) for p in m["splits"]["test"]]),
         runtime,
     )
