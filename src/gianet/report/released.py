@@ -25,7 +25,7 @@ from pathlib import Path
 
 from gianet import paths
 from gianet.report.model import Block, Cell, Column, Ours, Paper, Row, Status, Table, Text
-from gianet.report.protocol import excluded_words, recorded_value
+from gianet.report.protocol import recorded_value
 from gianet.report.results_tables import dataset_words, ours_header
 from gianet.report.runs import SUMMARY_KEYS, ReportInputError
 
@@ -36,11 +36,11 @@ COLUMNS = (
     Column("n_images", "pairs", None, 0),
 )
 #: How a protocol's exposures read in a row's label.
-EXPOSURE_WORDS = {"all": "all short exposures", "first": "_00 shots"}
+EXPOSURE_WORDS = {"all": "all exposures", "first": "_00 shots"}
 #: The header of the published scores' columns.
 PUBLISHED_HEADER = "published"
 #: The row of SID's own published numbers.
-SID_PAPER_LABEL = "SID's paper (Chen et al. 2018)"
+SID_PAPER_LABEL = "SID's paper"
 
 
 @cache
@@ -73,18 +73,21 @@ def read_released(summaries: Sequence[str | Path]) -> list[dict]:
     return read
 
 
-def _order(summary: dict) -> tuple[int, int]:
-    """gianet's protocol first (excluded scenes out), all exposures before the ``_00``
-    shots."""
+def _order(summary: dict) -> tuple[bool, bool]:
+    """All exposures before the ``_00`` shots; under each, every scene (the published
+    scores' test set) before gianet's protocol with scenes left out."""
     protocol = summary["protocol"]
-    return (not protocol["exclude_scenes"], protocol["test_exposures"] != "all")
+    return (protocol["test_exposures"] != "all", bool(protocol["exclude_scenes"]))
 
 
 def _label(summary: dict, every_scene: bool) -> str:
+    """``all exposures``, ``_00 shots``; where a camera's scenes are left out in some
+    evaluations, ``..., 3 scenes out`` or ``..., every scene``."""
     protocol = summary["protocol"]
-    label = f"SID's released weights, {EXPOSURE_WORDS[protocol['test_exposures']]}"
-    if protocol["exclude_scenes"]:
-        return f"{label}, {excluded_words(protocol['exclude_scenes'])}"
+    label = EXPOSURE_WORDS[protocol["test_exposures"]]
+    excluded = len(protocol["exclude_scenes"])
+    if excluded:
+        return f"{label}, {excluded} scene{'s' if excluded > 1 else ''} out"
     return f"{label}, every scene" if every_scene else label
 
 
@@ -172,11 +175,16 @@ def _caption(dataset: str, configuration: str) -> Text:
 
 
 def _protocol(summaries: Sequence[dict]) -> str:
+    """The test sets of the rows and what every evaluation shares."""
+    excluded = sorted({scene for s in summaries for scene in s["protocol"]["exclude_scenes"]})
+    out = ", ".join(map(str, excluded))
+    out = f"scenes {out} out (sid.exclude_scenes); " if out else ""
     levels = recorded_value(summaries, "levels")
     return (
-        f"Protocol: {levels}; each frame whole, the input amplified by its exposure ratio and "
-        "clipped at 1 (SID's test scripts), the output clipped to [0, 1]; PSNR and SSIM as in "
-        "Tables 1–3."
+        f"Protocol: rows as labelled, over SID's test list ({out}_00: each scene's first "
+        f"shot); {levels}; each frame whole, the input amplified by its exposure ratio and "
+        "clipped at 1 (SID's test scripts), the output clipped to [0, 1]; PSNR and SSIM as "
+        "every table of gianet's computes them."
     )
 
 
