@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import shutil
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -56,8 +55,9 @@ def test_import_by_hand_needs_only_the_camera_and_evaluate_and_enhance_accept_it
     names = ("10003_00_0.1s.dng", "10003_00_10s.dng")
     write_packed_cache(tmp_path / "cache", {"test": [(packed, truth, *names)]})
     settings = ReleasedEvaluateJob.from_params(repo_params(), "Sony", "all")
-    evaluate = ["evaluate", "--model", str(out), "--manifest", str(tmp_path / "cache/manifest.json"),
-                "--record", str(tmp_path / "cache/record.tsv"), "--weights",
+    cache = tmp_path / "cache"
+    evaluate = ["evaluate", "--model", str(out), "--manifest", str(cache / "manifest.json"),
+                "--record", str(cache / "record.tsv"), "--weights",
                 str(tmp_path / "torch/status.json"), "--csv", str(tmp_path / "r/metrics.csv"),
                 "--summary", str(tmp_path / "r/summary.json"), "--samples",
                 str(tmp_path / "r/samples"), "--settings", settings.model_dump_json(),
