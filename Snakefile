@@ -25,6 +25,7 @@ include: "workflow/rules/common.smk"
 include: "workflow/rules/data.smk"
 include: "workflow/rules/train.smk"
 include: "workflow/rules/report.smk"
+include: "workflow/rules/released.smk"
 
 
 localrules:
@@ -34,6 +35,7 @@ localrules:
 rule all:
     input:
         REPORT_OUTPUTS,
+        RELEASED_OUTPUTS,
     default_target: True
 
 

@@ -15,9 +15,11 @@ from pathlib import Path
 
 import pytest
 
+from gianet import paths
 from gianet.cli import parser
 from gianet.settings import load_params
 from gianet.stages import STAGES
+from gianet.stages.released import ReleasedEvaluateJob
 
 REPO = Path(__file__).parents[1]
 #: Stages run by hand, never by a rule (README: running one stage by hand).
@@ -52,13 +54,34 @@ def gianet_argv(command: str) -> list[str]:
     return words[1:]
 
 
-CONFIGURATIONS = {"sid-synth": (), "paper": (str(REPO / "configs/paper.yaml"),)}
+CONFIGURATIONS = {
+    "sid-synth": (),
+    "paper": (str(REPO / "configs/paper.yaml"),),
+    # SID's released weights named (the test checkpoints, at reduced width): their rules.
+    "paper+released": (str(REPO / "configs/paper.yaml"), "released.yaml"),
+}
+#: The test checkpoints in SID's TF1 format, as sid.released_models names them.
+RELEASED = {
+    "sid": {
+        "released_models": {
+            "Sony": str(REPO / "tests/data/sid_tf1/Sony") + "/",
+            "Fuji": str(REPO / "tests/data/sid_tf1/Fuji/model.ckpt"),
+        }
+    }
+}
+
+
+def configfiles_in(workdir: Path, name: str) -> tuple[str, ...]:
+    """The configuration's files, the released weights' written into ``workdir``."""
+    (workdir / "released.yaml").write_text(json.dumps(RELEASED))
+    return tuple(str(workdir / f) if f == "released.yaml" else f for f in CONFIGURATIONS[name])
 
 
 @pytest.fixture(scope="module", params=list(CONFIGURATIONS))
 def jobs(request, tmp_path_factory) -> tuple[tuple[str, ...], list[list[str]]]:
-    configfiles = CONFIGURATIONS[request.param]
-    commands = dry_run_commands(tmp_path_factory.mktemp("dry"), *configfiles)
+    workdir = tmp_path_factory.mktemp("dry")
+    configfiles = configfiles_in(workdir, request.param)
+    commands = dry_run_commands(workdir, *configfiles)
     return configfiles, [gianet_argv(command) for command in commands]
 
 
@@ -72,13 +95,16 @@ def test_every_rule_command_is_one_its_stage_parses(jobs):
 
 def wildcards_of(argv: list[str], names: tuple[str, ...], params) -> dict:
     """A job's wildcards, read from the file paths its command is handed (folders named by
-    camera, variant and ``seed<N>``, or a file named ``<camera>_...`` or ``<camera>.zip``)."""
+    camera, variant and ``seed<N>`` or ``sid_released/<protocol>``, or a file named
+    ``<camera>_...`` or ``<camera>.zip``)."""
     parts = {part for word in argv for part in Path(word).parts}
     prefixes = {Path(word).name.replace(".", "_").split("_")[0] for word in argv}
+    released = [Path(w).parts for w in argv if paths.RELEASED in Path(w).parts[:-1]]
     values = {
         "camera": [c for c in params.cameras if c in parts or c in prefixes],
         "variant": [v for v in params.variants if v in parts],
         "seed": [s for s in params.train.seeds if f"seed{s}" in parts],
+        "protocol": sorted({p[p.index(paths.RELEASED) + 1] for p in released} - {"model.pt"}),
     }
     found = {name: values[name] for name in names}
     assert all(len(v) == 1 for v in found.values()), (argv, found)
@@ -97,9 +123,13 @@ def test_every_job_gets_the_settings_params_builds_for_it(jobs):
         args = top.parse_args(argv)
         if stage.settings is None:
             continue
-        given = stage.settings.model_validate_json(args.settings)
-        wildcards = wildcards_of(argv, stage.settings.WILDCARDS, params)
-        assert given == stage.settings.from_params(params, **wildcards), argv[0]
+        stage.settings.model_validate_json(args.settings)  # what the stage reads
+        # SID's released weights are evaluated under a protocol, not a variant and seed.
+        released = stage.name == "evaluate" and any(paths.RELEASED in w for w in argv)
+        view = ReleasedEvaluateJob if released else stage.settings
+        given = view.model_validate_json(args.settings)
+        wildcards = wildcards_of(argv, view.WILDCARDS, params)
+        assert given == view.from_params(params, **wildcards), argv[0]
         if stage.runtime:
             runtime = json.loads(args.runtime)
             threads = runtime.pop("threads")
@@ -107,13 +137,15 @@ def test_every_job_gets_the_settings_params_builds_for_it(jobs):
             assert 1 <= threads <= max(params.runtime.threads, 16)
         checked.add(argv[0])
     assert {"train", "evaluate", "pack", "report", "cost", "fetch-weights"} <= checked
+    if "released.yaml" in " ".join(configfiles):
+        assert {"import-sid", "report-released"} <= checked
 
 
 def test_every_workflow_stage_has_a_rule_and_every_rule_a_stage(tmp_path):
-    seen = {argv[0] for argv in map(gianet_argv, dry_run_commands(tmp_path))}
-    seen |= {
-        argv[0] for argv in map(gianet_argv, dry_run_commands(tmp_path, *CONFIGURATIONS["paper"]))
-    }
+    seen = set()
+    for name in CONFIGURATIONS:
+        commands = dry_run_commands(tmp_path, *configfiles_in(tmp_path, name))
+        seen |= {argv[0] for argv in map(gianet_argv, commands)}
     assert seen == set(STAGES) - TOOLS
 
 

@@ -86,3 +86,24 @@ def test_each_architectures_width_argument_is_its_constructors_with_the_paper_va
     assert set(ARCH_WIDTHS) == set(available_architectures())
     for arch, (argument, paper) in ARCH_WIDTHS.items():
         assert inspect.signature(architecture_class(arch)).parameters[argument].default == paper
+
+
+def test_the_baselines_recipe_setting_changes_exactly_the_three_baselines():
+    """train.baseline_recipe: sid trains SE-UNet, DnCNN and RIDNet as SID-Net (L1, fixed
+    crops), gia-net as GIA-Net (the joint loss, multi-size crops); no other variant's recipe,
+    and so no other training, changes."""
+    changed = {
+        name
+        for name in VARIANTS
+        if recipe(name, baseline_recipe="gia-net") != recipe(name, baseline_recipe="sid")
+    }
+    assert changed == {"se_unet", "dncnn", "ridnet"}
+    gia_net = recipe("gia_net")
+    for name in changed:
+        as_sid, as_gia = (
+            recipe(name, baseline_recipe="sid"),
+            recipe(name, baseline_recipe="gia-net"),
+        )
+        assert (as_sid.loss.kind, as_sid.crops.kind) == ("l1", "fixed")
+        assert (as_gia.loss, as_gia.crops) == (gia_net.loss, gia_net.crops)
+        assert as_gia.arch_args == as_sid.arch_args

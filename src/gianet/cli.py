@@ -14,7 +14,8 @@ Settings, the same way for every stage:
 - ``--params params.yaml [--configfile paper.yaml ...]`` and the job's ``--camera``,
   ``--variant``, ``--seed`` where the stage has them: the same view built from the
   configuration, so a stage run by hand follows the workflow's protocol. With neither, the
-  stage refuses to run, naming what is missing; no setting has a command-line default.
+  stage refuses to run, naming what is missing; no setting has a command-line default. A
+  view that is its wildcards alone (``import-sid``'s camera) needs only them.
 
 :func:`main` is the one error boundary: every error a user can fix (gianet's own, the
 operating system's such as a full disk or a permission, the device's; see
@@ -76,8 +77,10 @@ def _add(sub: argparse.ArgumentParser, parameter: Parameter) -> None:
         options["nargs"] = "+"
         bare = typing.get_args(bare)[0]
     if parameter.role is Role.INPUT and not parameter.required:
+        # An optional input (a list of them may be empty): a rule hands it even when absent.
+        options["nargs"] = "*" if options.get("nargs") else "?"
         sub.add_argument(
-            parameter.flag, nargs="?", type=_optional_path, default=None, metavar="PATH", **options
+            parameter.flag, type=_optional_path, default=None, metavar="PATH", **options
         )
         return
     if bare is bool:
@@ -111,7 +114,12 @@ def _add_settings(sub: argparse.ArgumentParser, stage: Stage) -> None:
         "settings",
         "give --settings and --runtime (as the workflow does), or --params to build them from "
         "a params file"
-        + (" for the job's " + ", ".join(view.WILDCARDS) if view and view.WILDCARDS else ""),
+        + (" for the job's " + ", ".join(view.WILDCARDS) if view and view.WILDCARDS else "")
+        + (
+            ", or the " + ", ".join(view.WILDCARDS) + " alone"
+            if view and view.FROM_WILDCARDS
+            else ""
+        ),
     )
     sources = group.add_mutually_exclusive_group()
     if view is not None:
@@ -129,7 +137,12 @@ def _add_settings(sub: argparse.ArgumentParser, stage: Stage) -> None:
         help="files merged over --params, as snakemake --configfile",
     )
     for wildcard in view.WILDCARDS if view is not None else ():
-        group.add_argument(f"--{wildcard}", **WILDCARD_OPTIONS[wildcard])
+        options = dict(WILDCARD_OPTIONS[wildcard])
+        if view.FROM_WILDCARDS:
+            options["help"] = options["help"].replace(
+                "(with --params)", "(alone, or with --params)"
+            )
+        group.add_argument(f"--{wildcard}", **options)
     if stage.runtime:
         group.add_argument(
             "--runtime",
@@ -142,7 +155,7 @@ def _arguments(stage: Stage, args: argparse.Namespace) -> dict[str, Any]:
     """The stage function's keyword arguments from the parsed command line."""
     from gianet.settings import load_params
 
-    values = {p.name: getattr(args, p.name) for p in stage.parameters}
+    values = {p.name: _given(p, getattr(args, p.name)) for p in stage.parameters}
     params = None
     if (stage.settings or stage.runtime) and args.params is not None:
         params = load_params(args.params, args.configfile)
@@ -151,6 +164,14 @@ def _arguments(stage: Stage, args: argparse.Namespace) -> dict[str, Any]:
     if stage.runtime:
         values["runtime"] = _runtime(args, params)
     return values
+
+
+def _given(parameter: Parameter, value: Any) -> Any:
+    """A parameter's value as the stage function takes it: an optional list of inputs
+    without the empty words a rule hands for absent ones."""
+    if parameter.role is Role.INPUT and not parameter.required and isinstance(value, list):
+        return [path for path in value if path is not None]
+    return value
 
 
 def _settings(view: type[JobSettings], args: argparse.Namespace, params: Any) -> JobSettings:
@@ -163,16 +184,27 @@ def _settings(view: type[JobSettings], args: argparse.Namespace, params: Any) ->
             return view.model_validate_json(args.settings)
         except ValidationError as exc:
             raise ConfigError("\n".join(describe(exc, "--settings"))) from None
-    if params is None:
+    wildcards = {w: getattr(args, w) for w in view.WILDCARDS}
+    missing = [f"--{w}" for w, value in wildcards.items() if value is None]
+    if params is None and not (view.FROM_WILDCARDS and not missing):
         raise UsageError(
             "give the stage's settings: --settings JSON (as the workflow passes them; "
             "`snakemake -p` prints each job's) or --params params.yaml"
             + "".join(f" --{w} ..." for w in view.WILDCARDS)
+            + (
+                " (or " + " ".join(f"--{w} ..." for w in view.WILDCARDS) + " alone)"
+                if view.FROM_WILDCARDS
+                else ""
+            )
         )
-    missing = [f"--{w}" for w in view.WILDCARDS if getattr(args, w) is None]
     if missing:
         raise UsageError(f"with --params, give {', '.join(missing)} to pick the job's settings")
-    return view.from_params(params, **{w: getattr(args, w) for w in view.WILDCARDS})
+    if params is None:  # a view that is its wildcards alone
+        try:
+            return view.model_validate(wildcards)
+        except ValidationError as exc:
+            raise ConfigError("\n".join(describe(exc, "the command line", "--"))) from None
+    return view.from_params(params, **wildcards)
 
 
 def _runtime(args: argparse.Namespace, params: Any) -> Any:

@@ -14,6 +14,8 @@ Everything a run produces is keyed by dataset, camera and variant::
     results/sid-synth/Sony/gia_net/seed0/summary.json    means of the run
     results/sid-synth/Sony/gia_net/seed0/samples/        PNGs for the figure grid
     results/sid-synth/Sony/gia_net/seed0/train/metrics.json  dvclive curves (+ plots/metrics/)
+    models/sid/Sony/sid_released/model.pt                SID's released weights, imported
+    results/sid/Sony/sid_released/first/summary.json     ... evaluated under a test protocol
     report/sid-synth/tables.tex                          tables, figures, curves, costs
     metrics.json, curves/*.tsv                           headline numbers, curves (DVC)
 
@@ -185,6 +187,22 @@ def samples_dir(params: Params, camera: str, variant: str, seed: int | str) -> P
     return results_dir(params, camera, variant, seed) / SAMPLES
 
 
+#: The folder of SID's released weights, in place of a variant's ``<variant>/seed<N>``.
+RELEASED = "sid_released"
+
+
+def released_model_file(params: Params, camera: str) -> Path:
+    """SID's released weights for ``camera``, imported (``gianet import-sid``)."""
+    return Path(params.paths.models) / params.dataset / camera / RELEASED / MODEL
+
+
+def released_results_dir(params: Params, camera: str, protocol: str) -> Path:
+    """The evaluation of SID's released weights under one test protocol
+    (:data:`gianet.stages.released.PROTOCOLS`): ``metrics.csv``, ``summary.json``,
+    ``samples/`` inside."""
+    return Path(params.paths.results) / params.dataset / camera / RELEASED / protocol
+
+
 def train_curves(params: Params, camera: str, variant: str, seed: int | str) -> Path:
     """The file dvclive rewrites after every epoch: the training job's tracked output, in its
     log folder ``train/``."""
@@ -222,6 +240,16 @@ REPORT_TEX = "report.tex"
 REPORT_PDF = "report.pdf"
 #: Every variant's metrics per test image, at the top like CURVE_TABLES (DVC's plots).
 PER_IMAGE_TABLE = "curves/test_per_image.tsv"
+
+
+#: The table of SID's released weights beside their published scores (its LaTeX file).
+RELEASED_TABLE = "table_released"
+#: The same table alone, made before any training (``gianet report-released``).
+RELEASED_REPORT = {
+    "tex": "released_weights.tex",
+    "html": "released_weights.html",
+    "csv": "released_weights.csv",
+}
 
 
 def table_file_name(key: str) -> str:

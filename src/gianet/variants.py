@@ -7,8 +7,9 @@ variant is one entry here, never a new rule.
 The nine Table 3 models are read from the paper's text (section 4.5, "Model Analysis"):
 1 SID-Net with L1; 2 SID-Net with two extra bottleneck convolutions; 3 +MS-SSIM; 4
 +multi-size crops; 5 both; 6-9 the same four with the GIA module (6 is Table 2's "GIA-l1",
-9 is GIA-Net of Table 1). The Table 1 baselines (SE-UNet, DnCNN, RIDNet) train as SID-Net
-does, with L1 and fixed crops (docs/readings.md, The baselines' training recipe).
+9 is GIA-Net of Table 1). The Table 1 baselines (SE-UNet, DnCNN, RIDNet) declare SID-Net's
+L1 and fixed crops; ``train.baseline_recipe: gia-net`` trains them as GIA-Net instead
+(:func:`training_of`; docs/readings.md, The baselines' training recipe).
 """
 
 from __future__ import annotations
@@ -44,6 +45,8 @@ class Variant:
         crops: ``"fixed"`` square patches of ``train.patch`` packed pixels, or
             ``"multi-size"`` crops of side ``a * b`` with ``b`` uniform in ``train.multi_size_b``.
         paper: rows of the paper's tables that report this variant.
+        baseline: a Table 1 baseline whose recipe the paper does not give, so
+            ``train.baseline_recipe`` chooses its loss and crops (:func:`training_of`).
     """
 
     name: str
@@ -53,6 +56,7 @@ class Variant:
     loss: Loss = "l1"
     crops: Crops = "fixed"
     paper: tuple[PaperRow, ...] = ()
+    baseline: bool = False
 
 
 def _declare(*variants: Variant) -> dict[str, Variant]:
@@ -111,10 +115,32 @@ VARIANTS: dict[str, Variant] = _declare(
         "sid_dilated", "SID-dilated", "unet", {"dilation": 2}, paper=(PaperRow(2, "SID-dilated"),)
     ),
     Variant("sw_net", "SW-Net", "unet", {"sw_blocks": True}, paper=(PaperRow(2, "SW-Net"),)),
-    Variant("se_unet", "SE-UNet", "unet", {"se_bottleneck": True}, paper=(PaperRow(1, "SE-UNet"),)),
-    Variant("dncnn", "DnCNN", "dncnn", paper=(PaperRow(1, "DnCNN"),)),
-    Variant("ridnet", "RIDNet", "ridnet", paper=(PaperRow(1, "RID-Net"),)),
+    Variant(
+        "se_unet",
+        "SE-UNet",
+        "unet",
+        {"se_bottleneck": True},
+        paper=(PaperRow(1, "SE-UNet"),),
+        baseline=True,
+    ),
+    Variant("dncnn", "DnCNN", "dncnn", paper=(PaperRow(1, "DnCNN"),), baseline=True),
+    Variant("ridnet", "RIDNet", "ridnet", paper=(PaperRow(1, "RID-Net"),), baseline=True),
 )
+
+#: ``train.baseline_recipe``'s readings: how the baselines train (docs/readings.md).
+BASELINE_RECIPES: dict[str, tuple[Loss, Crops]] = {
+    "sid": ("l1", "fixed"),  # as the retrained SID-Net (SID's code)
+    "gia-net": ("l1+ms-ssim", "multi-size"),  # as GIA-Net (the paper, section 4.2)
+}
+
+
+def training_of(variant: Variant, baseline_recipe: str) -> tuple[Loss, Crops]:
+    """The loss and crops ``variant`` trains with: its own, or for a Table 1 baseline those
+    ``train.baseline_recipe`` names (:data:`BASELINE_RECIPES`)."""
+    if variant.baseline:
+        return BASELINE_RECIPES[baseline_recipe]
+    return variant.loss, variant.crops
+
 
 #: Models the paper quotes from other papers without retraining; the report prints their
 #: numbers marked as quoted.

@@ -27,12 +27,20 @@ from pathlib import Path
 
 from gianet import paths
 from gianet.report.document import latex_engine
-from gianet.report.outputs import report_outputs
+from gianet.report.outputs import released_outputs, report_outputs
 from gianet.settings import validate_params
 from gianet.stages.dvc import record_outputs
 from gianet.stages.data import ArchiveJob, CameraJob, PackJob, SynthJob
 from gianet.stages.models import EvaluateJob, TrainJob, WeightsJob
-from gianet.stages.report import CostJob, ReportJob
+from gianet.stages.released import (
+    PROTOCOLS,
+    ImportJob,
+    ReleasedEvaluateJob,
+    checkpoint_files,
+    protocols,
+    released_cameras,
+)
+from gianet.stages.report import CostJob, ReleasedReportJob, ReportJob
 from gianet.stages.snakemake import runtime_of, settings_of, shell_command
 
 PARAMS = validate_params(config, source="params.yaml (with any --configfile/--config overrides)")
@@ -50,13 +58,25 @@ CURVES = str(paths.train_curves(PARAMS, "{camera}", "{variant}", "{seed}"))
 METRICS_CSV = str(paths.metrics_csv(PARAMS, "{camera}", "{variant}", "{seed}"))
 SUMMARY = str(paths.summary_file(PARAMS, "{camera}", "{variant}", "{seed}"))
 SAMPLES = str(paths.samples_dir(PARAMS, "{camera}", "{variant}", "{seed}"))
+# SID's released weights (sid.released_models; released.smk): none when it is null, and
+# then nothing of them in the DAG.
+RELEASED_MODEL = str(paths.released_model_file(PARAMS, "{camera}"))
+RELEASED_DIR = paths.released_results_dir(PARAMS, "{camera}", "{protocol}")
+RELEASED_SUMMARIES = [
+    str(paths.released_results_dir(PARAMS, camera, protocol) / paths.SUMMARY)
+    for camera in released_cameras(PARAMS)
+    for protocol in protocols(PARAMS, camera)
+]
 REPORT = paths.report_dir(PARAMS)
 COSTS = str(REPORT / paths.COSTS)
 # Every file the report writes, by name (gianet.report.outputs).
 REPORT_FILES = {
     name: str(path)
     for name, path in report_outputs(
-        REPORT, CAMERAS, first_shot_tables=PARAMS.report.first_shot_tables
+        REPORT,
+        CAMERAS,
+        first_shot_tables=PARAMS.report.first_shot_tables,
+        released=bool(RELEASED_SUMMARIES),
     ).items()
 }
 REPORT_PDF = str(REPORT / paths.REPORT_PDF)
@@ -76,6 +96,7 @@ wildcard_constraints:
     suffix="|".join(suffix.replace(".", r"\.") for suffix in paths.ARCHIVE_SUFFIXES),
     variant="[a-z0-9_]+",
     seed="[0-9]+",
+    protocol="|".join(PROTOCOLS),
 
 
 def per_run(pattern):

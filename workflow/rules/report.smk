@@ -30,6 +30,8 @@ rule report:
         metrics_csvs=per_run(METRICS_CSV),
         curves=per_run(CURVES),
         costs=COSTS,
+        # SID's released weights' evaluations, when sid.released_models names any.
+        released=RELEASED_SUMMARIES,
     output:
         outputs=report_outputs_for_snakemake(),
     params:

@@ -283,8 +283,9 @@ def write_imported_checkpoint(
 ) -> dict:
     """Import (:func:`import_sid_checkpoint`) and write the result atomically to ``out``
     with :func:`gianet.models.checkpoint.save_checkpoint`, with ``recorded`` added to what
-    it records (the training recipe SID's code followed, which ``gianet evaluate`` and
-    ``gianet enhance`` read as for any trained SID-Net). Returns the dictionary written.
+    it records; by default the training recipe SID's code followed at the checkpoint's width
+    (:func:`gianet.training.recipe.sid_released_recipe`), which ``gianet evaluate`` and
+    ``gianet enhance`` read as for any trained SID-Net. Returns the dictionary imported.
 
     Raises:
         OutputPathError: ``out`` cannot be written (checked before anything is read).
@@ -294,7 +295,12 @@ def write_imported_checkpoint(
     atomic.check_output_path(out)
     imported = import_sid_checkpoint(prefix, camera)
     meta = {key: value for key, value in imported.items() if key != "state_dict"}
-    meta |= recorded or {}
+    if recorded is None:
+        from gianet.training.recipe import sid_released_recipe
+
+        width = imported["arch_args"]["base_channels"]
+        recorded = {"recipe": sid_released_recipe(width).model_dump_json()}
+    meta |= recorded
     model = build_model(
         "unet",
         in_channels=imported["in_channels"],

@@ -27,6 +27,7 @@ from gianet.report.figures import figure_rows, plot_grid
 from gianet.report.model import Table
 from gianet.report.outputs import CURVE_SERIES, report_outputs
 from gianet.report.paper import RESULT_TABLES
+from gianet.report.released import read_released, released_table
 from gianet.report.results_tables import results_table
 from gianet.report.runs import Evaluations, ReportInputError, Run, load_evaluations
 from gianet.report.scatter import per_image_table, plot_scatter, write_per_image_table
@@ -53,6 +54,7 @@ def build_report(
     outputs: Mapping[str, Path],
     settings: ReportSettings,
     configuration: str = "",
+    released: Sequence[Path] = (),
 ) -> Report:
     """Write the report of one dataset.
 
@@ -67,18 +69,23 @@ def build_report(
         settings: the report's settings (params.yaml ``report``).
         configuration: a phrase naming the run's configuration for the captions (e.g.
             ``"demo (params.yaml)"``); may be empty.
+        released: the evaluation summaries of SID's released weights (``sid.released_models``),
+            whose table follows Table 4 (:mod:`gianet.report.released`); ``outputs`` then name
+            it (``report_outputs(..., released=True)``).
 
     Raises:
         ReportInputError: the outputs are not the report's, a file does not match its run, or
             a figure variant was not run.
         LatexError: a LaTeX engine is on PATH and failed on ``report.tex``.
     """
-    _check_outputs(outputs, cameras, settings.first_shot_tables)
+    _check_outputs(outputs, cameras, settings.first_shot_tables, bool(released))
     evaluations = load_evaluations(runs)
     measured = next(iter(evaluations.values()))[0].summary["dataset"]
     if measured != dataset:
         raise ReportInputError(f"--dataset {dataset}, but the evaluations measured {measured}")
     tables = _tables(evaluations, cameras, costs, settings, configuration)
+    if released:
+        tables.append(released_table_of(released, cameras, dataset, configuration))
     _write_tables(tables, outputs, dataset)
     kind = DATASET_KIND.get(dataset, "not SID")
     per_image = per_image_table(evaluations, cameras)
@@ -145,8 +152,26 @@ def build_report(
     return Report(tuple(tables), compiled)
 
 
-def _check_outputs(outputs: Mapping[str, Path], cameras: Sequence[str], first: bool) -> None:
-    expected = set(report_outputs(".", cameras, first_shot_tables=first))
+def released_table_of(
+    summaries: Sequence[Path], cameras: Sequence[str], dataset: str, configuration: str = ""
+) -> Table:
+    """The table of SID's released weights from their evaluation summaries, which must be
+    measured on ``dataset``.
+
+    Raises:
+        ReportInputError: a summary is unreadable or of another dataset.
+    """
+    read = read_released(summaries)
+    other = sorted({s["path"] for s in read if s["dataset"] != dataset})
+    if other:
+        raise ReportInputError(f"{', '.join(other)}: not measured on {dataset}; evaluate again")
+    return released_table(read, cameras, dataset, configuration)
+
+
+def _check_outputs(
+    outputs: Mapping[str, Path], cameras: Sequence[str], first: bool, released: bool
+) -> None:
+    expected = set(report_outputs(".", cameras, first_shot_tables=first, released=released))
     given = set(outputs) - {"pdf"}
     if given != expected:
         raise ReportInputError(

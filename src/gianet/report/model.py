@@ -199,8 +199,10 @@ class Table:
     """One table of the report.
 
     Attributes:
-        key: its file stem and identifier (``table1``, ``table1_first``, ``table4_cost``).
-        number: the paper's table number (1 to 4).
+        key: its file stem and identifier (``table1``, ``table1_first``, ``table4_cost``,
+            ``table_released``).
+        number: the paper's table number (1 to 4); ``None`` for a table of gianet's own (SID's
+            released weights).
         dataset: where our numbers were measured (``sid-synth``, ``sid``...).
         caption: what the table is, the dataset, the configuration and the markers.
         protocol: the protocol our numbers follow, one sentence.
@@ -211,10 +213,12 @@ class Table:
         notes: sentences under the table (metrics not computed, quoted models...).
         comparisons: the paired statistics printed under the table.
         comparisons_caption: what the statistics are (resamples, seed, confidence).
+        published_header: how the column of published numbers is headed (``paper``: the
+            GIA-Net paper's; ``published`` for others').
     """
 
     key: str
-    number: int
+    number: int | None
     dataset: str
     caption: Text
     protocol: str
@@ -224,6 +228,7 @@ class Table:
     notes: tuple[str, ...] = ()
     comparisons: tuple[Comparison, ...] = ()
     comparisons_caption: str = ""
+    published_header: str = "paper"
 
     def entries(self) -> Iterable[tuple[Block, Row, Column, Cell]]:
         """Every cell with its block, row and column."""

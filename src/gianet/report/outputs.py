@@ -18,15 +18,16 @@ from gianet.report.paper import RESULT_TABLES
 CURVE_SERIES = tuple(paths.CURVE_TABLES)
 
 
-def table_keys(first_shot_tables: bool) -> list[str]:
+def table_keys(first_shot_tables: bool, released: bool = False) -> list[str]:
     """The tables, in the report's order: Tables 1 to 3 (each followed by itself under SID's
-    ``_00`` protocol with ``first_shot_tables``), then Table 4."""
+    ``_00`` protocol with ``first_shot_tables``), Table 4, and with ``released`` the table of
+    SID's released weights (:mod:`gianet.report.released`)."""
     keys = []
     for number in RESULT_TABLES:
         keys.append(f"table{number}")
         if first_shot_tables:
             keys.append(f"table{number}_first")
-    return [*keys, "table4_cost"]
+    return [*keys, "table4_cost", *([paths.RELEASED_TABLE] if released else [])]
 
 
 def report_outputs(
@@ -34,6 +35,7 @@ def report_outputs(
     cameras: Sequence[str],
     *,
     first_shot_tables: bool,
+    released: bool = False,
     pdf: bool = False,
     top: str | Path = ".",
 ) -> dict[str, Path]:
@@ -45,6 +47,8 @@ def report_outputs(
         cameras: the cameras reported, in order.
         first_shot_tables: whether Tables 1 to 3 are also written under SID's ``_00``
             protocol (``report.first_shot_tables``).
+        released: whether SID's released weights were evaluated (``sid.released_models``):
+            their table, ``table_released``.
         pdf: include ``report.pdf`` (compiled only where a LaTeX engine is on PATH, so declare
             it only there: :func:`gianet.report.document.latex_engine`).
         top: the folder of the run-wide DVC files (headline metrics, curve and per-image
@@ -58,7 +62,9 @@ def report_outputs(
     """
     folder, top = Path(report_dir), Path(top)
     outputs = {"tables": folder / paths.TABLES}
-    outputs |= {key: folder / paths.table_file_name(key) for key in table_keys(first_shot_tables)}
+    outputs |= {
+        key: folder / paths.table_file_name(key) for key in table_keys(first_shot_tables, released)
+    }
     outputs |= {
         "tables_html": folder / paths.TABLES_HTML,
         "tables_csv": folder / paths.TABLES_CSV,
@@ -76,3 +82,10 @@ def report_outputs(
     outputs |= {f"curve_table_{s}": top / name for s, name in paths.CURVE_TABLES.items()}
     outputs["per_image"] = top / paths.PER_IMAGE_TABLE
     return outputs
+
+
+def released_outputs(report_dir: str | Path) -> dict[str, Path]:
+    """The table of SID's released weights alone (``gianet report-released``), made without
+    any trained run: ``tex``, ``html`` and ``csv`` in the dataset's report folder."""
+    folder = Path(report_dir)
+    return {kind: folder / name for kind, name in paths.RELEASED_REPORT.items()}

@@ -159,6 +159,7 @@ def tables_json(tables: Sequence[Table], dataset: str) -> dict[str, Any]:
                 "protocol": table.protocol,
                 "notes": list(table.notes),
                 "ours_header": table.ours_header,
+                "published_header": table.published_header,
                 "columns": [asdict(column) for column in table.columns],
                 "cells": table_records(table),
                 "comparisons_caption": table.comparisons_caption,

@@ -72,7 +72,8 @@ def render_table(table: Table) -> str:
         + "".join(f"<th colspan=3>{html.escape(c.header)} {c.arrow}</th>" for c in table.columns)
         + "</tr>\n<tr><th>Model</th>"
         + "".join(
-            f"<th>{html.escape(table.ours_header)}</th><th>paper</th><th>Δ</th>"
+            f"<th>{html.escape(table.ours_header)}</th>"
+            f"<th>{html.escape(table.published_header)}</th><th>Δ</th>"
             for _ in table.columns
         )
         + "</tr>\n</thead>"

@@ -150,7 +150,10 @@ def _tabular(table: Table) -> list[str]:
         + r" \\",
         "".join(rf"\cmidrule(lr){{{2 + 3 * i}-{4 + 3 * i}}}" for i in range(len(table.columns))),
         "Model & "
-        + " & ".join(f"{latex_text(table.ours_header)} & paper & $\\Delta$" for _ in table.columns)
+        + " & ".join(
+            f"{latex_text(table.ours_header)} & {latex_text(table.published_header)} & $\\Delta$"
+            for _ in table.columns
+        )
         + r" \\",
     ]
     for block in table.blocks:

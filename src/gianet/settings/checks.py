@@ -13,7 +13,7 @@ from gianet.domain.cameras import CAMERAS
 from gianet.domain.metrics import MS_SSIM_MIN_SIDE
 from gianet.paths import archive_suffix_of
 from gianet.settings.sections import Params, Synth, Train
-from gianet.variants import VARIANTS, Variant
+from gianet.variants import VARIANTS, Variant, training_of
 
 Problem = tuple[str, str]
 
@@ -78,6 +78,7 @@ def _per_camera_maps(params: Params) -> Iterator[Problem]:
     maps = {
         "sid.archives": params.sid.archives,
         "sid.exclude_scenes": params.sid.exclude_scenes,
+        "sid.released_models": params.sid.released_models,
         "train.val_exposures": params.train.val_exposures,
         "evaluate.test_exposures": params.evaluate.test_exposures,
     }
@@ -153,7 +154,7 @@ def packed_frame(params: Params, camera: str) -> tuple[int, int]:
 def crop_sides(train: Train, variant: Variant) -> tuple[str, int, int]:
     """The settings key of a variant's training crops and their smallest and largest side
     in packed pixels."""
-    if variant.crops == "fixed":
+    if training_of(variant, train.baseline_recipe)[1] == "fixed":
         return "train.patch", train.patch, train.patch
     low, high = train.multi_size_b
     return (
@@ -170,7 +171,8 @@ def crop_problems(
     shorter side (``frame``, packed pixels; ``None``: not known here), and at least MS-SSIM's
     smallest side where the variant's loss uses it."""
     low, high = train.multi_size_b
-    if variant.crops == "multi-size" and low > high:
+    loss, crops = training_of(variant, train.baseline_recipe)
+    if crops == "multi-size" and low > high:
         yield "train.multi_size_b", f"[{low}, {high}] must be [low, high]"
         return
     key, smallest, largest = crop_sides(train, variant)
@@ -188,7 +190,7 @@ def crop_problems(
                 f"than {frames}; make the crops smaller or the frames larger"
             ),
         )
-    problem = ms_ssim_crop_problem(variant.name, variant.loss, camera, key, smallest)
+    problem = ms_ssim_crop_problem(variant.name, loss, camera, key, smallest)
     if problem:
         yield key, problem
 

@@ -78,6 +78,9 @@ class Sid(Section):
     checksums: Path
     exclude_scenes: dict[CameraName, list[Annotated[int, Field(ge=0, le=99999)]]]
     levels: Literal["sid", "file"]
+    #: SID's released TensorFlow checkpoint per camera (its prefix, or the folder SID's
+    #: download_models.py fills), imported and evaluated beside the runs; null: none.
+    released_models: dict[CameraName, Path | None]
 
 
 class Train(Section):
@@ -100,6 +103,9 @@ class Train(Section):
     shots: Literal["first", "all"]
     flips: Literal["sid", "sid-before-fix"]
     init: Literal["sid", "pytorch"]
+    #: How SE-UNet, DnCNN and RIDNet train: sid = as SID-Net (L1, fixed crops) | gia-net =
+    #: as GIA-Net (the joint loss, multi-size crops). docs/readings.md.
+    baseline_recipe: Literal["sid", "gia-net"]
     extra_convs_kernel: Literal[1, 3]
     precision: Literal["float32", "tf32", "bf16"]
     val_exposures: dict[CameraName, Exposures]

@@ -5,7 +5,7 @@ rules' shell commands (:mod:`gianet.stages.snakemake`) are generated from :data:
 Importing this package imports no torch: each stage imports what it runs when it runs.
 """
 
-from gianet.stages import data, models, report, tools  # noqa: F401  (they declare the stages)
+from gianet.stages import data, models, released, report, tools  # noqa: F401 (declare stages)
 from gianet.stages.declaration import STAGES, JobSettings, Role, Stage
 
 __all__ = ["STAGES", "JobSettings", "Role", "Stage"]

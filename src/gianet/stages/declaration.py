@@ -24,7 +24,12 @@ Settings are a :class:`JobSettings` view of the configuration: exactly what the 
 depend on, built from the validated params.yaml for the job's wildcards. Every stage takes its
 settings the same way (:mod:`gianet.cli`): ``--settings JSON`` (as the workflow passes them),
 or ``--params params.yaml`` (plus any ``--configfile``) and the job's wildcards, which builds
-the same view from the configuration. No setting has a default anywhere else.
+the same view from the configuration; a view that is its wildcards alone
+(:attr:`JobSettings.FROM_WILDCARDS`) is also built from them without a params file. No
+setting has a default anywhere else.
+
+An :data:`Argument` is a file the job reads given positionally (``gianet enhance RAW``); a
+rule hands it ``{input.x}`` as it does an :data:`Input`'s.
 """
 
 from __future__ import annotations
@@ -52,12 +57,14 @@ class Role(enum.Enum):
     KEPT = "kept"  # a file or folder the job updates that is no rule output, so Snakemake
     # never deletes it before a run (a checksum record; the folder of sample images)
     OPTION = "option"  # a command-line option of a stage run by hand (enhance's --ratio)
-    ARGUMENT = "argument"  # a positional command-line argument (enhance's raw file)
+    ARGUMENT = "argument"  # a file the job reads, as a positional command-line argument
+    # (enhance's raw file; import-sid's checkpoint, which its rule hands as {input.x})
 
 
 Input = Annotated[Path, Role.INPUT]
 Inputs = Annotated[list[Path], Role.INPUT]
 OptionalInput = Annotated[Path | None, Role.INPUT]
+OptionalInputs = Annotated[list[Path] | None, Role.INPUT]  # a rule may hand none
 Output = Annotated[Path, Role.OUTPUT]
 Outputs = Annotated[list[Path], Role.OUTPUT]
 Kept = Annotated[Path, Role.KEPT]
@@ -71,11 +78,14 @@ class JobSettings(BaseModel):
     when, and only when, one of these values changes.
 
     Subclasses list the wildcards that pick the view (``WILDCARDS``: camera, variant, seed)
-    and build it from a validated configuration in :meth:`from_params`.
+    and build it from a validated configuration in :meth:`from_params`. A view holding its
+    wildcards and nothing else sets ``FROM_WILDCARDS``: a stage run by hand then builds it
+    from them alone (``gianet import-sid ... --camera Sony``), with no params file.
     """
 
     model_config = ConfigDict(strict=True, extra="forbid", frozen=True)
     WILDCARDS: ClassVar[tuple[str, ...]] = ()
+    FROM_WILDCARDS: ClassVar[bool] = False
 
     @classmethod
     def from_params(cls, params: Params, **wildcards: Any) -> JobSettings:

@@ -3,7 +3,15 @@
 from __future__ import annotations
 
 from gianet.settings.sections import CameraName, Params, Report
-from gianet.stages.declaration import Input, Inputs, JobSettings, Output, Outputs, stage
+from gianet.stages.declaration import (
+    Input,
+    Inputs,
+    JobSettings,
+    OptionalInputs,
+    Output,
+    Outputs,
+    stage,
+)
 
 
 class CostJob(JobSettings):
@@ -59,6 +67,7 @@ def report(
     costs: Input,
     outputs: Outputs,
     settings: ReportJob,
+    released: OptionalInputs = None,
 ) -> None:
     """Render the tables, statistics, figure grids, curves and report.tex of a run.
 
@@ -67,6 +76,8 @@ def report(
         metrics_csvs: every run's per-image results (``metrics.csv``).
         curves: every run's dvclive ``metrics.json``.
         costs: the JSON written by `gianet cost`.
+        released: the evaluation summaries of SID's released weights (sid.released_models),
+            when any: their table follows Table 4.
         outputs: every file the report writes (gianet.report.outputs.report_outputs: the
             tables in LaTeX, HTML, CSV and JSON, the statistics, the figure grids, curves and
             scatter plots, report.tex, and the DVC metrics and plots).
@@ -75,7 +86,8 @@ def report(
     from gianet.report.runs import runs_of
     from gianet.report.settings import ReportSettings
 
-    named = outputs_by_name(outputs, settings)
+    released = released or []
+    named = outputs_by_name(outputs, settings, bool(released))
     runs = runs_of(summaries, metrics_csvs, curves)
     expected = {(run.camera, run.variant) for run in runs}
     wanted = {(c, v) for c in settings.cameras for v in settings.variants}
@@ -93,7 +105,56 @@ def report(
         costs=costs,
         outputs=named,
         settings=ReportSettings.of(settings.report),
+        released=released,
     )
+
+
+class ReleasedReportJob(JobSettings):
+    """What the table of SID's released weights alone shows: the dataset and the cameras."""
+
+    dataset: str
+    cameras: list[CameraName]
+
+    @classmethod
+    def from_params(cls, params: Params) -> ReleasedReportJob:
+        return cls(dataset=params.dataset, cameras=params.cameras)
+
+
+@stage("report-released")
+def report_released(
+    *, summaries: Inputs, tex: Output, html: Output, csv: Output, settings: ReleasedReportJob
+) -> None:
+    """Render the table of SID's released weights beside their published scores, alone:
+    the check of packing, ground truth, protocol and metrics that needs no training.
+
+    Args:
+        summaries: the evaluation summaries of SID's released weights (one per camera and
+            test protocol).
+        tex: the table's LaTeX to write.
+        html: the table as an HTML page.
+        csv: the table's cells, one row each (as tables.csv's).
+    """
+    from gianet import atomic
+    from gianet.report import render_data, render_html, render_latex
+    from gianet.report.build import DATASET_KIND, released_table_of
+
+    table = released_table_of(summaries, settings.cameras, settings.dataset)
+    kind = DATASET_KIND.get(settings.dataset, "not SID")
+    title = f"SID's released weights, {settings.dataset} ({kind})"
+    atomic.write_text(tex, render_latex.render_table(table))
+    atomic.write_text(html, render_html.render_page([table], title))
+    atomic.write_text(csv, render_data.tables_csv([table]))
+    for block in table.blocks:
+        for row in block.rows[:-1]:
+            psnr, ssim, pairs = (cell.ours for cell in row.cells)
+            print(
+                f"{block.camera}: {row.label}: {_value(psnr, 2)} dB, SSIM {_value(ssim, 4)}, "
+                f"{_value(pairs, 0)} pairs"
+            )
+
+
+def _value(ours, decimals: int) -> str:
+    return f"{ours.mean:.{decimals}f}" if ours.mean is not None else ours.status.value
 
 
 @stage("report-pdf")
@@ -110,9 +171,10 @@ def report_pdf(*, tex: Input, pdf: Output) -> None:
     compile_pdf(tex, pdf)
 
 
-def outputs_by_name(outputs: list, settings: ReportJob) -> dict:
-    """The report's outputs by name (:func:`gianet.report.outputs.report_outputs`), found
-    among ``outputs`` by path: the tables' folder and the working directory's DVC files.
+def outputs_by_name(outputs: list, settings: ReportJob, released: bool = False) -> dict:
+    """The report's outputs by name (:func:`gianet.report.outputs.report_outputs`, with the
+    table of SID's released weights when ``released``), found among ``outputs`` by path:
+    the tables' folder and the working directory's DVC files.
 
     Raises:
         ReportInputError: ``outputs`` are not exactly the report's files.
@@ -132,6 +194,7 @@ def outputs_by_name(outputs: list, settings: ReportJob) -> dict:
         folders.pop(),
         settings.cameras,
         first_shot_tables=settings.report.first_shot_tables,
+        released=released,
         top=tops.pop(),
     )
     if set(named.values()) != set(given):

@@ -3,7 +3,8 @@ settings and their runtime.
 
 A rule names its files as its stage's parameters (``input: manifest=...``, ``output:
 model=...``) and calls :func:`shell_command` for its ``shell:``; the command hands each
-parameter ``{input.<name>}``, ``{output.<name>}`` or ``{params.<name>}`` by its role, the
+parameter ``{input.<name>}``, ``{output.<name>}`` or ``{params.<name>}`` by its role (a
+positional :data:`~gianet.stages.declaration.Argument` ``{input.<name>}`` first), the
 settings as ``{params.settings}`` and the runtime as ``{resources.gianet_runtime}``. A rule's
 ``params: settings=`` is :func:`settings_of` its stage's view, so Snakemake records exactly what
 the job's results depend on and reruns it when, and only when, that changes; the runtime is a
@@ -37,6 +38,8 @@ def shell_command(name: str, *, log: str = "write", stop_safe: bool = False) -> 
     declared = STAGES[name]
     sources = {Role.INPUT: "input", Role.OUTPUT: "output", Role.KEPT: "params"}
     parts = ["gianet", name]
+    for parameter in declared.parameters_with(Role.ARGUMENT):  # files read, positionally
+        parts.append(f"{{input.{parameter.name}:q}}")
     for parameter in declared.parameters:
         if parameter.role in sources:
             parts.append(f"{parameter.flag} {{{sources[parameter.role]}.{parameter.name}:q}}")

@@ -49,14 +49,16 @@ def schema(*, out: Annotated[Path | None, Option] = None) -> None:
 
 @stage("variants")
 def variants() -> None:
-    """List the declared variants: name, label, architecture, loss, crops, paper rows."""
+    """List the declared variants: name, label, architecture, loss, crops, paper rows (a
+    baseline's loss and crops marked *: train.baseline_recipe sid's, gia-net gives GIA-Net's)."""
     from gianet.variants import VARIANTS
 
     for variant in VARIANTS.values():
         rows = ", ".join(f"T{r.table}:{r.model}" for r in variant.paper)
+        mark = "*" if variant.baseline else " "
         print(
             f"{variant.name:22s} {variant.label:26s} {variant.arch:7s} "
-            f"{variant.loss:11s} {variant.crops:10s} {rows}"
+            f"{variant.loss + mark:12s} {variant.crops + mark:11s} {rows}"
         )
 
 

@@ -20,7 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from gianet.data.crops import FixedCrops, MultiSizeCrops
 from gianet.errors import GianetError
 from gianet.settings.sections import Train
-from gianet.variants import PAPER_WIDTH, Variant, arch_args
+from gianet.variants import PAPER_WIDTH, Variant, arch_args, training_of
 
 
 class _Part(BaseModel):
@@ -66,12 +66,14 @@ class Recipe(_Part):
 
     @classmethod
     def for_variant(cls, variant: Variant, train: Train, seed: int) -> Recipe:
-        """The recipe of ``variant`` under the ``train`` settings, with ``seed``."""
-        if variant.crops == "fixed":
+        """The recipe of ``variant`` under the ``train`` settings, with ``seed`` (a baseline's
+        loss and crops as ``train.baseline_recipe`` says: :func:`gianet.variants.training_of`)."""
+        loss_kind, crop_kind = training_of(variant, train.baseline_recipe)
+        if crop_kind == "fixed":
             crops: FixedCrops | MultiSizeCrops = FixedCrops(kind="fixed", patch=train.patch)
         else:
             crops = MultiSizeCrops(kind="multi-size", a=train.multi_size_a, b=train.multi_size_b)
-        if variant.loss == "l1":
+        if loss_kind == "l1":
             loss: L1Loss | JointLoss = L1Loss(kind="l1")
         else:
             loss = JointLoss(
