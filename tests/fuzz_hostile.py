@@ -127,7 +127,9 @@ def _is_json(path: Path) -> None:
 
 def links_case(seeds: Seeds, rng: random.Random, folder: Path) -> Case:
     """A symbolic link to a victim outside the run, a dangling link, a FIFO or a folder,
-    planted at one of the paths a stage writes, appends to or resumes."""
+    planted at one of the paths a stage writes, appends to or resumes. A FIFO is never
+    waited on: it is refused in one line naming it, or replaced by the file the job writes
+    there (a result, a cache's verification state, an array or entry the job rebuilds)."""
     case, paths = _stage(seeds, rng, folder)
     victim = folder / "in" / "victim.txt"
     victim.write_text(VICTIM_TEXT)
@@ -136,26 +138,35 @@ def links_case(seeds: Seeds, rng: random.Random, folder: Path) -> Case:
     if target.is_file():  # an input the run updates (the cache's)
         target.unlink()
     planted = rng.choice(["link", "dangling", "fifo", "folder"])
-    if planted == "fifo" and _waits_on_a_fifo(target):
-        planted = "folder"
     if planted == "link":
         target.symlink_to(victim)
     elif planted == "dangling":
         target.symlink_to(folder / "in" / "absent")
     elif planted == "fifo":
         os.mkfifo(target)
+        return _fifo_refused_or_replaced(case, target)
     else:
         target.mkdir()
     return case
 
 
-def _waits_on_a_fifo(path: Path) -> bool:
-    """Paths where a FIFO stops the run for ever, known defects with their own strict xfail
-    tests (tests/test_links.py); remove this when they pass: a cache's verification state, its
-    entry files, and the arrays of a cache a training or an evaluation checks (``in/cache``)."""
-    in_cache = path.parent.name in ("inputs", "gt")
-    checked = in_cache and path.suffix == ".npy" and path.parents[2].name == "in"
-    return path.name == VERIFIED or (in_cache and path.suffix == ".json") or checked
+def _fifo_refused_or_replaced(case: Case, fifo: Path) -> Case:
+    """``case``, judged also on the FIFO planted at ``fifo``: an error names it, a result
+    leaves no FIFO there."""
+    result, error = case.check_result, case.check_error
+
+    def replaced() -> None:
+        result()
+        assert not fifo.is_fifo(), f"{fifo}: a FIFO left where the run wrote its file"
+
+    def refused(stderr: str) -> None:
+        if error is not None:
+            error(stderr)
+        prefix = f"gianet {case.stage}: error: "
+        line = next(line for line in stderr.splitlines() if line.startswith(prefix))
+        assert str(fifo) in line, f"the error does not name the FIFO {fifo}: {line}"
+
+    return replace(case, check_result=replaced, check_error=refused)
 
 
 def concurrent_case(seeds: Seeds, rng: random.Random, folder: Path) -> Case:

@@ -90,11 +90,6 @@ def test_a_file_size_limit_stops_training_in_one_line(manifest, tmp_path, capsys
     assert not (out / "model.pt").exists()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="gianet.stages.models.train notes only a GianetError in the history, not an OSError "
-    "such as EFBIG (the command line's boundary explains it)",
-)
 def test_a_file_size_limit_is_noted_in_the_training_history(manifest, tmp_path, capsys) -> None:
     out = tmp_path / "out"
     code, error = run(train_argv(manifest, out), capsys, limit=64 << 10)

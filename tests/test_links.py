@@ -15,7 +15,7 @@ from gianet import atomic
 from gianet.cli import main
 from gianet.jobs.interrupt import note
 from gianet.training.curves_log import open_curves
-from tests.fuzz_support import CaseTimeout, time_bound
+from tests.fuzz_support import time_bound
 from tests.stage_inputs import (
     evaluate_argv,
     pack_argv,
@@ -168,12 +168,21 @@ def test_training_resumes_only_from_the_state_it_wrote(tmp_path, victim, capsys)
     assert victim.read_text() == "the victim's own line\n"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="gianet.evaluation.evaluate.evaluate_variant makes the samples folder with "
-    "mkdir(exist_ok=True) and writes the sample images through a symbolic link there",
-)
+def test_training_never_waits_on_a_fifo_at_its_history(tmp_path, capsys) -> None:
+    manifest = tiny_cache(tmp_path / "cache")
+    out = tmp_path / "out"
+    out.mkdir()
+    os.mkfifo(out / "train_history.log")
+    capsys.readouterr()
+
+    with time_bound(4.0):
+        code = main(train_argv(manifest, out))
+
+    error = capsys.readouterr().err
+    assert code == 2 and error.count("\n") == 1 and "train_history.log: is a FIFO" in error
+    assert not (out / "model.pt").exists()
+
+
 def test_evaluation_never_writes_its_samples_through_a_link(tmp_path, victim, capsys) -> None:
     manifest = tiny_cache(tmp_path / "cache")
     out = tmp_path / "out"
@@ -222,22 +231,10 @@ def _pack_with_a_fifo_at(dataset: Path, cache: Path, name: str, capsys) -> None:
         assert code == 2 and error.count("\n") == 1 and str(planted) in error, error
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=CaseTimeout,
-    reason="gianet.data.cache.reusable_entry reads an entry with Path.read_text, which waits "
-    "for a writer on a FIFO",
-)
 def test_pack_never_waits_on_a_fifo_at_an_entry(dataset, tmp_path, capsys) -> None:
     _pack_with_a_fifo_at(dataset, tmp_path / "cache", "inputs/00001_00_0.1s.json", capsys)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=CaseTimeout,
-    reason="gianet.data.verified.read_state reads the state with Path.read_text, which waits "
-    "for a writer on a FIFO",
-)
 def test_pack_never_waits_on_a_fifo_at_the_verification_state(dataset, tmp_path, capsys):
     _pack_with_a_fifo_at(dataset, tmp_path / "cache", "verified.json", capsys)
 
@@ -260,22 +257,10 @@ def _evaluate_with_a_fifo_at(tmp_path: Path, planted_at, capsys) -> None:
         assert code == 2 and error.count("\n") == 1 and str(planted) in error, error
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=CaseTimeout,
-    reason="gianet.data.verified.read_state reads the state with Path.read_text, which waits "
-    "for a writer on a FIFO",
-)
 def test_evaluation_never_waits_on_a_fifo_at_the_verification_state(tmp_path, capsys):
     _evaluate_with_a_fifo_at(tmp_path, lambda manifest: manifest.parent / "verified.json", capsys)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=CaseTimeout,
-    reason="gianet.data.arrays.npy_layout opens an array to check it with open(), which waits "
-    "for a writer on a FIFO",
-)
 def test_evaluation_never_waits_on_a_fifo_at_a_cached_array(tmp_path, capsys):
     def test_input(manifest: Path) -> Path:
         loaded = json.loads(manifest.read_text())

@@ -67,11 +67,6 @@ def test_a_full_disk_while_packing_says_so(tmp_path, monkeypatch) -> None:
     assert not any(path.exists() for path in arrays)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="gianet.data.cache.pack_one puts the file's name before explain()'s message, which "
-    "already starts with it",
-)
 def test_a_full_disk_while_packing_names_each_file_once(tmp_path, monkeypatch) -> None:
     _, lines = _pack_on_a_full_disk(tmp_path, monkeypatch)
     assert len(lines) == 2 and all(line.count(".npy") == 1 for line in lines)

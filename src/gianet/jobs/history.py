@@ -20,7 +20,7 @@ import re
 import time
 from pathlib import Path
 
-from gianet.atomic import append_file
+from gianet.atomic import append_file, open_regular
 
 #: How a run's start line ends, and how its end lines begin.
 STARTED = ": started"
@@ -50,6 +50,13 @@ def note(history: str | Path, message: str) -> None:
         os.fsync(handle.fileno())
 
 
+def _read(path: Path) -> str:
+    """The history's text, read only from a regular file (:func:`gianet.atomic.open_regular`:
+    a link or a FIFO planted there is refused in one line, never followed or waited on)."""
+    with open_regular(path) as handle:
+        return handle.read().decode("utf-8", errors="replace")
+
+
 def unfinished_start(history: str | Path) -> str | None:
     """The time and job of the last run's start line when no end line followed it (the run
     was killed outright); None when the last run ended with a line, or there was none."""
@@ -57,7 +64,7 @@ def unfinished_start(history: str | Path) -> str | None:
     if not path.exists():
         return None
     start = None
-    for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
+    for line in _read(path).splitlines():
         parsed = _LINE.match(line)
         if parsed is None:
             continue
@@ -75,7 +82,7 @@ def runs_of_this_job(history: str | Path) -> int:
     where, path = _where(), Path(history)
     if not where or not path.exists():
         return 0
-    lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
+    lines = _read(path).splitlines()
     return sum(
         parsed is not None and parsed["where"] == where and parsed["message"].endswith(STARTED)
         for parsed in map(_LINE.match, lines)
