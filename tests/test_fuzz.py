@@ -15,9 +15,8 @@ which must then hold the bytes their manifest records). The seed and the case co
 input (up to the temporary folders' names, which the manifests hold), so a failure reproduces.
 
 The defects the fuzz found each have a test of their own at the end of this module (and in
-tests/test_links.py, tests/test_limits.py and tests/test_messages.py). One that is not fixed yet
-is a strict xfail test there, and the cases avoid its input until it passes (a FIFO at a
-training's history: :func:`tests.fuzz_hostile._waits_on_a_fifo`).
+tests/test_links.py, tests/test_limits.py and tests/test_messages.py); the cases draw their
+inputs too.
 """
 
 from __future__ import annotations
