@@ -264,9 +264,12 @@ def test_model_2_is_saved_with_the_arch_args_it_was_trained_with(cache, tmp_path
     rebuilds the network that was trained; SID's initialisation starts it."""
     torch.set_num_threads(1)
     out = tmp_path / "deeper"
-    run(cache, out, settings("sid_net_deeper", epochs=1, extra_convs_kernel=3, init="sid"))
+    trained = settings("sid_net_deeper", epochs=1, extra_convs_kernel=3, init="sid")
+    run(cache, out, trained)
     checkpoint = load_checkpoint(out / "model.pt")
-    assert checkpoint["arch_args"] == {"extra_bottleneck_convs": 2, "extra_bottleneck_kernel": 3}
+    assert checkpoint["arch_args"] == dict(trained.arch_args)  # train.width's scaling too
+    assert checkpoint["arch_args"]["extra_bottleneck_convs"] == 2
+    assert checkpoint["arch_args"]["extra_bottleneck_kernel"] == 3
     assert recipe_of(checkpoint, out / "model.pt").init == "sid"
     model, _ = load_model(out / "model.pt")
     added = [m for m in model.bottleneck_extra.modules() if isinstance(m, torch.nn.Conv2d)]

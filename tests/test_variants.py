@@ -70,7 +70,8 @@ def test_a_narrower_width_scales_every_architecture_in_proportion(name):
 
     variant = get_variant(name)
     argument, paper = ARCH_WIDTHS[variant.arch]
-    assert recipe(name).arch_args.get(argument, paper) == paper  # the paper's width: as declared
+    # The paper's width: as declared.
+    assert recipe(name, width=32).arch_args.get(argument, paper) == paper
     narrow = recipe(name, width=16).arch_args
     assert narrow[argument] == paper // 2
     with torch.device("meta"):
