@@ -21,19 +21,26 @@ import pytest
 import torch
 import yaml
 
+from gianet.models.checkpoint import load_training_state
 from tests import slurm_standin
 from tests.conftest import tiny_config
 
 REPO = Path(__file__).parents[1]
 PROFILE = str(REPO / "profiles" / "slurm")
-EPOCHS = 16
+#: Epochs of the tiny training (about 0.1 s each here). Each interrupted run trains on while
+#: a signal is on its way (the stand-in's poll, Snakemake's shutdown): seven of them took
+#: 1 to 8 epochs each on this machine, more on a faster one; the time-limited runs need
+#: epochs left to be warned in, so the budget is generous (the fixture checks it).
+EPOCHS = 150
+#: The time-limited runs need at least this many epochs left when they begin.
+EPOCHS_LEFT_FOR_THE_LIMITS = 20
 TINY = tiny_config(
     cameras=["Sony"],
     variants=["sid_net"],
     synth={"scenes": {"test": 1}},
-    train={"epochs": EPOCHS, "lr_decay_epoch": 10},
+    train={"epochs": EPOCHS, "lr_decay_epoch": 100},
     # threads: the paper's 8, more than this machine's cores: each job must still ask for 8.
-    runtime={"threads": 8, "val_every": 8, "checkpoint_every": 1, "progress": False},
+    runtime={"threads": 8, "val_every": 50, "checkpoint_every": 1, "progress": False},
     report={"figure_variants": ["sid_net"]},
 )
 MODEL_DIR = "models/sid-synth/Sony/sid_net/seed0"
@@ -92,6 +99,11 @@ def training_saved(workdir: Path, state: Path, count: int):
     return check
 
 
+def saved_epoch(workdir: Path) -> int:
+    """The epochs the saved training state has done (where a rerun resumes)."""
+    return int(load_training_state(workdir / TRAIN_STATE)["epochs_done"])
+
+
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory):
     """One tiny workflow up to an evaluation: its training stopped by scancel, then by Ctrl-C,
@@ -127,6 +139,8 @@ def cluster(tmp_path_factory):
         second.send_signal(signal.SIGINT)
         outcome["ctrl_c_status"] = second.wait(timeout=120)
         wait_for(lambda: ended(jobs_of(state, "rule_train")[1]), 60, "Ctrl-C'd job's end")
+        left = EPOCHS - saved_epoch(workdir)
+        assert left >= EPOCHS_LEFT_FOR_THE_LIMITS, f"the cancels left {left} epochs: raise EPOCHS"
         # 3. The time limit four runs in a row (warned each time), then the evaluation.
         limits = {
             "STANDIN_TIME_LIMIT_AT": TRAIN_STATE,
