@@ -28,6 +28,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from gianet.archive_names import archive_suffix
+
 if TYPE_CHECKING:
     from gianet.settings import Params
 
@@ -88,31 +90,6 @@ def record_name(camera: str) -> str:
 
 def record_file(params: Params, camera: str) -> Path:
     return dataset_root(params) / record_name(camera)
-
-
-#: Archive formats the SID download may have, recognised by the end of the URL or file name
-#: (any case): suffix -> format (``"zip"``, ``"tar.gz"`` or ``"tar"``).
-ARCHIVE_FORMATS = {".zip": "zip", ".tar.gz": "tar.gz", ".tgz": "tar.gz", ".tar": "tar"}
-ARCHIVE_SUFFIXES = tuple(ARCHIVE_FORMATS)
-
-
-def archive_suffix_of(name: str) -> str | None:
-    """The :data:`ARCHIVE_SUFFIXES` entry that ``name`` (a URL or file name) ends with, in any
-    case; ``None`` when it ends with none of them."""
-    lowered = name.lower()
-    return next((suffix for suffix in ARCHIVE_SUFFIXES if lowered.endswith(suffix)), None)
-
-
-def archive_suffix(url: str) -> str:
-    """``.zip``, ``.tar.gz``, ``.tgz`` or ``.tar``, from the end of an archive's URL.
-
-    Raises:
-        ValueError: the URL names none of them.
-    """
-    suffix = archive_suffix_of(url)
-    if suffix is None:
-        raise ValueError(f"{url}: the URL names no {', '.join(ARCHIVE_SUFFIXES)} archive")
-    return suffix
 
 
 def archive_path(params: Params, camera: str) -> Path:

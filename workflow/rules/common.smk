@@ -26,6 +26,7 @@ Reading this file changes nothing: no job is run and no file written while the D
 from pathlib import Path
 
 from gianet import paths
+from gianet.archive_names import ARCHIVE_SUFFIXES
 from gianet.report.document import latex_engine
 from gianet.report.outputs import released_outputs, report_outputs
 from gianet.settings import validate_params
@@ -93,7 +94,7 @@ RUNTIME = runtime_of(PARAMS)
 
 wildcard_constraints:
     camera="|".join(CAMERAS),
-    suffix="|".join(suffix.replace(".", r"\.") for suffix in paths.ARCHIVE_SUFFIXES),
+    suffix="|".join(suffix.replace(".", r"\.") for suffix in ARCHIVE_SUFFIXES),
     variant="[a-z0-9_]+",
     seed="[0-9]+",
     protocol="|".join(PROTOCOLS),

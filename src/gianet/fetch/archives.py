@@ -15,8 +15,8 @@ import zipfile
 import zlib
 from pathlib import Path
 
+from gianet.archive_names import ARCHIVE_FORMATS, archive_suffix_of
 from gianet.errors import GianetError, one_line
-from gianet.paths import ARCHIVE_FORMATS, archive_suffix_of
 
 _ZIP_SIGNATURES = (b"PK\x03\x04", b"PK\x05\x06")
 _GZIP_SIGNATURE = b"\x1f\x8b"
@@ -42,7 +42,7 @@ class IncompleteArchive(GianetError, ValueError):
 
 def archive_format(name: str) -> str | None:
     """``"zip"``, ``"tar.gz"`` or ``"tar"`` from the end of ``name`` (by
-    :data:`gianet.paths.ARCHIVE_FORMATS`); ``None`` for others."""
+    :data:`gianet.archive_names.ARCHIVE_FORMATS`); ``None`` for others."""
     suffix = archive_suffix_of(name)
     return None if suffix is None else ARCHIVE_FORMATS[suffix]
 

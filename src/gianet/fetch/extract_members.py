@@ -21,9 +21,9 @@ from functools import partial
 from pathlib import Path, PurePosixPath
 from typing import IO
 
+from gianet.archive_names import ARCHIVE_SUFFIXES
 from gianet.fetch.archives import archive_format
 from gianet.fetch.extract_errors import ExtractError, conflict, unsafe
-from gianet.paths import ARCHIVE_SUFFIXES
 
 _DRIVE = re.compile(r"^[A-Za-z]:")
 _NAME_MAX, _PATH_MAX = 255, 4096

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from gianet.archive_names import archive_suffix_of
 from gianet.domain.cameras import CAMERAS
 from gianet.domain.metrics import MS_SSIM_MIN_SIDE
-from gianet.paths import archive_suffix_of
 from gianet.settings.sections import Params, Synth, Train
 from gianet.variants import VARIANTS, Variant, training_of
 
