@@ -10,9 +10,10 @@ cache's ``verified.json`` seeded. Timed side by side in this one run, for the tr
 (its two raws and two arrays), with the files in the page cache:
 
 - ``prepare_cache`` on the verified cache, what every training and evaluation pays before it
-  reads the cache: under the cache's lock, a stat per raw and per array compared with the
-  fingerprint last verified, and the state written back (durably: fsync'ed and renamed);
-  the state's read and write alone are timed too;
+  reads the cache: under the cache's lock, the state read and a stat per raw and per array
+  compared with the fingerprint last verified; nothing is written when nothing changed;
+- the state read and written back (durably: fsync'ed and renamed), what a job adds when a
+  fingerprint changed (beside that file's full hash);
 - ``prepare_cache(full=True)``, the sha256 of every byte of both raws and both arrays
   (``gianet verify-cache --full``; what a job pays for a file whose fingerprint changed);
 - one training sample read from the memory-mapped arrays (a 512 x 512 packed crop and its
@@ -80,7 +81,7 @@ def main() -> None:
         full()  # every file read once: the page cache is warm for every side
         seconds = {
             "prepare_cache, verified (fast path)": timed(fast, 10 * args.repeats),
-            "  of which verified.json read+written": timed(state_write, 10 * args.repeats),
+            "verified.json read and rewritten": timed(state_write, 10 * args.repeats),
             "prepare_cache, full=True": timed(full, args.repeats),
             "one training sample read": timed(sample, 10 * args.repeats),
         }
