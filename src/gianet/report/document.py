@@ -97,35 +97,55 @@ def report_source(
     ]
     for table in tables:
         lines.append(rf"\input{{{relative(table.key)}}}")
-    lines += [r"\clearpage", r"\section{Test images}"]
-    for camera in cameras:
-        lines += _figure(
-            relative(f"figure_{camera}"),
-            f"{camera} test images, {dataset}: the input brightened by its ratio, the ground "
-            "truth and each variant's output, whole and cropped where GIA-Net and SID-Net "
-            "differ most; PSNR / SSIM of the whole image on each tile (the variants': the "
-            "evaluation's; the input's: on the 8-bit preview shown).",
-            f"fig:figure-{camera}",
-            height=r"0.85\textheight",
-        )
-    lines += [r"\clearpage", r"\section{Per-image comparison}"]
-    for camera in cameras:
-        lines += _figure(
-            relative(f"scatter_{camera}"),
-            f"{camera}, {dataset}: GIA-Net's PSNR against SID-Net's, one point per test image; "
-            "above the diagonal, GIA-Net scores higher.",
-            f"fig:scatter-{camera}",
-            width=r"0.6\linewidth",
-        )
-    lines += [r"\clearpage", r"\section{Training curves}"]
-    for camera in cameras:
-        lines += _figure(
-            relative(f"curves_{camera}"),
-            f"{camera} training curves, {dataset}: training loss and validation PSNR per epoch.",
-            f"fig:curves-{camera}",
-        )
+    for section in FIGURE_SECTIONS:
+        lines += [r"\clearpage", rf"\section{{{section.title}}}"]
+        for camera in cameras:
+            lines += _figure(
+                relative(f"{section.key}_{camera}"),
+                section.caption.format(camera=camera, dataset=dataset),
+                f"fig:{section.key}-{camera}",
+                **section.size,
+            )
     lines += [r"\end{document}", ""]
     return "\n".join(lines)
+
+
+@dataclass(frozen=True)
+class FigureSection:
+    """A section of the report with one figure per camera, ``outputs[f"{key}_{camera}"]``;
+    ``caption`` is formatted with ``camera`` and ``dataset``; ``size`` goes to
+    :func:`_figure`."""
+
+    title: str
+    key: str
+    caption: str
+    size: dict[str, str]
+
+
+FIGURE_SECTIONS = (
+    FigureSection(
+        "Test images",
+        "figure",
+        "{camera} test images, {dataset}: the input brightened by its ratio, the ground "
+        "truth and each variant's output, whole and cropped where GIA-Net and SID-Net "
+        "differ most; PSNR / SSIM of the whole image on each tile (the variants': the "
+        "evaluation's; the input's: on the 8-bit preview shown).",
+        {"height": r"0.85\textheight"},
+    ),
+    FigureSection(
+        "Per-image comparison",
+        "scatter",
+        "{camera}, {dataset}: GIA-Net's PSNR against SID-Net's, one point per test image; "
+        "above the diagonal, GIA-Net scores higher.",
+        {"width": r"0.6\linewidth"},
+    ),
+    FigureSection(
+        "Training curves",
+        "curves",
+        "{camera} training curves, {dataset}: training loss and validation PSNR per epoch.",
+        {},
+    ),
+)
 
 
 def _figure(
