@@ -13,9 +13,13 @@ Real raws come in two kinds:
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
+import resource
+import signal
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -258,3 +262,16 @@ def report_settings(**changes):
 
     section = repo_params().report.model_dump() | changes
     return ReportSettings.of(Report.model_validate(section))
+
+
+@contextlib.contextmanager
+def file_size_limit(limit: int) -> Iterator[None]:
+    """``ulimit -f`` for this process while the block runs (Python ignores SIGXFSZ, so a
+    write past the limit fails with EFBIG instead of killing the process)."""
+    assert signal.getsignal(signal.SIGXFSZ) == signal.SIG_IGN
+    soft, hard = resource.getrlimit(resource.RLIMIT_FSIZE)
+    resource.setrlimit(resource.RLIMIT_FSIZE, (limit, hard))
+    try:
+        yield
+    finally:
+        resource.setrlimit(resource.RLIMIT_FSIZE, (soft, hard))

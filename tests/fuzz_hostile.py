@@ -6,12 +6,12 @@ every fuzz case is (:func:`tests.fuzz_support.run_case`)."""
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import json
 import math
 import os
 import random
-import resource
 import shutil
 import signal
 from collections.abc import Iterator
@@ -24,6 +24,7 @@ import torch
 from gianet.models.checkpoint import load_checkpoint
 from gianet.paths import VERIFIED
 from gianet.stages import STAGES
+from tests.conftest import file_size_limit
 from tests.fuzz_support import CACHE_UPDATES, Case, Seeds, arrays_read, hold_their_bytes
 from tests.http_server import NAME, PAYLOAD, ServerState
 from tests.lock_holder import hold_lock
@@ -215,17 +216,7 @@ def limits_case(seeds: Seeds, rng: random.Random, folder: Path) -> Case:
         case.argv[at] = json.dumps(runtime)
         return case
     limit = rng.choice([0, 100, 4096, 65536, 1 << 20])
-
-    @contextlib.contextmanager
-    def file_size_limit() -> Iterator[None]:
-        soft, hard = resource.getrlimit(resource.RLIMIT_FSIZE)
-        resource.setrlimit(resource.RLIMIT_FSIZE, (limit, hard))
-        try:
-            yield
-        finally:
-            resource.setrlimit(resource.RLIMIT_FSIZE, (soft, hard))
-
-    case.during = file_size_limit
+    case.during = functools.partial(file_size_limit, limit)
     return case
 
 

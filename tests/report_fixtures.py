@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from gianet.paths import sample_names
+from gianet.report.build import build_report
 from gianet.report.outputs import report_outputs
 from gianet.report.runs import Run, image_stem
 
@@ -162,3 +163,18 @@ def outputs_in(
     return report_outputs(
         folder / "report", list(cameras), first_shot_tables=first_shot_tables, pdf=pdf, top=folder
     )
+
+
+def build_synth_report(root: Path, runs: list[Run], settings, **options):
+    """The report of ``runs`` on sid-synth's two cameras, written under ``root`` (outputs as
+    :func:`outputs_in` with ``options``): ``(outputs, report)``."""
+    outputs = outputs_in(root, first_shot_tables=settings.first_shot_tables, **options)
+    report = build_report(
+        runs,
+        dataset="sid-synth",
+        cameras=["Sony", "Fuji"],
+        costs=write_costs(root / "cost.json"),
+        outputs=outputs,
+        settings=settings,
+    )
+    return outputs, report

@@ -7,9 +7,6 @@ from __future__ import annotations
 
 import contextlib
 import math
-import resource
-import signal
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -25,6 +22,7 @@ from gianet.models.checkpoint import load_model
 from gianet.models.finite import NonFiniteOutput
 from gianet.settings.sections import Runtime
 from gianet.training.train import validate
+from tests.conftest import file_size_limit
 from tests.stage_inputs import (
     evaluate_argv,
     pack_argv,
@@ -51,19 +49,6 @@ def dataset(tmp_path_factory) -> Path:
                       shorts_per_scene=1, seed=0)  # fmt: skip
     assert main(argv) == 0
     return root
-
-
-@contextlib.contextmanager
-def file_size_limit(limit: int) -> Iterator[None]:
-    """``ulimit -f`` for this process while the block runs (Python ignores SIGXFSZ, so a
-    write past the limit fails with EFBIG instead of killing the process)."""
-    assert signal.getsignal(signal.SIGXFSZ) == signal.SIG_IGN
-    soft, hard = resource.getrlimit(resource.RLIMIT_FSIZE)
-    resource.setrlimit(resource.RLIMIT_FSIZE, (limit, hard))
-    try:
-        yield
-    finally:
-        resource.setrlimit(resource.RLIMIT_FSIZE, (soft, hard))
 
 
 def run(argv: list[str], capsys, limit: int | None = None) -> tuple[int, str]:

@@ -14,7 +14,7 @@ from gianet.report.outputs import report_outputs, table_keys
 from gianet.report.runs import ReportInputError, Run, runs_of
 from gianet.report.settings import ReportSettings
 from tests.conftest import report_settings
-from tests.report_fixtures import outputs_in, write_costs, write_run, write_runs
+from tests.report_fixtures import build_synth_report, outputs_in, write_costs, write_run, write_runs
 
 REPO = Path(__file__).parents[1]
 CAMERAS = ["Sony", "Fuji"]
@@ -26,16 +26,7 @@ def files_under(folder: Path) -> set[Path]:
 
 
 def build(root: Path, runs: list[Run], settings: ReportSettings = FIGURE, **options):
-    outputs = outputs_in(root, first_shot_tables=settings.first_shot_tables, **options)
-    report = build_report(
-        runs,
-        dataset="sid-synth",
-        cameras=CAMERAS,
-        costs=write_costs(root / "cost.json"),
-        outputs=outputs,
-        settings=settings,
-    )
-    return outputs, report
+    return build_synth_report(root, runs, settings, **options)
 
 
 def test_the_report_writes_exactly_its_outputs(tmp_path: Path) -> None:

@@ -15,12 +15,11 @@ import pandas as pd
 import pytest
 
 from gianet.report import document
-from gianet.report.build import build_report
 from gianet.report.document import LatexError, compile_pdf, latex_engine
 from gianet.report.model import Column
 from gianet.report.render_latex import SYMBOLS, latex_text
 from tests.conftest import report_settings
-from tests.report_fixtures import outputs_in, write_costs, write_run
+from tests.report_fixtures import build_synth_report, write_run
 
 CAMERAS = ["Sony", "Fuji"]
 VARIANTS = ("sid_net", "sid_net_deeper", "gia_l1", "gia_net", "dncnn")
@@ -48,16 +47,8 @@ def built(tmp_path_factory):
                         unavailable=unavailable,
                     )
                 )
-    outputs = outputs_in(root)
     settings = report_settings(figure_variants=["sid_net", "gia_l1", "gia_net"])
-    report = build_report(
-        runs,
-        dataset="sid-synth",
-        cameras=CAMERAS,
-        costs=write_costs(root / "cost.json"),
-        outputs=outputs,
-        settings=settings,
-    )
+    outputs, report = build_synth_report(root, runs, settings)
     return root, outputs, report
 
 
